@@ -1,0 +1,93 @@
+"""The unit of work: one transaction per use case, rolled back unless the use case commits.
+
+A unit of work is opened for a scope: the tenant it works in (its tenant repositories are built for that
+tenant only, and on PostgreSQL the transaction is bound to it for row-level security) and, optionally, the
+user it acts for (which lets the user read their own memberships across tenants). Events recorded by the
+aggregates it saw are written to the outbox in the same transaction as the change that caused them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
+from clinic_core.shared.ids import TenantId, UserId
+from clinic_core.tenancy.ports import (
+    InvitationRepository,
+    MembershipRepository,
+    TenantRepository,
+    UnitRepository,
+    UserMembershipDirectory,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    tenant_id: TenantId | None = None
+    user_id: UserId | None = None
+
+
+class UnitOfWork(Protocol):
+    scope: Scope
+    tenants: TenantRepository
+    users: UserRepository
+    sessions: SessionRepository
+    refresh_tokens: RefreshTokenRepository
+    directory: UserMembershipDirectory
+
+    @property
+    def units(self) -> UnitRepository:
+        """The scope's tenant's units. Raises if the unit of work has no tenant (a programming error)."""
+        ...
+
+    @property
+    def memberships(self) -> MembershipRepository: ...
+
+    @property
+    def invitations(self) -> InvitationRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Rolls back whatever was not committed."""
+        ...
+
+    async def bind(self, scope: Scope) -> None:
+        """Narrow an open unit of work to a tenant and/or user learnt inside it (say, from a token).
+
+        A scope can be narrowed, never changed: binding another tenant than the one already bound raises.
+        """
+        ...
+
+    async def commit(self) -> None:
+        """Write the outbox events of the aggregates seen, then commit.
+
+        Raises ``UniqueViolation`` when a concurrent transaction took a unique value first.
+        """
+        ...
+
+    async def rollback(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, scope: Scope) -> UnitOfWork: ...
+
+
+class UniqueViolation(Exception):  # noqa: N818 - it names the database condition
+    """A unique constraint refused the write: another transaction took the value first.
+
+    Adapters raise it (with the constraint name) so that use cases can turn a lost race into the same
+    expected failure as a check that saw the value.
+    """
+
+    def __init__(self, constraint: str) -> None:
+        super().__init__(constraint)
+        self.constraint = constraint
+
+
+class NoTenantInScope(RuntimeError):
+    """A tenant repository was used in a unit of work opened without a tenant."""

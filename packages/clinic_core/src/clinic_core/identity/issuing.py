@@ -1,0 +1,63 @@
+"""Opening sessions and issuing the token pair of a session: shared by login, refresh and tenant switch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from clinic_core.application.unit_of_work import UnitOfWork
+from clinic_core.identity.model import (
+    ACCESS_TOKEN_LIFETIME,
+    REFRESH_TOKEN_LIFETIME,
+    SESSION_ABSOLUTE_LIFETIME,
+    AuthSession,
+    RefreshToken,
+    TokenPair,
+)
+from clinic_core.identity.ports import AccessClaims, AccessTokenIssuer
+from clinic_core.shared.ids import RefreshTokenId, SessionId, new_uuid
+from clinic_core.shared.tokens import digest, new_secret
+from clinic_core.tenancy.model import Membership
+
+
+def open_session(membership: Membership, now: datetime, user_agent: str | None, ip: str | None) -> AuthSession:
+    return AuthSession(
+        id=SessionId(new_uuid()),
+        user_id=membership.user_id,
+        tenant_id=membership.tenant_id,
+        created_at=now,
+        last_used_at=now,
+        expires_at=now + SESSION_ABSOLUTE_LIFETIME,
+        user_agent=(user_agent or None) and user_agent[:512],
+        ip=ip,
+    )
+
+
+async def issue_tokens(
+    uow: UnitOfWork, issuer: AccessTokenIssuer, session: AuthSession, membership: Membership, now: datetime
+) -> TokenPair:
+    """Add a new refresh token to the session's family and sign an access token for the membership.
+
+    The refresh token never outlives its session's absolute lifetime.
+    """
+    secret = new_secret()
+    await uow.refresh_tokens.add(
+        RefreshToken(
+            id=RefreshTokenId(new_uuid()),
+            session_id=session.id,
+            token_hash=digest(secret),
+            issued_at=now,
+            expires_at=min(now + REFRESH_TOKEN_LIFETIME, session.expires_at),
+        )
+    )
+    access = issuer.issue(
+        AccessClaims(
+            user_id=membership.user_id,
+            tenant_id=membership.tenant_id,
+            session_id=session.id,
+            roles=membership.roles,
+            unit_ids=frozenset(str(u) for u in membership.unit_ids),
+            issued_at=now,
+            expires_at=now + ACCESS_TOKEN_LIFETIME,
+        )
+    )
+    return TokenPair(access, secret, int(ACCESS_TOKEN_LIFETIME.total_seconds()))

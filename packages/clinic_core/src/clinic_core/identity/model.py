@@ -1,0 +1,103 @@
+"""Users, sessions and refresh tokens.
+
+A session is one sign-in on one device. Each refresh rotates its token; the tokens of a session form a
+family, and presenting a token that was already rotated means it was copied: the whole session is revoked
+(OAuth 2.0 Security BCP, RFC 9700 section 4.14.2).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from clinic_core.shared.errors import Unauthenticated
+from clinic_core.shared.events import DomainEvent
+from clinic_core.shared.ids import RefreshTokenId, SessionId, TenantId, UserId
+from clinic_core.shared.values import Email, PersonName
+
+ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
+REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+SESSION_ABSOLUTE_LIFETIME = timedelta(days=90)
+
+
+@dataclass(eq=False, kw_only=True)
+class User:
+    id: UserId
+    email: Email
+    name: PersonName
+    password_hash: str
+    created_at: datetime
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+
+class RevocationReason(StrEnum):
+    LOGOUT = "logout"
+    REFRESH_TOKEN_REUSED = "refresh_token_reused"
+    EXPIRED = "expired"
+    MEMBERSHIP_ENDED = "membership_ended"
+
+
+@dataclass(eq=False, kw_only=True)
+class AuthSession:
+    id: SessionId
+    user_id: UserId
+    tenant_id: TenantId
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None = None
+    ip: str | None = None
+    revoked_at: datetime | None = None
+    revoked_reason: RevocationReason | None = None
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    def is_active(self, now: datetime) -> bool:
+        return self.revoked_at is None and now < self.expires_at
+
+    def revoke(self, now: datetime, reason: RevocationReason) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = now
+            self.revoked_reason = reason
+
+
+@dataclass(eq=False, kw_only=True)
+class RefreshToken:
+    id: RefreshTokenId
+    session_id: SessionId
+    token_hash: str
+    issued_at: datetime
+    expires_at: datetime
+    rotated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"
+
+
+class InvalidCredentials(Unauthenticated):
+    code = "invalid_credentials"
+
+    @property
+    def detail(self) -> str:
+        return "the email or the password is wrong"
+
+
+class InvalidRefreshToken(Unauthenticated):
+    code = "invalid_refresh_token"
+
+    @property
+    def detail(self) -> str:
+        return "the refresh token is invalid, expired or revoked"
+
+
+class RefreshTokenReused(Unauthenticated):
+    code = "refresh_token_reused"
+
+    @property
+    def detail(self) -> str:
+        return "this refresh token was already used; the session has been revoked, sign in again"

@@ -1,0 +1,73 @@
+"""What identity needs from the outside world."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from clinic_core.identity.model import AuthSession, RefreshToken, User
+from clinic_core.shared.ids import RefreshTokenId, SessionId, TenantId, UserId
+from clinic_core.shared.values import Email
+from clinic_core.tenancy.permissions import Role
+
+
+class PasswordHasher(Protocol):
+    """Slow, salted, memory-hard hashing. Async because a good hash takes tens of milliseconds of CPU."""
+
+    async def hash(self, password: str) -> str: ...
+
+    async def verify(self, password: str, password_hash: str) -> bool: ...
+
+    async def burn(self, password: str) -> None:
+        """Spend the time a verify would, for an account that does not exist (no timing oracle)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: UserId
+    tenant_id: TenantId
+    session_id: SessionId
+    roles: frozenset[Role]
+    unit_ids: frozenset[str]
+    issued_at: datetime
+    expires_at: datetime
+
+
+class AccessTokenIssuer(Protocol):
+    def issue(self, claims: AccessClaims) -> str: ...
+
+
+class UserRepository(Protocol):
+    """Users are global: one account can belong to several tenants."""
+
+    async def add(self, user: User) -> None: ...
+
+    async def get(self, user_id: UserId) -> User | None: ...
+
+    async def get_by_email(self, email: Email) -> User | None: ...
+
+    async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]: ...
+
+
+class SessionRepository(Protocol):
+    async def add(self, session: AuthSession) -> None: ...
+
+    async def get(self, session_id: SessionId) -> AuthSession | None: ...
+
+    async def save(self, session: AuthSession) -> None: ...
+
+
+class RefreshTokenRepository(Protocol):
+    async def add(self, token: RefreshToken) -> None: ...
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None: ...
+
+    async def mark_rotated(self, token_id: RefreshTokenId, at: datetime) -> bool:
+        """Atomically mark the token rotated. False if it already was: two refreshes raced, or it was copied."""
+        ...
+
+    async def rotate_all(self, session_id: SessionId, at: datetime) -> None:
+        """Mark every live token of the session rotated (switching tenant issues a fresh family member)."""
+        ...

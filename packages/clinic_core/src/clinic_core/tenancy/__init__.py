@@ -1,0 +1,1 @@
+"""Tenancy: tenants (the isolation boundary), their units (locations), memberships and invitations."""

@@ -1,0 +1,155 @@
+"""Tenants, units, memberships and invitations: plain Python, no persistence concerns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from returns.result import Failure, Result, Success
+
+from clinic_core.shared.errors import Conflict, DomainError
+from clinic_core.shared.events import DomainEvent
+from clinic_core.shared.ids import InvitationId, MembershipId, TenantId, UnitId, UserId
+from clinic_core.shared.values import Email, Phone, Slug, TimeZone
+from clinic_core.tenancy.permissions import Role
+
+INVITATION_LIFETIME = timedelta(days=7)
+
+
+class TenantStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+
+
+class Plan(StrEnum):
+    TRIAL = "trial"
+    CLINIC = "clinic"
+    FRANCHISE = "franchise"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    line1: str
+    city: str
+    state: str
+    postal_code: str
+    country: str = "BR"
+    line2: str | None = None
+    district: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TenantCreated(DomainEvent):
+    topic = "tenancy.tenant_created"
+    slug: str
+    owner_id: UserId
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnitCreated(DomainEvent):
+    topic = "tenancy.unit_created"
+    unit_id: UnitId
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberInvited(DomainEvent):
+    topic = "tenancy.member_invited"
+    invitation_id: InvitationId
+    email: str
+    invited_by: UserId
+    expires_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(DomainEvent):
+    topic = "tenancy.member_joined"
+    membership_id: MembershipId
+    user_id: UserId
+
+
+@dataclass(eq=False, kw_only=True)
+class Tenant:
+    id: TenantId
+    slug: Slug
+    name: str
+    plan: Plan
+    status: TenantStatus
+    created_at: datetime
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is TenantStatus.ACTIVE
+
+    def suspend(self) -> None:
+        self.status = TenantStatus.SUSPENDED
+
+    def reactivate(self) -> None:
+        self.status = TenantStatus.ACTIVE
+
+
+@dataclass(eq=False, kw_only=True)
+class Unit:
+    tenant_id: TenantId
+    id: UnitId
+    name: str
+    timezone: TimeZone
+    created_at: datetime
+    phone: Phone | None = None
+    address: Address | None = None
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+
+@dataclass(eq=False, kw_only=True)
+class Membership:
+    """A user's place in a tenant. ``unit_ids`` empty means every unit; otherwise only those."""
+
+    tenant_id: TenantId
+    id: MembershipId
+    user_id: UserId
+    roles: frozenset[Role]
+    unit_ids: frozenset[UnitId]
+    created_at: datetime
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def all_units(self) -> bool:
+        return not self.unit_ids
+
+
+class InvitationNotUsable(DomainError):
+    code = "invitation_not_usable"
+
+    @property
+    def detail(self) -> str:
+        return "the invitation is invalid, expired, revoked or already accepted"
+
+
+@dataclass(eq=False, kw_only=True)
+class Invitation:
+    tenant_id: TenantId
+    id: InvitationId
+    email: Email
+    roles: frozenset[Role]
+    unit_ids: frozenset[UnitId]
+    token_hash: str
+    invited_by: UserId
+    created_at: datetime
+    expires_at: datetime
+    accepted_at: datetime | None = None
+    revoked_at: datetime | None = None
+    events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.accepted_at is None and self.revoked_at is None and now < self.expires_at
+
+    def accept(self, now: datetime) -> Result[None, InvitationNotUsable]:
+        if not self.is_usable(now):
+            return Failure(InvitationNotUsable())
+        self.accepted_at = now
+        return Success(None)
+
+
+class SlugTaken(Conflict):
+    code = "slug_taken"

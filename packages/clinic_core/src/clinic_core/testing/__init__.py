@@ -1,0 +1,17 @@
+"""In-memory implementations of every port, for unit tests (Clinic's own and its library users').
+
+They keep the contracts of the real adapters: tenant repositories see one tenant only, nothing is visible
+to others before ``commit``, unique constraints raise ``UniqueViolation``, and committed events land in
+``InMemoryStore.outbox``.
+"""
+
+from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher
+from clinic_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+
+__all__ = [
+    "FakeAccessTokenIssuer",
+    "FakePasswordHasher",
+    "InMemoryStore",
+    "InMemoryUnitOfWork",
+    "InMemoryUnitOfWorkFactory",
+]

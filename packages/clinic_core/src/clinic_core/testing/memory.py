@@ -1,0 +1,317 @@
+"""An in-memory unit of work and repositories with the same contracts as the SQL ones."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Generic, Self, TypeVar
+from uuid import UUID
+
+from clinic_core.application.pagination import Page, PageRequest
+from clinic_core.application.unit_of_work import NoTenantInScope, Scope, UniqueViolation
+from clinic_core.identity.model import AuthSession, RefreshToken, User
+from clinic_core.shared.events import DomainEvent
+from clinic_core.shared.ids import (
+    InvitationId,
+    MembershipId,
+    RefreshTokenId,
+    SessionId,
+    TenantId,
+    UnitId,
+    UserId,
+)
+from clinic_core.shared.values import Email, Slug
+from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
+
+E = TypeVar("E")
+
+
+@dataclass
+class OutboxRecord:
+    tenant_id: TenantId
+    topic: str
+    payload: dict[str, Any]
+
+
+@dataclass
+class _Tables:
+    tenants: dict[UUID, Tenant] = field(default_factory=dict)
+    users: dict[UUID, User] = field(default_factory=dict)
+    units: dict[UUID, Unit] = field(default_factory=dict)
+    memberships: dict[UUID, Membership] = field(default_factory=dict)
+    invitations: dict[UUID, Invitation] = field(default_factory=dict)
+    sessions: dict[UUID, AuthSession] = field(default_factory=dict)
+    refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
+    outbox: list[OutboxRecord] = field(default_factory=list)
+
+    def check_unique(self) -> None:
+        _unique("uq_users_email", (u.email.value for u in self.users.values()))
+        _unique("uq_tenants_slug", (t.slug.value for t in self.tenants.values()))
+        _unique("uq_memberships_tenant_user", ((m.tenant_id, m.user_id) for m in self.memberships.values()))
+        _unique("uq_refresh_tokens_hash", (t.token_hash for t in self.refresh_tokens.values()))
+
+
+def _unique(constraint: str, values: Iterable[object]) -> None:
+    seen: set[object] = set()
+    for value in values:
+        if value in seen:
+            raise UniqueViolation(constraint)
+        seen.add(value)
+
+
+class InMemoryStore:
+    """The committed state. One store is one database; units of work over it run one at a time."""
+
+    def __init__(self) -> None:
+        self.tables = _Tables()
+        self.lock = asyncio.Lock()
+
+    @property
+    def outbox(self) -> list[OutboxRecord]:
+        return self.tables.outbox
+
+
+class _Repo(Generic[E]):
+    def __init__(self, rows: dict[UUID, E], seen: list[object], visible: Callable[[E], bool]) -> None:
+        self._rows, self._seen, self._visible = rows, seen, visible
+
+    def _get(self, key: UUID) -> E | None:
+        row = self._rows.get(key)
+        if row is None or not self._visible(row):
+            return None
+        self._seen.append(row)
+        return row
+
+    def _put(self, key: UUID, row: E) -> None:
+        if not self._visible(row):
+            raise NoTenantInScope(f"{type(row).__name__} belongs to another tenant than the unit of work's")
+        self._rows[key] = row
+        self._seen.append(row)
+
+    def _where(self, predicate: Callable[[E], bool]) -> list[E]:
+        return [r for r in self._rows.values() if self._visible(r) and predicate(r)]
+
+    def _page(self, page: PageRequest, rows: list[E], key: Callable[[E], UUID]) -> Page[E]:
+        ordered = sorted((r for r in rows if page.after is None or key(r) > page.after), key=key)
+        items = ordered[: page.limit]
+        self._seen.extend(items)
+        more = len(ordered) > page.limit
+        return Page(items, key(items[-1]) if more and items else None)
+
+
+class _Tenants(_Repo[Tenant]):
+    async def add(self, tenant: Tenant) -> None:
+        self._put(tenant.id, tenant)
+
+    async def get(self, tenant_id: TenantId) -> Tenant | None:
+        return self._get(tenant_id)
+
+    async def get_by_slug(self, slug: Slug) -> Tenant | None:
+        found = self._where(lambda t: t.slug == slug)
+        return found[0] if found else None
+
+    async def slugs_like(self, slug: Slug) -> set[str]:
+        base = slug.value
+        return {t.slug.value for t in self._where(
+            lambda t: t.slug.value == base or (t.slug.value.startswith(base + "-")
+                                               and t.slug.value[len(base) + 1:].isdigit()))}
+
+    async def save(self, tenant: Tenant) -> None:
+        self._put(tenant.id, tenant)
+
+
+class _Users(_Repo[User]):
+    async def add(self, user: User) -> None:
+        self._put(user.id, user)
+
+    async def get(self, user_id: UserId) -> User | None:
+        return self._get(user_id)
+
+    async def get_by_email(self, email: Email) -> User | None:
+        found = self._where(lambda u: u.email == email)
+        return found[0] if found else None
+
+    async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]:
+        return {u.id: u for u in self._where(lambda u: u.id in user_ids)}
+
+
+class _Units(_Repo[Unit]):
+    async def add(self, unit: Unit) -> None:
+        self._put(unit.id, unit)
+
+    async def get(self, unit_id: UnitId) -> Unit | None:
+        return self._get(unit_id)
+
+    async def list(self, page: PageRequest, only: frozenset[UnitId] | None = None) -> Page[Unit]:
+        return self._page(page, self._where(lambda u: only is None or u.id in only), lambda u: u.id)
+
+    async def existing(self, unit_ids: frozenset[UnitId]) -> frozenset[UnitId]:
+        return frozenset(u.id for u in self._where(lambda u: u.id in unit_ids))
+
+
+class _Memberships(_Repo[Membership]):
+    async def add(self, membership: Membership) -> None:
+        self._put(membership.id, membership)
+
+    async def get(self, membership_id: MembershipId) -> Membership | None:
+        return self._get(membership_id)
+
+    async def get_for_user(self, user_id: UserId) -> Membership | None:
+        found = self._where(lambda m: m.user_id == user_id)
+        return found[0] if found else None
+
+    async def list(self, page: PageRequest) -> Page[Membership]:
+        return self._page(page, self._where(lambda m: True), lambda m: m.id)
+
+
+class _Directory:
+    def __init__(self, tables: _Tables, scope: Scope) -> None:
+        self._tables, self._scope = tables, scope
+
+    async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]:
+        if self._scope.user_id != user_id:
+            return []
+        found = sorted((m for m in self._tables.memberships.values() if m.user_id == user_id),
+                       key=lambda m: (m.created_at, m.id))
+        return [(self._tables.tenants[m.tenant_id], m) for m in found]
+
+
+class _Invitations(_Repo[Invitation]):
+    async def add(self, invitation: Invitation) -> None:
+        self._put(invitation.id, invitation)
+
+    async def get(self, invitation_id: InvitationId) -> Invitation | None:
+        return self._get(invitation_id)
+
+    async def save(self, invitation: Invitation) -> None:
+        self._put(invitation.id, invitation)
+
+
+class _Sessions(_Repo[AuthSession]):
+    async def add(self, session: AuthSession) -> None:
+        self._put(session.id, session)
+
+    async def get(self, session_id: SessionId) -> AuthSession | None:
+        return self._get(session_id)
+
+    async def save(self, session: AuthSession) -> None:
+        self._put(session.id, session)
+
+
+class _RefreshTokens(_Repo[RefreshToken]):
+    async def add(self, token: RefreshToken) -> None:
+        self._put(token.id, token)
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        found = self._where(lambda t: t.token_hash == token_hash)
+        return found[0] if found else None
+
+    async def mark_rotated(self, token_id: RefreshTokenId, at: datetime) -> bool:
+        token = self._rows.get(token_id)
+        if token is None or token.rotated_at is not None:
+            return False
+        token.rotated_at = at
+        return True
+
+    async def rotate_all(self, session_id: SessionId, at: datetime) -> None:
+        for token in self._where(lambda t: t.session_id == session_id and t.rotated_at is None):
+            token.rotated_at = at
+
+
+class InMemoryUnitOfWork:
+    """Works on a private copy of the store; ``commit`` publishes it, anything else discards it."""
+
+    def __init__(self, store: InMemoryStore, scope: Scope) -> None:
+        self._store = store
+        self.scope = scope
+        self.committed = False
+
+    async def __aenter__(self) -> Self:
+        await self._store.lock.acquire()
+        self._tables = copy.deepcopy(self._store.tables)
+        self._seen: list[object] = []
+        self._build()
+        return self
+
+    def _build(self) -> None:
+        t, seen, everyone = self._tables, self._seen, (lambda _row: True)
+        in_tenant = self._in_tenant
+        self.tenants = _Tenants(t.tenants, seen, everyone)
+        self.users = _Users(t.users, seen, everyone)
+        self.sessions = _Sessions(t.sessions, seen, everyone)
+        self.refresh_tokens = _RefreshTokens(t.refresh_tokens, seen, everyone)
+        self.directory = _Directory(t, self.scope)
+        self._units = _Units(t.units, seen, in_tenant)
+        self._memberships = _Memberships(t.memberships, seen, in_tenant)
+        self._invitations = _Invitations(t.invitations, seen, in_tenant)
+
+    def _in_tenant(self, row: Unit | Membership | Invitation) -> bool:
+        return row.tenant_id == self._tenant()
+
+    def _tenant(self) -> TenantId:
+        if self.scope.tenant_id is None:
+            raise NoTenantInScope("this unit of work was opened without a tenant")
+        return self.scope.tenant_id
+
+    @property
+    def units(self) -> _Units:
+        self._tenant()
+        return self._units
+
+    @property
+    def memberships(self) -> _Memberships:
+        self._tenant()
+        return self._memberships
+
+    @property
+    def invitations(self) -> _Invitations:
+        self._tenant()
+        return self._invitations
+
+    async def bind(self, scope: Scope) -> None:
+        for mine, theirs in ((self.scope.tenant_id, scope.tenant_id), (self.scope.user_id, scope.user_id)):
+            if mine is not None and theirs is not None and mine != theirs:
+                raise ValueError("a unit of work's scope can be narrowed, not changed")
+        self.scope = Scope(self.scope.tenant_id or scope.tenant_id, self.scope.user_id or scope.user_id)
+        self.directory = _Directory(self._tables, self.scope)
+
+    async def commit(self) -> None:
+        self._tables.check_unique()
+        for event in self._collect_events():
+            self._tables.outbox.append(OutboxRecord(event.tenant_id, event.topic, event.payload()))
+        self._store.tables = self._tables
+        self._tables = copy.deepcopy(self._tables)
+        self._seen.clear()
+        self._build()
+        self.committed = True
+
+    def _collect_events(self) -> list[DomainEvent]:
+        events: list[DomainEvent] = []
+        for aggregate in {id(a): a for a in self._seen}.values():
+            pending = getattr(aggregate, "events", None)
+            if pending:
+                events.extend(pending)
+                pending.clear()
+        return events
+
+    async def rollback(self) -> None:
+        self._tables = copy.deepcopy(self._store.tables)
+        self._seen.clear()
+        self._build()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._store.lock.release()
+
+
+class InMemoryUnitOfWorkFactory:
+    def __init__(self, store: InMemoryStore | None = None) -> None:
+        self.store = store or InMemoryStore()
+
+    def __call__(self, scope: Scope) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store, scope)

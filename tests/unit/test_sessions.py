@@ -1,0 +1,75 @@
+"""Sign-up, login, refresh rotation and reuse detection, on the in-memory adapters."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from returns.result import Failure, Success
+
+from clinic_core.identity.model import InvalidCredentials, RefreshTokenReused
+from clinic_core.identity.sessions import LogIn, LogInCommand, LogOut, RefreshCommand, RefreshSession
+from clinic_core.shared.clock import FixedClock
+from clinic_core.tenancy.signup import EmailAlreadyRegistered, SignUp, SignUpCommand
+from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+
+PASSWORD = "correct horse battery staple"
+
+
+def _signup_cmd(email: str = "ana@example.com", tenant: str = "Clínica Bela") -> SignUpCommand:
+    return SignUpCommand(tenant_name=tenant, unit_name="Centro", timezone="America/Sao_Paulo",
+                         owner_name="Ana Souza", email=email, password=PASSWORD)
+
+
+async def test_signup_then_login_refresh_and_reuse_detection() -> None:
+    uow, hasher, issuer = InMemoryUnitOfWorkFactory(), FakePasswordHasher(), FakeAccessTokenIssuer()
+    clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    signed = (await SignUp(uow, hasher, clock)(_signup_cmd())).unwrap()
+    assert signed.tenant.slug.value == "clinica-bela"
+    assert [r.topic for r in uow.store.outbox] == ["tenancy.tenant_created", "tenancy.unit_created"]
+
+    tokens = (await LogIn(uow, hasher, issuer, clock)(LogInCommand("ANA@example.com", PASSWORD))).unwrap()
+    claims = issuer.decode(tokens.access_token)
+    assert claims["tid"] == str(signed.tenant.id)
+    assert claims["roles"] == ["owner"]
+
+    refresh = RefreshSession(uow, issuer, clock)
+    clock.advance(timedelta(minutes=20))
+    rotated = (await refresh(RefreshCommand(tokens.refresh_token))).unwrap()
+    assert rotated.refresh_token != tokens.refresh_token
+
+    # The first token again: someone copied it. The whole session dies, the new token included.
+    assert isinstance((await refresh(RefreshCommand(tokens.refresh_token))).failure(), RefreshTokenReused)
+    assert isinstance(await refresh(RefreshCommand(rotated.refresh_token)), Failure)
+
+
+async def test_wrong_password_and_unknown_email_fail_alike() -> None:
+    uow, hasher, issuer = InMemoryUnitOfWorkFactory(), FakePasswordHasher(), FakeAccessTokenIssuer()
+    clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    await SignUp(uow, hasher, clock)(_signup_cmd())
+    login = LogIn(uow, hasher, issuer, clock)
+    wrong = await login(LogInCommand("ana@example.com", "not the password at all"))
+    unknown = await login(LogInCommand("nobody@example.com", PASSWORD))
+    assert wrong.failure() == unknown.failure() == InvalidCredentials()
+
+
+async def test_signup_reports_every_bad_field_and_duplicate_email() -> None:
+    uow, hasher = InMemoryUnitOfWorkFactory(), FakePasswordHasher()
+    clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    signup = SignUp(uow, hasher, clock)
+    bad = await signup(SignUpCommand(tenant_name="X", unit_name="Centro", timezone="-03:00", owner_name="",
+                                     email="not-an-email", password="short"))
+    fields = {e.field for e in bad.failure().errors}  # type: ignore[union-attr]
+    assert fields == {"tenant_name", "timezone", "owner_name", "email", "password"}
+    assert isinstance(await signup(_signup_cmd()), Success)
+    again = await signup(_signup_cmd(tenant="Outra Clínica"))
+    assert isinstance(again.failure(), EmailAlreadyRegistered)
+    assert len(uow.store.tables.tenants) == 1
+
+
+async def test_logout_ends_the_session() -> None:
+    uow, hasher, issuer = InMemoryUnitOfWorkFactory(), FakePasswordHasher(), FakeAccessTokenIssuer()
+    clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
+    await SignUp(uow, hasher, clock)(_signup_cmd())
+    tokens = (await LogIn(uow, hasher, issuer, clock)(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    assert isinstance(await LogOut(uow, clock)(RefreshCommand(tokens.refresh_token)), Success)
+    assert isinstance(await RefreshSession(uow, issuer, clock)(RefreshCommand(tokens.refresh_token)), Failure)
