@@ -16,8 +16,14 @@ PASSWORD = "correct horse battery staple"
 
 
 def _signup_cmd(email: str = "ana@example.com", tenant: str = "Clínica Bela") -> SignUpCommand:
-    return SignUpCommand(tenant_name=tenant, unit_name="Centro", timezone="America/Sao_Paulo",
-                         owner_name="Ana Souza", email=email, password=PASSWORD)
+    return SignUpCommand(
+        tenant_name=tenant,
+        unit_name="Centro",
+        timezone="America/Sao_Paulo",
+        owner_name="Ana Souza",
+        email=email,
+        password=PASSWORD,
+    )
 
 
 async def test_signup_then_login_refresh_and_reuse_detection() -> None:
@@ -56,8 +62,16 @@ async def test_signup_reports_every_bad_field_and_duplicate_email() -> None:
     uow, hasher = InMemoryUnitOfWorkFactory(), FakePasswordHasher()
     clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
     signup = SignUp(uow, hasher, clock)
-    bad = await signup(SignUpCommand(tenant_name="X", unit_name="Centro", timezone="-03:00", owner_name="",
-                                     email="not-an-email", password="short"))
+    bad = await signup(
+        SignUpCommand(
+            tenant_name="X",
+            unit_name="Centro",
+            timezone="-03:00",
+            owner_name="",
+            email="not-an-email",
+            password="short",
+        )
+    )
     fields = {e.field for e in bad.failure().errors}  # type: ignore[union-attr]
     assert fields == {"tenant_name", "timezone", "owner_name", "email", "password"}
     assert isinstance(await signup(_signup_cmd()), Success)

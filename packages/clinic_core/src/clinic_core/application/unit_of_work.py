@@ -77,7 +77,7 @@ class UnitOfWorkFactory(Protocol):
     def __call__(self, scope: Scope) -> UnitOfWork: ...
 
 
-class UniqueViolation(Exception):  # noqa: N818 - it names the database condition
+class UniqueViolation(Exception):
     """A unique constraint refused the write: another transaction took the value first.
 
     Adapters raise it (with the constraint name) so that use cases can turn a lost race into the same

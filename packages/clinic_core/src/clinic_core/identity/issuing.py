@@ -19,7 +19,9 @@ from clinic_core.shared.tokens import digest, new_secret
 from clinic_core.tenancy.model import Membership
 
 
-def open_session(membership: Membership, now: datetime, user_agent: str | None, ip: str | None) -> AuthSession:
+def open_session(
+    membership: Membership, now: datetime, user_agent: str | None, ip: str | None
+) -> AuthSession:
     return AuthSession(
         id=SessionId(new_uuid()),
         user_id=membership.user_id,

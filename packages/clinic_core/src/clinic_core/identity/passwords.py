@@ -12,9 +12,9 @@ MIN_LENGTH = 12
 MAX_LENGTH = 128
 
 
-def check_password(password: str, *, context: tuple[str, ...] = (), field: str = "password") -> Result[
-    str, InvalidInput
-]:
+def check_password(
+    password: str, *, context: tuple[str, ...] = (), field: str = "password"
+) -> Result[str, InvalidInput]:
     """The password (NFKC-normalised) if acceptable; ``context`` holds words it must not be built on."""
     normalised = unicodedata.normalize("NFKC", password)
     if len(normalised) < MIN_LENGTH:
@@ -25,6 +25,9 @@ def check_password(password: str, *, context: tuple[str, ...] = (), field: str =
     for word in context:
         word = word.casefold().strip()
         if len(word) >= 4 and (lowered == word or (word in lowered and len(lowered) - len(word) < 6)):
-            return Failure(InvalidInput.of(field, "too_guessable",
-                                           "the password is too close to your name, email or clinic"))
+            return Failure(
+                InvalidInput.of(
+                    field, "too_guessable", "the password is too close to your name, email or clinic"
+                )
+            )
     return Success(normalised)

@@ -39,6 +39,12 @@ class AccessTokenIssuer(Protocol):
     def issue(self, claims: AccessClaims) -> str: ...
 
 
+class AccessTokenVerifier(Protocol):
+    def verify(self, token: str) -> AccessClaims | None:
+        """The claims of a valid, unexpired token meant for us; None for anything else."""
+        ...
+
+
 class UserRepository(Protocol):
     """Users are global: one account can belong to several tenants."""
 

@@ -304,7 +304,16 @@ class Slug(_ValueObject):
 
 
 # ISO 4217 minor units of the currencies clinics here bill in; extend as needed.
-_MINOR_UNITS: dict[str, int] = {"BRL": 2, "USD": 2, "EUR": 2, "GBP": 2, "ARS": 2, "CLP": 0, "PYG": 0, "UYU": 2}
+_MINOR_UNITS: dict[str, int] = {
+    "BRL": 2,
+    "USD": 2,
+    "EUR": 2,
+    "GBP": 2,
+    "ARS": 2,
+    "CLP": 0,
+    "PYG": 0,
+    "UYU": 2,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,9 +332,9 @@ class Money:
         object.__setattr__(self, "amount", self.amount.quantize(exponent, rounding=ROUND_HALF_EVEN))
 
     @classmethod
-    def parse(cls, amount: str | int | Decimal, currency: str = "BRL", field: str = "price") -> Result[
-        Money, InvalidInput
-    ]:
+    def parse(
+        cls, amount: str | int | Decimal, currency: str = "BRL", field: str = "price"
+    ) -> Result[Money, InvalidInput]:
         if currency.upper() not in _MINOR_UNITS:
             return Failure(InvalidInput.of(f"{field}.currency", "invalid_currency", "unsupported currency"))
         try:

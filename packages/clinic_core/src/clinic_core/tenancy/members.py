@@ -63,7 +63,9 @@ class GetMember:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, actor: Actor, membership_id: MembershipId) -> Result[Member, Forbidden | NotFound]:
+    async def __call__(
+        self, actor: Actor, membership_id: MembershipId
+    ) -> Result[Member, Forbidden | NotFound]:
         allowed = actor.authorize(Permission.MEMBERS_READ)
         if isinstance(allowed, Failure):
             return allowed
@@ -142,20 +144,35 @@ class InviteMember:
         async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
             missing = cmd.unit_ids - await uow.units.existing(cmd.unit_ids)
             if missing:
-                return Failure(InvalidInput.of("unit_ids", "unknown_unit",
-                                               f"no such units: {', '.join(sorted(map(str, missing)))}"))
+                return Failure(
+                    InvalidInput.of(
+                        "unit_ids", "unknown_unit", f"no such units: {', '.join(sorted(map(str, missing)))}"
+                    )
+                )
             invitee = await uow.users.get_by_email(email.unwrap())
             if invitee is not None and await uow.memberships.get_for_user(invitee.id) is not None:
                 return Failure(AlreadyMember())
             invitation = Invitation(
-                tenant_id=actor.tenant_id, id=InvitationId(new_uuid()), email=email.unwrap(),
-                roles=roles.unwrap(), unit_ids=cmd.unit_ids, token_hash=digest(secret), invited_by=actor.user_id,
-                created_at=now, expires_at=now + INVITATION_LIFETIME,
+                tenant_id=actor.tenant_id,
+                id=InvitationId(new_uuid()),
+                email=email.unwrap(),
+                roles=roles.unwrap(),
+                unit_ids=cmd.unit_ids,
+                token_hash=digest(secret),
+                invited_by=actor.user_id,
+                created_at=now,
+                expires_at=now + INVITATION_LIFETIME,
             )
-            invitation.events.append(MemberInvited(
-                tenant_id=actor.tenant_id, occurred_at=now, invitation_id=invitation.id,
-                email=invitation.email.value, invited_by=actor.user_id, expires_at=invitation.expires_at,
-            ))
+            invitation.events.append(
+                MemberInvited(
+                    tenant_id=actor.tenant_id,
+                    occurred_at=now,
+                    invitation_id=invitation.id,
+                    email=invitation.email.value,
+                    invited_by=actor.user_id,
+                    expires_at=invitation.expires_at,
+                )
+            )
             await uow.invitations.add(invitation)
             await uow.commit()
         return Success(InvitationIssued(invitation, invitation_token(actor.tenant_id, invitation.id, secret)))
@@ -185,7 +202,11 @@ class AcceptInvitation:
         now = self._clock.now()
         async with self._uow(Scope(tenant_id=tenant_id)) as uow:
             invitation = await uow.invitations.get(invitation_id)
-            if invitation is None or not matches(secret, invitation.token_hash) or not invitation.is_usable(now):
+            if (
+                invitation is None
+                or not matches(secret, invitation.token_hash)
+                or not invitation.is_usable(now)
+            ):
                 return Failure(InvitationNotUsable())
             user = await uow.users.get_by_email(invitation.email)
             if user is None:
@@ -200,10 +221,19 @@ class AcceptInvitation:
             if await uow.memberships.get_for_user(user.id) is not None:
                 return Failure(AlreadyMember())
             invitation.accept(now)
-            membership = Membership(tenant_id=tenant_id, id=MembershipId(new_uuid()), user_id=user.id,
-                                    roles=invitation.roles, unit_ids=invitation.unit_ids, created_at=now)
-            membership.events.append(MemberJoined(tenant_id=tenant_id, occurred_at=now,
-                                                  membership_id=membership.id, user_id=user.id))
+            membership = Membership(
+                tenant_id=tenant_id,
+                id=MembershipId(new_uuid()),
+                user_id=user.id,
+                roles=invitation.roles,
+                unit_ids=invitation.unit_ids,
+                created_at=now,
+            )
+            membership.events.append(
+                MemberJoined(
+                    tenant_id=tenant_id, occurred_at=now, membership_id=membership.id, user_id=user.id
+                )
+            )
             await uow.invitations.save(invitation)
             await uow.memberships.add(membership)
             try:
@@ -218,6 +248,12 @@ class AcceptInvitation:
         invalid = collect_invalid(name, password)
         if invalid is not None:
             return Failure(invalid)
-        return Success(User(id=UserId(new_uuid()), email=email, name=name.unwrap(),
-                            password_hash=await self._hasher.hash(password.unwrap()),
-                            created_at=self._clock.now()))
+        return Success(
+            User(
+                id=UserId(new_uuid()),
+                email=email,
+                name=name.unwrap(),
+                password_hash=await self._hasher.hash(password.unwrap()),
+                created_at=self._clock.now(),
+            )
+        )

@@ -41,8 +41,17 @@ class Role(StrEnum):
 
 P = Permission
 _ALL = frozenset(Permission)
-_FRONT_DESK = frozenset({P.TENANT_READ, P.UNITS_READ, P.CATALOG_READ, P.PATIENTS_READ, P.PATIENTS_WRITE,
-                         P.APPOINTMENTS_READ, P.APPOINTMENTS_WRITE})
+_FRONT_DESK = frozenset(
+    {
+        P.TENANT_READ,
+        P.UNITS_READ,
+        P.CATALOG_READ,
+        P.PATIENTS_READ,
+        P.PATIENTS_WRITE,
+        P.APPOINTMENTS_READ,
+        P.APPOINTMENTS_WRITE,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.OWNER: _ALL,
@@ -52,8 +61,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.NURSE: _FRONT_DESK | {P.CLINICAL_READ, P.CLINICAL_WRITE},
     Role.RECEPTIONIST: _FRONT_DESK | {P.BILLING_READ},
     # A client (patient or guardian) reaches only their own records; use cases narrow further by ownership.
-    Role.CLIENT: frozenset({P.TENANT_READ, P.UNITS_READ, P.CATALOG_READ, P.APPOINTMENTS_READ,
-                            P.APPOINTMENTS_WRITE}),
+    Role.CLIENT: frozenset(
+        {P.TENANT_READ, P.UNITS_READ, P.CATALOG_READ, P.APPOINTMENTS_READ, P.APPOINTMENTS_WRITE}
+    ),
 }
 
 STAFF_ROLES = frozenset(Role) - {Role.CLIENT}

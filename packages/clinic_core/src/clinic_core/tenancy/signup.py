@@ -71,8 +71,9 @@ class SignUp:
         timezone = TimeZone.parse(cmd.timezone)
         owner_name = PersonName.parse(cmd.owner_name, "owner_name")
         email = Email.parse(cmd.email)
-        password = check_password(cmd.password, context=(cmd.email.split("@")[0], cmd.owner_name,
-                                                         cmd.tenant_name))
+        password = check_password(
+            cmd.password, context=(cmd.email.split("@")[0], cmd.owner_name, cmd.tenant_name)
+        )
         invalid = collect_invalid(tenant_name, unit_name, timezone, owner_name, email, password)
         if invalid is not None:
             return Failure(invalid)
@@ -80,8 +81,15 @@ class SignUp:
 
         for attempt in range(SLUG_ATTEMPTS):
             try:
-                return await self._create(cmd, tenant_name.unwrap(), unit_name.unwrap(), timezone.unwrap(),
-                                          owner_name.unwrap(), email.unwrap(), password_hash)
+                return await self._create(
+                    cmd,
+                    tenant_name.unwrap(),
+                    unit_name.unwrap(),
+                    timezone.unwrap(),
+                    owner_name.unwrap(),
+                    email.unwrap(),
+                    password_hash,
+                )
             except UniqueViolation as lost_race:
                 if "email" in lost_race.constraint:
                     return Failure(EmailAlreadyRegistered())
@@ -90,8 +98,14 @@ class SignUp:
         raise AssertionError("unreachable")
 
     async def _create(
-        self, cmd: SignUpCommand, tenant_name: str, unit_name: str, timezone: TimeZone,
-        owner_name: PersonName, email: Email, password_hash: str,
+        self,
+        cmd: SignUpCommand,
+        tenant_name: str,
+        unit_name: str,
+        timezone: TimeZone,
+        owner_name: PersonName,
+        email: Email,
+        password_hash: str,
     ) -> Result[SignedUp, InvalidInput | EmailAlreadyRegistered]:
         now = self._clock.now()
         tenant_id = TenantId(new_uuid())
@@ -100,19 +114,41 @@ class SignUp:
                 return Failure(EmailAlreadyRegistered())
             base = Slug.from_text(tenant_name)
             taken = await uow.tenants.slugs_like(base)
-            slug = next(s for s in (base, *(base.with_suffix(n) for n in range(2, len(taken) + 3)))
-                        if s.value not in taken)
-            owner = User(id=UserId(new_uuid()), email=email, name=owner_name, password_hash=password_hash,
-                         created_at=now)
-            tenant = Tenant(id=tenant_id, slug=slug, name=tenant_name, plan=Plan.TRIAL,
-                            status=TenantStatus.ACTIVE, created_at=now)
-            tenant.events.append(TenantCreated(tenant_id=tenant_id, occurred_at=now, slug=slug.value,
-                                               owner_id=owner.id))
-            unit = Unit(tenant_id=tenant_id, id=UnitId(new_uuid()), name=unit_name, timezone=timezone,
-                        created_at=now)
+            slug = next(
+                s
+                for s in (base, *(base.with_suffix(n) for n in range(2, len(taken) + 3)))
+                if s.value not in taken
+            )
+            owner = User(
+                id=UserId(new_uuid()),
+                email=email,
+                name=owner_name,
+                password_hash=password_hash,
+                created_at=now,
+            )
+            tenant = Tenant(
+                id=tenant_id,
+                slug=slug,
+                name=tenant_name,
+                plan=Plan.TRIAL,
+                status=TenantStatus.ACTIVE,
+                created_at=now,
+            )
+            tenant.events.append(
+                TenantCreated(tenant_id=tenant_id, occurred_at=now, slug=slug.value, owner_id=owner.id)
+            )
+            unit = Unit(
+                tenant_id=tenant_id, id=UnitId(new_uuid()), name=unit_name, timezone=timezone, created_at=now
+            )
             unit.events.append(UnitCreated(tenant_id=tenant_id, occurred_at=now, unit_id=unit.id))
-            membership = Membership(tenant_id=tenant_id, id=MembershipId(new_uuid()), user_id=owner.id,
-                                    roles=frozenset({Role.OWNER}), unit_ids=frozenset(), created_at=now)
+            membership = Membership(
+                tenant_id=tenant_id,
+                id=MembershipId(new_uuid()),
+                user_id=owner.id,
+                roles=frozenset({Role.OWNER}),
+                unit_ids=frozenset(),
+                created_at=now,
+            )
             await uow.users.add(owner)
             await uow.tenants.add(tenant)
             await uow.units.add(unit)

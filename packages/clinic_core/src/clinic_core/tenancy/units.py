@@ -50,9 +50,17 @@ def _address(raw: AddressInput | None) -> Result[Address | None, InvalidInput]:
         errors.append(FieldError("address.country", "invalid_country", "use an ISO 3166-1 alpha-2 code"))
     if errors:
         return Failure(InvalidInput(tuple(errors)))
-    return Success(Address(line1=raw.line1.strip(), city=raw.city.strip(), state=raw.state.strip(),
-                           postal_code=raw.postal_code.strip(), country=country,
-                           line2=(raw.line2 or "").strip() or None, district=(raw.district or "").strip() or None))
+    return Success(
+        Address(
+            line1=raw.line1.strip(),
+            city=raw.city.strip(),
+            state=raw.state.strip(),
+            postal_code=raw.postal_code.strip(),
+            country=country,
+            line2=(raw.line2 or "").strip() or None,
+            district=(raw.district or "").strip() or None,
+        )
+    )
 
 
 class CreateUnit:
@@ -70,15 +78,23 @@ class CreateUnit:
         phone = Phone.parse(cmd.phone) if cmd.phone else Success(None)
         address = _address(cmd.address)
         name_check: Result[str, InvalidInput] = (
-            Success(name) if 2 <= len(name) <= 120
+            Success(name)
+            if 2 <= len(name) <= 120
             else Failure(InvalidInput.of("name", "invalid_length", "use 2 to 120 characters"))
         )
         invalid = collect_invalid(name_check, timezone, phone, address)
         if invalid is not None:
             return Failure(invalid)
         now = self._clock.now()
-        unit = Unit(tenant_id=cmd.actor.tenant_id, id=UnitId(new_uuid()), name=name, timezone=timezone.unwrap(),
-                    phone=phone.unwrap(), address=address.unwrap(), created_at=now)
+        unit = Unit(
+            tenant_id=cmd.actor.tenant_id,
+            id=UnitId(new_uuid()),
+            name=name,
+            timezone=timezone.unwrap(),
+            phone=phone.unwrap(),
+            address=address.unwrap(),
+            created_at=now,
+        )
         unit.events.append(UnitCreated(tenant_id=unit.tenant_id, occurred_at=now, unit_id=unit.id))
         async with self._uow(Scope(tenant_id=cmd.actor.tenant_id, user_id=cmd.actor.user_id)) as uow:
             await uow.units.add(unit)

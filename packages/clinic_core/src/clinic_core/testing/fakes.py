@@ -5,7 +5,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
+from uuid import UUID
+
+from clinic_core.identity.model import ACCESS_TOKEN_LIFETIME
 from clinic_core.identity.ports import AccessClaims
+from clinic_core.shared.clock import Clock, SystemClock
+from clinic_core.shared.ids import SessionId, TenantId, UserId
+from clinic_core.tenancy.permissions import Role
 
 
 class FakePasswordHasher:
@@ -22,14 +29,44 @@ class FakePasswordHasher:
 
 
 class FakeAccessTokenIssuer:
-    """An unsigned, readable token (JSON of the claims); ``decode`` reads it back."""
+    """An unsigned, readable token (JSON of the claims); ``decode`` reads it back, ``verify`` checks expiry.
+
+    Anybody can forge one: tests only.
+    """
+
+    def __init__(self, clock: Clock | None = None) -> None:
+        self._clock: Clock = clock or SystemClock()
 
     def issue(self, claims: AccessClaims) -> str:
-        return json.dumps({"sub": str(claims.user_id), "tid": str(claims.tenant_id),
-                           "sid": str(claims.session_id), "roles": sorted(claims.roles),
-                           "units": sorted(claims.unit_ids), "exp": int(claims.expires_at.timestamp())})
+        return json.dumps(
+            {
+                "sub": str(claims.user_id),
+                "tid": str(claims.tenant_id),
+                "sid": str(claims.session_id),
+                "roles": sorted(claims.roles),
+                "units": sorted(claims.unit_ids),
+                "exp": int(claims.expires_at.timestamp()),
+            }
+        )
 
     @staticmethod
     def decode(token: str) -> dict[str, object]:
         decoded: dict[str, object] = json.loads(token)
         return decoded
+
+    def verify(self, token: str) -> AccessClaims | None:
+        try:
+            raw = json.loads(token)
+            expires_at = datetime.fromtimestamp(int(raw["exp"]), UTC)
+            claims = AccessClaims(
+                user_id=UserId(UUID(raw["sub"])),
+                tenant_id=TenantId(UUID(raw["tid"])),
+                session_id=SessionId(UUID(raw["sid"])),
+                roles=frozenset(Role(r) for r in raw["roles"]),
+                unit_ids=frozenset(raw["units"]),
+                issued_at=expires_at - ACCESS_TOKEN_LIFETIME,
+                expires_at=expires_at,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None
+        return claims if claims.expires_at > self._clock.now() else None

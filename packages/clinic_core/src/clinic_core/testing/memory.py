@@ -116,9 +116,15 @@ class _Tenants(_Repo[Tenant]):
 
     async def slugs_like(self, slug: Slug) -> set[str]:
         base = slug.value
-        return {t.slug.value for t in self._where(
-            lambda t: t.slug.value == base or (t.slug.value.startswith(base + "-")
-                                               and t.slug.value[len(base) + 1:].isdigit()))}
+        return {
+            t.slug.value
+            for t in self._where(
+                lambda t: (
+                    t.slug.value == base
+                    or (t.slug.value.startswith(base + "-") and t.slug.value[len(base) + 1 :].isdigit())
+                )
+            )
+        }
 
     async def save(self, tenant: Tenant) -> None:
         self._put(tenant.id, tenant)
@@ -175,8 +181,10 @@ class _Directory:
     async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]:
         if self._scope.user_id != user_id:
             return []
-        found = sorted((m for m in self._tables.memberships.values() if m.user_id == user_id),
-                       key=lambda m: (m.created_at, m.id))
+        found = sorted(
+            (m for m in self._tables.memberships.values() if m.user_id == user_id),
+            key=lambda m: (m.created_at, m.id),
+        )
         return [(self._tables.tenants[m.tenant_id], m) for m in found]
 
 
