@@ -173,7 +173,7 @@ class CPF(_ValueObject):
 
     @classmethod
     def problem(cls, value: str) -> tuple[str, str] | None:
-        if not re.fullmatch(r"\d{11}", value):
+        if not re.fullmatch(r"[0-9]{11}", value):  # not \d: other scripts' digits would pass
             return ("invalid_cpf", "a CPF has 11 digits")
         digits = [int(c) for c in value]
         if len(set(digits)) == 1:
