@@ -329,7 +329,11 @@ class Money:
         if not isinstance(self.amount, Decimal) or not self.amount.is_finite():
             raise ValueError("Money: the amount must be a finite Decimal")
         exponent = Decimal(1).scaleb(-_MINOR_UNITS[self.currency])
-        object.__setattr__(self, "amount", self.amount.quantize(exponent, rounding=ROUND_HALF_EVEN))
+        try:
+            rounded = self.amount.quantize(exponent, rounding=ROUND_HALF_EVEN)
+        except InvalidOperation:  # more digits than the decimal context holds
+            raise ValueError("Money: the amount is out of range") from None
+        object.__setattr__(self, "amount", rounded)
 
     @classmethod
     def parse(
@@ -343,7 +347,10 @@ class Money:
             return Failure(InvalidInput.of(f"{field}.amount", "invalid_amount", "not a decimal number"))
         if not value.is_finite():
             return Failure(InvalidInput.of(f"{field}.amount", "invalid_amount", "not a finite number"))
-        return Success(cls(value, currency.upper()))
+        try:
+            return Success(cls(value, currency.upper()))
+        except ValueError:
+            return Failure(InvalidInput.of(f"{field}.amount", "out_of_range", "the amount is too large"))
 
     @classmethod
     def zero(cls, currency: str = "BRL") -> Money:
