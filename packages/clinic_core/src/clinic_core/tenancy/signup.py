@@ -114,11 +114,12 @@ class SignUp:
                 return Failure(EmailAlreadyRegistered())
             base = Slug.from_text(tenant_name)
             taken = await uow.tenants.slugs_like(base)
-            slug = next(
-                s
-                for s in (base, *(base.with_suffix(n) for n in range(2, len(taken) + 3)))
-                if s.value not in taken
-            )
+            # A long base is cut to make room for its suffix, and slugs_like(base) cannot see the cut
+            # forms it did not start with: check those one by one.
+            slug, n = base, 1
+            while slug.value in taken or await uow.tenants.get_by_slug(slug) is not None:
+                n += 1
+                slug = base.with_suffix(n)
             owner = User(
                 id=UserId(new_uuid()),
                 email=email,
