@@ -14,6 +14,7 @@ from uuid import UUID
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import NoTenantInScope, Scope, UniqueViolation
 from clinic_core.identity.model import AuthSession, RefreshToken, User
+from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import (
     InvitationId,
@@ -26,6 +27,7 @@ from clinic_core.shared.ids import (
 )
 from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
+from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 
 E = TypeVar("E")
 
@@ -232,6 +234,13 @@ class _RefreshTokens(_Repo[RefreshToken]):
 
 class InMemoryUnitOfWork:
     """Works on a private copy of the store; ``commit`` publishes it, anything else discards it."""
+
+    # Typed as the ports: the UnitOfWork protocol's attributes are mutable, hence invariant.
+    tenants: TenantRepository
+    users: UserRepository
+    sessions: SessionRepository
+    refresh_tokens: RefreshTokenRepository
+    directory: UserMembershipDirectory
 
     def __init__(self, store: InMemoryStore, scope: Scope) -> None:
         self._store = store
