@@ -8,11 +8,13 @@ aggregates it saw are written to the outbox in the same transaction as the chang
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
+from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
     InvitationRepository,
@@ -29,13 +31,43 @@ class Scope:
     user_id: UserId | None = None
 
 
+def narrow(current: Scope, wanted: Scope) -> Scope:
+    """``current`` narrowed by ``wanted``. Raises when ``wanted`` would change a tenant or user already set."""
+    for mine, theirs in ((current.tenant_id, wanted.tenant_id), (current.user_id, wanted.user_id)):
+        if mine is not None and theirs is not None and mine != theirs:
+            raise ValueError("a unit of work's scope can be narrowed, not changed")
+    return Scope(current.tenant_id or wanted.tenant_id, current.user_id or wanted.user_id)
+
+
+def collect_events(aggregates: Iterable[object]) -> list[DomainEvent]:
+    """Take the pending events of every aggregate a unit of work saw (each aggregate once)."""
+    events: list[DomainEvent] = []
+    for aggregate in {id(a): a for a in aggregates}.values():
+        pending = getattr(aggregate, "events", None)
+        if pending:
+            events.extend(pending)
+            pending.clear()
+    return events
+
+
 class UnitOfWork(Protocol):
-    scope: Scope
-    tenants: TenantRepository
-    users: UserRepository
-    sessions: SessionRepository
-    refresh_tokens: RefreshTokenRepository
-    directory: UserMembershipDirectory
+    @property
+    def scope(self) -> Scope: ...
+
+    @property
+    def tenants(self) -> TenantRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def sessions(self) -> SessionRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def directory(self) -> UserMembershipDirectory: ...
 
     @property
     def units(self) -> UnitRepository:
@@ -66,7 +98,8 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None:
         """Write the outbox events of the aggregates seen, then commit.
 
-        Raises ``UniqueViolation`` when a concurrent transaction took a unique value first.
+        Raises ``UniqueViolation`` when a concurrent transaction took a unique value first (a SQL adapter may
+        raise it earlier, from the ``add`` or ``save`` that wrote the value).
         """
         ...
 

@@ -214,7 +214,10 @@ class AcceptInvitation:
                 if isinstance(created, Failure):
                     return created
                 user = created.unwrap()
-                await uow.users.add(user)
+                try:
+                    await uow.users.add(user)
+                except UniqueViolation:  # the same invitation, accepted twice at once: the other one won
+                    return Failure(InvitationNotUsable())
             elif not await self._hasher.verify(cmd.password, user.password_hash):
                 return Failure(InvalidCredentials())
             await uow.bind(Scope(tenant_id=tenant_id, user_id=user.id))
@@ -234,9 +237,9 @@ class AcceptInvitation:
                     tenant_id=tenant_id, occurred_at=now, membership_id=membership.id, user_id=user.id
                 )
             )
-            await uow.invitations.save(invitation)
-            await uow.memberships.add(membership)
             try:
+                await uow.invitations.save(invitation)
+                await uow.memberships.add(membership)
                 await uow.commit()
             except UniqueViolation:
                 return Failure(AlreadyMember())  # accepted twice at once: the first one won

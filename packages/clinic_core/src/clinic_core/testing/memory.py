@@ -12,10 +12,9 @@ from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
 from clinic_core.application.pagination import Page, PageRequest
-from clinic_core.application.unit_of_work import NoTenantInScope, Scope, UniqueViolation
+from clinic_core.application.unit_of_work import NoTenantInScope, Scope, UniqueViolation, collect_events, narrow
 from clinic_core.identity.model import AuthSession, RefreshToken, User
 from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
-from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import (
     InvitationId,
     MembershipId,
@@ -290,30 +289,18 @@ class InMemoryUnitOfWork:
         return self._invitations
 
     async def bind(self, scope: Scope) -> None:
-        for mine, theirs in ((self.scope.tenant_id, scope.tenant_id), (self.scope.user_id, scope.user_id)):
-            if mine is not None and theirs is not None and mine != theirs:
-                raise ValueError("a unit of work's scope can be narrowed, not changed")
-        self.scope = Scope(self.scope.tenant_id or scope.tenant_id, self.scope.user_id or scope.user_id)
+        self.scope = narrow(self.scope, scope)
         self.directory = _Directory(self._tables, self.scope)
 
     async def commit(self) -> None:
         self._tables.check_unique()
-        for event in self._collect_events():
+        for event in collect_events(self._seen):
             self._tables.outbox.append(OutboxRecord(event.tenant_id, event.topic, event.payload()))
         self._store.tables = self._tables
         self._tables = copy.deepcopy(self._tables)
         self._seen.clear()
         self._build()
         self.committed = True
-
-    def _collect_events(self) -> list[DomainEvent]:
-        events: list[DomainEvent] = []
-        for aggregate in {id(a): a for a in self._seen}.values():
-            pending = getattr(aggregate, "events", None)
-            if pending:
-                events.extend(pending)
-                pending.clear()
-        return events
 
     async def rollback(self) -> None:
         self._tables = copy.deepcopy(self._store.tables)

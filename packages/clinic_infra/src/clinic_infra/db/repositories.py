@@ -1,0 +1,485 @@
+"""SQL repositories: rows in, plain domain objects out.
+
+Every tenant-owned query filters by the unit of work's tenant explicitly; on PostgreSQL row-level
+security would hide other tenants' rows anyway, but the filter is what SQLite has, and it lets the
+planner use the tenant-leading indexes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import Select, insert, select, tuple_, update
+
+from clinic_core.application.pagination import Page, PageRequest
+from clinic_core.identity.model import AuthSession, RefreshToken, RevocationReason, User
+from clinic_core.shared.ids import (
+    InvitationId,
+    MembershipId,
+    RefreshTokenId,
+    SessionId,
+    TenantId,
+    UnitId,
+    UserId,
+)
+from clinic_core.shared.values import Email, PersonName, Phone, Slug, TimeZone
+from clinic_core.tenancy.model import Address, Invitation, Membership, Plan, Tenant, TenantStatus, Unit
+from clinic_core.tenancy.permissions import Role
+from clinic_infra.db import tables as t
+
+if TYPE_CHECKING:
+    from clinic_infra.db.unit_of_work import SqlSession
+
+Row = Mapping[Any, Any]
+
+
+class _Repository:
+    def __init__(self, db: SqlSession) -> None:
+        self._db = db
+
+    async def _rows(self, statement: Select[Any]) -> list[Row]:
+        return list((await self._db.execute(statement)).mappings())
+
+    async def _row(self, statement: Select[Any]) -> Row | None:
+        return (await self._db.execute(statement.limit(1))).mappings().first()
+
+
+def _page_of(rows: list[Row], page: PageRequest) -> tuple[list[Row], UUID | None]:
+    """Rows fetched with ``limit + 1``: the page, and where the next one starts (None if last)."""
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        return rows, rows[-1]["id"]
+    return rows, None
+
+
+# --- tenants ---------------------------------------------------------------------------------------------
+
+
+def _tenant(row: Row) -> Tenant:
+    return Tenant(
+        id=TenantId(row["id"]),
+        slug=Slug(row["slug"]),
+        name=row["name"],
+        plan=Plan(row["plan"]),
+        status=TenantStatus(row["status"]),
+        created_at=row["created_at"],
+    )
+
+
+def _tenant_values(tenant: Tenant) -> dict[str, Any]:
+    return {
+        "id": tenant.id,
+        "slug": tenant.slug.value,
+        "name": tenant.name,
+        "plan": tenant.plan.value,
+        "status": tenant.status.value,
+        "created_at": tenant.created_at,
+    }
+
+
+class SqlTenantRepository(_Repository):
+    async def add(self, tenant: Tenant) -> None:
+        await self._db.execute(insert(t.tenants).values(_tenant_values(tenant)))
+        self._db.saw(tenant)
+
+    async def get(self, tenant_id: TenantId) -> Tenant | None:
+        row = await self._row(select(t.tenants).where(t.tenants.c.id == tenant_id))
+        return self._seen(_tenant(row)) if row else None
+
+    async def get_by_slug(self, slug: Slug) -> Tenant | None:
+        row = await self._row(select(t.tenants).where(t.tenants.c.slug == slug.value))
+        return self._seen(_tenant(row)) if row else None
+
+    async def slugs_like(self, slug: Slug) -> set[str]:
+        candidates = select(t.tenants.c.slug).where(
+            (t.tenants.c.slug == slug.value) | t.tenants.c.slug.startswith(slug.value + "-", autoescape=True)
+        )
+        prefix = len(slug.value) + 1
+        return {
+            s
+            for (s,) in (await self._db.execute(candidates)).all()
+            if s == slug.value or s[prefix:].isdigit()
+        }
+
+    async def save(self, tenant: Tenant) -> None:
+        values = _tenant_values(tenant)
+        await self._db.execute(update(t.tenants).where(t.tenants.c.id == tenant.id).values(values))
+        self._db.saw(tenant)
+
+    def _seen(self, tenant: Tenant) -> Tenant:
+        self._db.saw(tenant)
+        return tenant
+
+
+# --- users -----------------------------------------------------------------------------------------------
+
+
+def _user(row: Row) -> User:
+    return User(
+        id=UserId(row["id"]),
+        email=Email(row["email"]),
+        name=PersonName(row["name"]),
+        password_hash=row["password_hash"],
+        created_at=row["created_at"],
+    )
+
+
+class SqlUserRepository(_Repository):
+    async def add(self, user: User) -> None:
+        await self._db.execute(
+            insert(t.users).values(
+                id=user.id,
+                email=user.email.value,
+                name=user.name.value,
+                password_hash=user.password_hash,
+                created_at=user.created_at,
+            )
+        )
+        self._db.saw(user)
+
+    async def get(self, user_id: UserId) -> User | None:
+        row = await self._row(select(t.users).where(t.users.c.id == user_id))
+        return _user(row) if row else None
+
+    async def get_by_email(self, email: Email) -> User | None:
+        row = await self._row(select(t.users).where(t.users.c.email == email.value))
+        return _user(row) if row else None
+
+    async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]:
+        if not user_ids:
+            return {}
+        rows = await self._rows(select(t.users).where(t.users.c.id.in_(user_ids)))
+        return {UserId(r["id"]): _user(r) for r in rows}
+
+
+# --- units -----------------------------------------------------------------------------------------------
+
+
+def _unit(row: Row) -> Unit:
+    address = row["address"]
+    return Unit(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=UnitId(row["id"]),
+        name=row["name"],
+        timezone=TimeZone(row["timezone"]),
+        phone=Phone(row["phone"]) if row["phone"] else None,
+        address=Address(**address) if address else None,
+        created_at=row["created_at"],
+    )
+
+
+def _address_document(address: Address | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {
+        "line1": address.line1,
+        "line2": address.line2,
+        "district": address.district,
+        "city": address.city,
+        "state": address.state,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+
+
+class SqlUnitRepository(_Repository):
+    async def add(self, unit: Unit) -> None:
+        await self._db.execute(
+            insert(t.units).values(
+                tenant_id=self._db.tenant_id(),
+                id=unit.id,
+                name=unit.name,
+                timezone=unit.timezone.value,
+                phone=unit.phone.value if unit.phone else None,
+                address=_address_document(unit.address),
+                created_at=unit.created_at,
+            )
+        )
+        self._db.saw(unit)
+
+    async def get(self, unit_id: UnitId) -> Unit | None:
+        row = await self._row(
+            select(t.units).where(t.units.c.tenant_id == self._db.tenant_id(), t.units.c.id == unit_id)
+        )
+        return _unit(row) if row else None
+
+    async def list(self, page: PageRequest, only: frozenset[UnitId] | None = None) -> Page[Unit]:
+        query = select(t.units).where(t.units.c.tenant_id == self._db.tenant_id())
+        if only is not None:
+            query = query.where(t.units.c.id.in_(only))
+        if page.after is not None:
+            query = query.where(t.units.c.id > page.after)
+        rows, after = _page_of(await self._rows(query.order_by(t.units.c.id).limit(page.limit + 1)), page)
+        return Page([_unit(r) for r in rows], after)
+
+    async def existing(self, unit_ids: frozenset[UnitId]) -> frozenset[UnitId]:
+        if not unit_ids:
+            return frozenset()
+        found = await self._db.execute(
+            select(t.units.c.id).where(
+                t.units.c.tenant_id == self._db.tenant_id(), t.units.c.id.in_(unit_ids)
+            )
+        )
+        return frozenset(UnitId(i) for (i,) in found.all())
+
+
+# --- memberships -----------------------------------------------------------------------------------------
+
+
+def _membership(row: Row, unit_ids: Iterable[UUID]) -> Membership:
+    return Membership(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=MembershipId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        roles=frozenset(Role(r) for r in row["roles"]),
+        unit_ids=frozenset(UnitId(u) for u in unit_ids),
+        created_at=row["created_at"],
+    )
+
+
+async def _units_of(db: SqlSession, keys: list[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], list[UUID]]:
+    """The unit restrictions of several memberships in one query, keyed by (tenant_id, membership_id)."""
+    found: dict[tuple[UUID, UUID], list[UUID]] = defaultdict(list)
+    if keys:
+        mu = t.membership_units
+        rows = await db.execute(
+            select(mu.c.tenant_id, mu.c.membership_id, mu.c.unit_id).where(
+                tuple_(mu.c.tenant_id, mu.c.membership_id).in_(keys)
+            )
+        )
+        for row in rows.mappings():
+            found[(row["tenant_id"], row["membership_id"])].append(row["unit_id"])
+    return found
+
+
+class SqlMembershipRepository(_Repository):
+    async def add(self, membership: Membership) -> None:
+        tenant_id = self._db.tenant_id()
+        await self._db.execute(
+            insert(t.memberships).values(
+                tenant_id=tenant_id,
+                id=membership.id,
+                user_id=membership.user_id,
+                roles=sorted(r.value for r in membership.roles),
+                created_at=membership.created_at,
+            )
+        )
+        if membership.unit_ids:
+            await self._db.execute(
+                insert(t.membership_units),
+                [
+                    {"tenant_id": tenant_id, "membership_id": membership.id, "unit_id": u}
+                    for u in sorted(membership.unit_ids)
+                ],
+            )
+        self._db.saw(membership)
+
+    async def get(self, membership_id: MembershipId) -> Membership | None:
+        return await self._one(t.memberships.c.id == membership_id)
+
+    async def get_for_user(self, user_id: UserId) -> Membership | None:
+        return await self._one(t.memberships.c.user_id == user_id)
+
+    async def _one(self, condition: Any) -> Membership | None:
+        row = await self._row(
+            select(t.memberships).where(t.memberships.c.tenant_id == self._db.tenant_id(), condition)
+        )
+        if row is None:
+            return None
+        units = await _units_of(self._db, [(row["tenant_id"], row["id"])])
+        membership = _membership(row, units[(row["tenant_id"], row["id"])])
+        self._db.saw(membership)
+        return membership
+
+    async def list(self, page: PageRequest) -> Page[Membership]:
+        query = select(t.memberships).where(t.memberships.c.tenant_id == self._db.tenant_id())
+        if page.after is not None:
+            query = query.where(t.memberships.c.id > page.after)
+        rows, after = _page_of(
+            await self._rows(query.order_by(t.memberships.c.id).limit(page.limit + 1)), page
+        )
+        units = await _units_of(self._db, [(r["tenant_id"], r["id"]) for r in rows])
+        return Page([_membership(r, units[(r["tenant_id"], r["id"])]) for r in rows], after)
+
+
+class SqlUserMembershipDirectory(_Repository):
+    async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]:
+        m = t.memberships
+        tenant_columns = [c.label(f"tenant_{c.name}") for c in t.tenants.c]
+        rows = await self._rows(
+            select(m, *tenant_columns)
+            .join(t.tenants, t.tenants.c.id == m.c.tenant_id)
+            .where(m.c.user_id == user_id)
+            .order_by(m.c.created_at, m.c.id)
+        )
+        units = await _units_of(self._db, [(r["tenant_id"], r["id"]) for r in rows])
+        return [
+            (
+                _tenant({c.name: r[f"tenant_{c.name}"] for c in t.tenants.c}),
+                _membership(r, units[(r["tenant_id"], r["id"])]),
+            )
+            for r in rows
+        ]
+
+
+# --- invitations -----------------------------------------------------------------------------------------
+
+
+def _invitation(row: Row) -> Invitation:
+    return Invitation(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=InvitationId(row["id"]),
+        email=Email(row["email"]),
+        roles=frozenset(Role(r) for r in row["roles"]),
+        unit_ids=frozenset(UnitId(UUID(u)) for u in row["unit_ids"]),
+        token_hash=row["token_hash"],
+        invited_by=UserId(row["invited_by"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        accepted_at=row["accepted_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+class SqlInvitationRepository(_Repository):
+    async def add(self, invitation: Invitation) -> None:
+        await self._db.execute(
+            insert(t.invitations).values(
+                tenant_id=self._db.tenant_id(),
+                id=invitation.id,
+                email=invitation.email.value,
+                roles=sorted(r.value for r in invitation.roles),
+                unit_ids=sorted(str(u) for u in invitation.unit_ids),
+                token_hash=invitation.token_hash,
+                invited_by=invitation.invited_by,
+                created_at=invitation.created_at,
+                expires_at=invitation.expires_at,
+                accepted_at=invitation.accepted_at,
+                revoked_at=invitation.revoked_at,
+            )
+        )
+        self._db.saw(invitation)
+
+    async def get(self, invitation_id: InvitationId) -> Invitation | None:
+        row = await self._row(
+            select(t.invitations).where(
+                t.invitations.c.tenant_id == self._db.tenant_id(), t.invitations.c.id == invitation_id
+            )
+        )
+        if row is None:
+            return None
+        invitation = _invitation(row)
+        self._db.saw(invitation)
+        return invitation
+
+    async def save(self, invitation: Invitation) -> None:
+        await self._db.execute(
+            update(t.invitations)
+            .where(t.invitations.c.tenant_id == self._db.tenant_id(), t.invitations.c.id == invitation.id)
+            .values(accepted_at=invitation.accepted_at, revoked_at=invitation.revoked_at)
+        )
+        self._db.saw(invitation)
+
+
+# --- sessions and refresh tokens -------------------------------------------------------------------------
+
+
+def _session(row: Row) -> AuthSession:
+    return AuthSession(
+        id=SessionId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        tenant_id=TenantId(row["tenant_id"]),
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        expires_at=row["expires_at"],
+        user_agent=row["user_agent"],
+        ip=row["ip"],
+        revoked_at=row["revoked_at"],
+        revoked_reason=RevocationReason(row["revoked_reason"]) if row["revoked_reason"] else None,
+    )
+
+
+class SqlSessionRepository(_Repository):
+    async def add(self, session: AuthSession) -> None:
+        await self._db.execute(
+            insert(t.auth_sessions).values(
+                id=session.id,
+                user_id=session.user_id,
+                tenant_id=session.tenant_id,
+                created_at=session.created_at,
+                last_used_at=session.last_used_at,
+                expires_at=session.expires_at,
+                user_agent=session.user_agent,
+                ip=session.ip,
+                revoked_at=session.revoked_at,
+                revoked_reason=session.revoked_reason.value if session.revoked_reason else None,
+            )
+        )
+        self._db.saw(session)
+
+    async def get(self, session_id: SessionId) -> AuthSession | None:
+        row = await self._row(select(t.auth_sessions).where(t.auth_sessions.c.id == session_id))
+        if row is None:
+            return None
+        session = _session(row)
+        self._db.saw(session)
+        return session
+
+    async def save(self, session: AuthSession) -> None:
+        await self._db.execute(
+            update(t.auth_sessions)
+            .where(t.auth_sessions.c.id == session.id)
+            .values(
+                tenant_id=session.tenant_id,
+                last_used_at=session.last_used_at,
+                revoked_at=session.revoked_at,
+                revoked_reason=session.revoked_reason.value if session.revoked_reason else None,
+            )
+        )
+        self._db.saw(session)
+
+
+class SqlRefreshTokenRepository(_Repository):
+    async def add(self, token: RefreshToken) -> None:
+        await self._db.execute(
+            insert(t.refresh_tokens).values(
+                id=token.id,
+                session_id=token.session_id,
+                token_hash=token.token_hash,
+                issued_at=token.issued_at,
+                expires_at=token.expires_at,
+                rotated_at=token.rotated_at,
+            )
+        )
+
+    async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
+        row = await self._row(select(t.refresh_tokens).where(t.refresh_tokens.c.token_hash == token_hash))
+        if row is None:
+            return None
+        return RefreshToken(
+            id=RefreshTokenId(row["id"]),
+            session_id=SessionId(row["session_id"]),
+            token_hash=row["token_hash"],
+            issued_at=row["issued_at"],
+            expires_at=row["expires_at"],
+            rotated_at=row["rotated_at"],
+        )
+
+    async def mark_rotated(self, token_id: RefreshTokenId, at: datetime) -> bool:
+        # A conditional UPDATE is the compare-and-set: under READ COMMITTED the second of two racing
+        # refreshes waits for the first to commit, re-checks the WHERE clause, and updates nothing.
+        rt = t.refresh_tokens
+        result = await self._db.execute(
+            update(rt).where(rt.c.id == token_id, rt.c.rotated_at.is_(None)).values(rotated_at=at)
+        )
+        return result.rowcount == 1
+
+    async def rotate_all(self, session_id: SessionId, at: datetime) -> None:
+        rt = t.refresh_tokens
+        await self._db.execute(
+            update(rt).where(rt.c.session_id == session_id, rt.c.rotated_at.is_(None)).values(rotated_at=at)
+        )

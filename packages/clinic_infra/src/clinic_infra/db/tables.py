@@ -1,0 +1,173 @@
+"""The schema, as SQLAlchemy Core tables. Domain classes stay plain: repositories map rows by hand.
+
+Tenant-owned tables lead their primary key with ``tenant_id`` and reference each other through composite
+foreign keys that include it, so a row can never point into another tenant, and the schema can later be
+split by tenant. On PostgreSQL they also carry row-level security (see the migrations).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+
+from clinic_infra.db.types import JsonDocument, UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- control plane: global tables -------------------------------------------------------------------------
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("slug", String(63), nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("plan", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("slug", name="uq_tenants_slug"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("email", name="uq_users_email"),
+)
+
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("user_agent", String(512)),
+    Column("ip", String(45)),
+    Column("revoked_at", UtcDateTime),
+    Column("revoked_reason", String(40)),
+    Index("ix_auth_sessions_user_id", "user_id"),
+)
+
+refresh_tokens = Table(
+    "refresh_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", Uuid, ForeignKey("auth_sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("rotated_at", UtcDateTime),
+    UniqueConstraint("token_hash", name="uq_refresh_tokens_hash"),
+    Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+# --- tenant-owned tables (row-level security on PostgreSQL) --------------------------------------------------
+
+units = Table(
+    "units",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("name", String(120), nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("phone", String(20)),
+    Column("address", JsonDocument),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_units"),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("roles", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_memberships"),
+    UniqueConstraint("tenant_id", "user_id", name="uq_memberships_tenant_user"),
+    # The one lookup that starts from a user rather than a tenant: "which clinics can I sign in to?"
+    Index("ix_memberships_user_id", "user_id", "tenant_id"),
+)
+
+membership_units = Table(
+    "membership_units",
+    metadata,
+    Column("tenant_id", Uuid, nullable=False),
+    Column("membership_id", Uuid, nullable=False),
+    Column("unit_id", Uuid, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "membership_id", "unit_id", name="pk_membership_units"),
+    ForeignKeyConstraint(
+        ["tenant_id", "membership_id"],
+        ["memberships.tenant_id", "memberships.id"],
+        ondelete="CASCADE",
+        name="fk_membership_units_membership",
+    ),
+    ForeignKeyConstraint(
+        ["tenant_id", "unit_id"],
+        ["units.tenant_id", "units.id"],
+        ondelete="CASCADE",
+        name="fk_membership_units_unit",
+    ),
+)
+
+invitations = Table(
+    "invitations",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("roles", JsonDocument, nullable=False),
+    Column("unit_ids", JsonDocument, nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("invited_by", Uuid, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("accepted_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_invitations"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("tenant_id", Uuid, nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("topic", String(100), nullable=False),
+    Column("payload", JsonDocument, nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("published_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_outbox"),
+)
+
+TENANT_TABLES = ("units", "memberships", "membership_units", "invitations", "outbox")
+"""Tables whose every row belongs to one tenant: the ones row-level security guards."""

@@ -1,0 +1,201 @@
+"""The SQL unit of work: one connection, one transaction, bound to a tenant scope.
+
+On PostgreSQL the scope is set with ``set_config(..., is_local => true)``, the function form of
+``SET LOCAL``: it lasts until the transaction ends, so a pooled connection (or a PgBouncer server
+connection in transaction mode) never carries one tenant's id into another's transaction. Row-level
+security policies read it; repositories filter by tenant as well, which is all SQLite has.
+"""
+
+from __future__ import annotations
+
+import re
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import Executable, insert, text
+from sqlalchemy.engine import CursorResult
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
+
+from clinic_core.application.unit_of_work import (
+    NoTenantInScope,
+    Scope,
+    UniqueViolation,
+    collect_events,
+    narrow,
+)
+from clinic_core.shared.ids import new_uuid
+from clinic_infra.db import tables
+from clinic_infra.db.repositories import (
+    SqlInvitationRepository,
+    SqlMembershipRepository,
+    SqlRefreshTokenRepository,
+    SqlSessionRepository,
+    SqlTenantRepository,
+    SqlUnitRepository,
+    SqlUserMembershipDirectory,
+    SqlUserRepository,
+)
+
+_SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
+
+
+def _constraint_name(error: IntegrityError) -> str | None:
+    """The unique constraint behind an IntegrityError, or None when it was another kind of violation."""
+    diag = getattr(error.orig, "diag", None)
+    if diag is not None:  # psycopg
+        sqlstate = getattr(error.orig, "sqlstate", None)
+        return str(diag.constraint_name) if sqlstate == "23505" else None
+    found = _SQLITE_UNIQUE.search(str(error.orig))
+    if found is None:
+        return None
+    columns = [c.split(".") for c in found.group(1).split(", ")]
+    table = tables.metadata.tables.get(columns[0][0])
+    wanted = {c[1] for c in columns}
+    for constraint in table.constraints if table is not None else ():
+        names = {c.name for c in getattr(constraint, "columns", ())}
+        if names == wanted and constraint.name:
+            return str(constraint.name)
+    return f"{columns[0][0]}_{'_'.join(sorted(wanted))}"
+
+
+class SqlSession:
+    """What repositories execute through: the unit of work's connection, with its scope applied."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+        self.seen: list[object] = []
+
+    async def execute(self, statement: Executable, params: Any = None) -> CursorResult[Any]:
+        connection = await self._uow.connection()
+        try:
+            return await connection.execute(statement, params)
+        except IntegrityError as error:
+            constraint = _constraint_name(error)
+            if constraint is None:
+                raise
+            raise UniqueViolation(constraint) from error
+
+    def tenant_id(self) -> Any:
+        if self._uow.scope.tenant_id is None:
+            raise NoTenantInScope("this unit of work was opened without a tenant")
+        return self._uow.scope.tenant_id
+
+    def saw(self, *aggregates: object) -> None:
+        self.seen.extend(aggregates)
+
+
+class SqlUnitOfWork:
+    def __init__(self, engine: AsyncEngine, scope: Scope, *, postgres: bool) -> None:
+        self._engine = engine
+        self._postgres = postgres
+        self.scope = scope
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+        self._scope_applied = False
+
+    async def __aenter__(self) -> Self:
+        self._connection = await self._engine.connect()
+        self._db = SqlSession(self)
+        self.tenants = SqlTenantRepository(self._db)
+        self.users = SqlUserRepository(self._db)
+        self.sessions = SqlSessionRepository(self._db)
+        self.refresh_tokens = SqlRefreshTokenRepository(self._db)
+        self.directory = SqlUserMembershipDirectory(self._db)
+        self._units = SqlUnitRepository(self._db)
+        self._memberships = SqlMembershipRepository(self._db)
+        self._invitations = SqlInvitationRepository(self._db)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            if self._transaction is not None and self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            if self._connection is not None:
+                await self._connection.close()
+            self._connection = self._transaction = None
+
+    async def connection(self) -> AsyncConnection:
+        """The connection, inside a transaction that has the current scope applied."""
+        if self._connection is None:
+            raise RuntimeError("use the unit of work inside 'async with'")
+        if self._transaction is None or not self._transaction.is_active:
+            self._transaction = await self._connection.begin()
+            self._scope_applied = False
+        if self._postgres and not self._scope_applied:
+            await self._connection.execute(
+                text(
+                    "SELECT set_config('app.tenant_id', :tenant, true), set_config('app.user_id', :user, true)"
+                ),
+                {"tenant": str(self.scope.tenant_id or ""), "user": str(self.scope.user_id or "")},
+            )
+            self._scope_applied = True
+        return self._connection
+
+    def _tenant_repo(self) -> None:
+        if self.scope.tenant_id is None:
+            raise NoTenantInScope("this unit of work was opened without a tenant")
+
+    @property
+    def units(self) -> SqlUnitRepository:
+        self._tenant_repo()
+        return self._units
+
+    @property
+    def memberships(self) -> SqlMembershipRepository:
+        self._tenant_repo()
+        return self._memberships
+
+    @property
+    def invitations(self) -> SqlInvitationRepository:
+        self._tenant_repo()
+        return self._invitations
+
+    async def bind(self, scope: Scope) -> None:
+        narrowed = narrow(self.scope, scope)
+        if narrowed != self.scope:
+            self.scope = narrowed
+            self._scope_applied = False
+
+    async def commit(self) -> None:
+        events = collect_events(self._db.seen)
+        if events:
+            await self._db.execute(
+                insert(tables.outbox),
+                [
+                    {
+                        "tenant_id": e.tenant_id,
+                        "id": new_uuid(),
+                        "topic": e.topic,
+                        "payload": e.payload(),
+                        "occurred_at": e.occurred_at,
+                    }
+                    for e in events
+                ],
+            )
+        if self._transaction is not None and self._transaction.is_active:
+            try:
+                await self._transaction.commit()
+            except IntegrityError as error:  # deferred constraints surface at commit
+                constraint = _constraint_name(error)
+                if constraint is None:
+                    raise
+                raise UniqueViolation(constraint) from error
+        self._db.seen.clear()
+
+    async def rollback(self) -> None:
+        if self._transaction is not None and self._transaction.is_active:
+            await self._transaction.rollback()
+        self._db.seen.clear()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def __call__(self, scope: Scope) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, scope, postgres=self._postgres)

@@ -1,0 +1,148 @@
+"""RS256 access tokens (RFC 7519) signed with a key identified by its RFC 7638 thumbprint.
+
+The key is parsed once, when the key ring is built: loading a PEM costs tens of milliseconds, far more
+than verifying a signature. Without a configured key, one is generated on first start and kept, with
+0600 permissions, in the data directory (outside the repository).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+from clinic_core.identity.ports import AccessClaims
+from clinic_core.shared.ids import SessionId, TenantId, UserId, new_uuid
+from clinic_core.tenancy.permissions import Role
+
+log = logging.getLogger(__name__)
+
+ALGORITHM = "RS256"
+KEY_BITS = 3072
+LEEWAY_SECONDS = 30
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    private_key: rsa.RSAPrivateKey
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> SigningKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < 2048:
+            raise ValueError("the JWT signing key must be an RSA private key of at least 2048 bits")
+        return cls(_thumbprint(key.public_key()), key)
+
+    def public_jwk(self) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        return {**jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
+
+
+def _thumbprint(public_key: rsa.RSAPublicKey) -> str:
+    """RFC 7638: SHA-256 over the required members, lexicographic order, no whitespace."""
+    jwk = json.loads(RSAAlgorithm.to_jwk(public_key))
+    canonical = json.dumps(
+        {"e": jwk["e"], "kty": "RSA", "n": jwk["n"]}, separators=(",", ":"), sort_keys=True
+    )
+    return _b64url(hashlib.sha256(canonical.encode()).digest())
+
+
+def load_or_create_signing_key(pem: str | None, path: Path | None, data_dir: Path) -> SigningKey:
+    if pem:
+        return SigningKey.from_pem(pem.encode())
+    if path is not None:
+        return SigningKey.from_pem(path.read_bytes())
+    generated = data_dir / "jwt-signing-key.pem"
+    if generated.exists():
+        return SigningKey.from_pem(generated.read_bytes())
+    generated.parent.mkdir(parents=True, exist_ok=True)
+    key = rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+    pem_bytes = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    descriptor = os.open(generated, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(pem_bytes)
+    log.warning("generated a JWT signing key", extra={"path": str(generated)})
+    return SigningKey.from_pem(pem_bytes)
+
+
+class JwtAccessTokens:
+    """Issues and verifies access tokens; publishes the verification keys as a JWKS document.
+
+    ``previous`` keys still verify (and are published) after a rotation, until their tokens have expired.
+    """
+
+    def __init__(
+        self, signing: SigningKey, *, issuer: str, audience: str, previous: tuple[SigningKey, ...] = ()
+    ) -> None:
+        self._signing, self._issuer, self._audience = signing, issuer, audience
+        self._verifying = {k.kid: k.private_key.public_key() for k in (signing, *previous)}
+        self._jwks = {"keys": [k.public_jwk() for k in (signing, *previous)]}
+
+    def issue(self, claims: AccessClaims) -> str:
+        payload = {
+            "iss": self._issuer,
+            "aud": self._audience,
+            "sub": str(claims.user_id),
+            "tid": str(claims.tenant_id),
+            "sid": str(claims.session_id),
+            "roles": sorted(r.value for r in claims.roles),
+            "units": sorted(claims.unit_ids),
+            "iat": int(claims.issued_at.timestamp()),
+            "nbf": int(claims.issued_at.timestamp()),
+            "exp": int(claims.expires_at.timestamp()),
+            "jti": str(new_uuid()),
+        }
+        return jwt.encode(
+            payload,
+            self._signing.private_key,
+            algorithm=ALGORITHM,
+            headers={"kid": self._signing.kid, "typ": "at+jwt"},
+        )
+
+    def verify(self, token: str) -> AccessClaims | None:
+        try:
+            key = self._verifying.get(jwt.get_unverified_header(token).get("kid", ""))
+            if key is None:
+                return None
+            raw = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "sub", "tid", "sid", "iss", "aud", "jti"]},
+            )
+            return AccessClaims(
+                user_id=UserId(UUID(raw["sub"])),
+                tenant_id=TenantId(UUID(raw["tid"])),
+                session_id=SessionId(UUID(raw["sid"])),
+                roles=frozenset(Role(r) for r in raw.get("roles", [])),
+                unit_ids=frozenset(str(UUID(u)) for u in raw.get("units", [])),
+                issued_at=datetime.fromtimestamp(raw["iat"], UTC),
+                expires_at=datetime.fromtimestamp(raw["exp"], UTC),
+            )
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError):
+            return None
+
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks

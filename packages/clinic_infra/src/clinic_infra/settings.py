@@ -1,0 +1,64 @@
+"""Settings, read from ``CLINIC_*`` environment variables (every one is listed in the README)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded defaults keep their files: outside the repository, per user (XDG)."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "clinic"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLINIC_", extra="ignore")
+
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Files of the embedded defaults: SQLite database, generated signing key.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL the API and worker use (postgresql://... or sqlite:///...). "
+        "Default: a SQLite file in the data directory.",
+    )
+    migrations_database_url: str | None = Field(
+        default=None,
+        description="URL of the table owner, used by `clinic-admin migrate`. Default: database_url.",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    redis_url: str | None = Field(
+        default=None, description="Redis for the rate limiter and the job queue. Default: none (in-process)."
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")
+    jwt_private_key: SecretStr | None = Field(default=None, description="PEM of the RS256 signing key.")
+    jwt_private_key_file: Path | None = Field(
+        default=None,
+        description="File with the PEM signing key. Default: generated once in the data directory.",
+    )
+    jwt_issuer: str = "clinic"
+    jwt_audience: str = "clinic-api"
+    log_level: str = "INFO"
+    password_hash_concurrency: int = Field(
+        default=4, ge=1, description="Argon2id hashes computed at once (each takes 19 MiB and ~40 ms of CPU)."
+    )
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'clinic.sqlite3'}"
+
+    @property
+    def effective_migrations_url(self) -> str:
+        return self.migrations_database_url or self.effective_database_url
+
+    @property
+    def effective_public_url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104 - comparing, not binding
+        return self.public_url or f"http://{host}:{self.port}"
