@@ -309,7 +309,7 @@ class SqlMembershipRepository(_Repository):
 class SqlUserMembershipDirectory(_Repository):
     async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]:
         m = t.memberships
-        tenant_columns = [c.label(f"tenant_{c.name}") for c in t.tenants.c]
+        tenant_columns = [c.label(f"directory_tenant_{c.name}") for c in t.tenants.c]
         rows = await self._rows(
             select(m, *tenant_columns)
             .join(t.tenants, t.tenants.c.id == m.c.tenant_id)
@@ -319,7 +319,7 @@ class SqlUserMembershipDirectory(_Repository):
         units = await _units_of(self._db, [(r["tenant_id"], r["id"]) for r in rows])
         return [
             (
-                _tenant({c.name: r[f"tenant_{c.name}"] for c in t.tenants.c}),
+                _tenant({c.name: r[f"directory_tenant_{c.name}"] for c in t.tenants.c}),
                 _membership(r, units[(r["tenant_id"], r["id"])]),
             )
             for r in rows
