@@ -12,11 +12,16 @@ MIN_LENGTH = 12
 MAX_LENGTH = 128
 
 
+def normalise_password(password: str) -> str:
+    """The form a password is hashed in, and so must be verified in: one spelling per password."""
+    return unicodedata.normalize("NFKC", password)
+
+
 def check_password(
     password: str, *, context: tuple[str, ...] = (), field: str = "password"
 ) -> Result[str, InvalidInput]:
     """The password (NFKC-normalised) if acceptable; ``context`` holds words it must not be built on."""
-    normalised = unicodedata.normalize("NFKC", password)
+    normalised = normalise_password(password)
     if len(normalised) < MIN_LENGTH:
         return Failure(InvalidInput.of(field, "too_short", f"use at least {MIN_LENGTH} characters"))
     if len(normalised) > MAX_LENGTH:

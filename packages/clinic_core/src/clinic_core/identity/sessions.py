@@ -16,6 +16,7 @@ from clinic_core.identity.model import (
     RevocationReason,
     TokenPair,
 )
+from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import AccessTokenIssuer, PasswordHasher
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden
@@ -84,7 +85,7 @@ class LogIn:
         if user is None:
             await self._hasher.burn(cmd.password)  # the same time as a wrong password: no account oracle
             return Failure(InvalidCredentials())
-        if not await self._hasher.verify(cmd.password, user.password_hash):
+        if not await self._hasher.verify(normalise_password(cmd.password), user.password_hash):
             return Failure(InvalidCredentials())
 
         slug = Slug.parse(cmd.tenant_slug).value_or(None) if cmd.tenant_slug else None

@@ -13,7 +13,7 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
 from clinic_core.identity.model import InvalidCredentials, User
-from clinic_core.identity.passwords import check_password
+from clinic_core.identity.passwords import check_password, normalise_password
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, collect_invalid
@@ -218,7 +218,7 @@ class AcceptInvitation:
                     await uow.users.add(user)
                 except UniqueViolation:  # the same invitation, accepted twice at once: the other one won
                     return Failure(InvitationNotUsable())
-            elif not await self._hasher.verify(cmd.password, user.password_hash):
+            elif not await self._hasher.verify(normalise_password(cmd.password), user.password_hash):
                 return Failure(InvalidCredentials())
             await uow.bind(Scope(tenant_id=tenant_id, user_id=user.id))
             if await uow.memberships.get_for_user(user.id) is not None:
