@@ -575,3 +575,30 @@ async def test_get_me_lists_every_tenant_of_the_person(world: World) -> None:
     assert [t.id for t, _ in (await GetMe(world.uow)(world.actor_of(bia))).unwrap().memberships] == [
         b.tenant.id
     ]
+
+
+# --- passwords are compared in the form they were stored in ----------------------------------------------
+
+# The same password as typed on two keyboards: precomposed "é" (NFC) and "e" + combining acute (NFD).
+COMPOSED = "café com leite às três"
+DECOMPOSED = "cafe\u0301 com leite a\u0300s tre\u0302s"
+
+
+@pytest.mark.parametrize("signed_up_with", [COMPOSED, DECOMPOSED])
+@pytest.mark.parametrize("logs_in_with", [COMPOSED, DECOMPOSED])
+async def test_a_password_with_accents_works_however_it_was_typed(
+    world: World, signed_up_with: str, logs_in_with: str
+) -> None:
+    cmd = SignUpCommand(
+        "Clínica A", "Centro", "America/Sao_Paulo", "Ana Souza", "ana@example.com", signed_up_with
+    )
+    assert isinstance(await SignUp(world.uow, world.hasher, world.clock)(cmd), Success)
+    assert isinstance(await world.log_in(LogInCommand("ana@example.com", logs_in_with)), Success)
+
+
+async def test_an_existing_account_proves_itself_with_an_accented_password(world: World) -> None:
+    a = await world.sign_up("ana@example.com", "Clínica A")
+    cmd = SignUpCommand("Clínica B", "Centro", "America/Sao_Paulo", "Bia Lima", "bia@example.com", DECOMPOSED)
+    assert isinstance(await SignUp(world.uow, world.hasher, world.clock)(cmd), Success)
+    issued = await world.invite(owner(a), "bia@example.com")
+    assert isinstance(await world.accept(AcceptInvitationCommand(issued.token, DECOMPOSED)), Success)
