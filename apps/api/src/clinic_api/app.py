@@ -1,0 +1,108 @@
+"""The HTTP host: ``create_app`` assembles a BlackSheep application around the given services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from blacksheep.middlewares import MiddlewareCategory
+from blacksheep.server import Application
+from blacksheep.server.routing import Router
+from guardpost import AuthorizationStrategy, Policy
+from guardpost.common import AuthenticatedRequirement
+from rodi import Container
+
+import clinic_api.controllers  # noqa: F401  # registers the controllers' routes
+from clinic_api.auth import ActorBinder, BearerAuthentication
+from clinic_api.error_handling import configure_error_handling
+from clinic_api.metrics import HttpMetrics
+from clinic_api.middlewares import (
+    AccessLogMiddleware,
+    ErrorBoundaryMiddleware,
+    request_context_middleware,
+    security_headers_middleware,
+)
+from clinic_api.openapi import configure_openapi
+from clinic_api.rate_limiting import Throttle
+from clinic_api.routing import configure_routes
+from clinic_api.services import AppServices
+from clinic_core.identity.me import GetMe
+from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
+from clinic_core.tenancy.signup import SignUp
+from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
+
+__all__ = ["ActorBinder", "create_app"]
+
+
+def configure_services(app: Application, services: AppServices, metrics: HttpMetrics) -> None:
+    """Register what controllers ask for by type in their constructors."""
+    container = app.services
+    assert isinstance(container, Container)
+    container.add_instance(services, AppServices)
+    container.add_instance(metrics, HttpMetrics)
+    container.add_instance(Throttle(services.rate_limiter, services.limits), Throttle)
+    # Registered under the use case's own class, whatever subclass the composition root passed in.
+    use_cases: list[tuple[type[Any], object]] = [
+        (SignUp, services.sign_up),
+        (LogIn, services.log_in),
+        (RefreshSession, services.refresh_session),
+        (LogOut, services.log_out),
+        (SwitchTenant, services.switch_tenant),
+        (GetMe, services.get_me),
+        (CreateUnit, services.create_unit),
+        (GetUnit, services.get_unit),
+        (ListUnits, services.list_units),
+        (ListMembers, services.list_members),
+        (GetMember, services.get_member),
+        (InviteMember, services.invite_member),
+        (AcceptInvitation, services.accept_invitation),
+    ]
+    for declared, use_case in use_cases:
+        container.add_instance(use_case, declared)
+
+
+def configure_authentication(app: Application, services: AppServices) -> None:
+    """Every route needs a valid bearer token unless it is marked ``allow_anonymous``: a new route is
+    closed until someone opens it on purpose."""
+    app.use_authentication().add(BearerAuthentication(services.tokens))
+    authenticated = Policy("authenticated", AuthenticatedRequirement())
+    app.use_authorization(
+        AuthorizationStrategy(authenticated, container=app.services, default_policy=authenticated)
+    )
+
+
+def configure_middlewares(app: Application, metrics: HttpMetrics) -> None:
+    """Outermost first: the request id is set before anything logs, and the error boundary sits inside
+    everything that decorates the response, so failed requests get headers, logs and metrics too."""
+    app.middlewares.append(request_context_middleware, MiddlewareCategory.INIT, -30)
+    app.middlewares.append(AccessLogMiddleware(app, metrics), MiddlewareCategory.INIT, -20)
+    app.middlewares.append(security_headers_middleware, MiddlewareCategory.INIT, -10)
+    app.middlewares.append(ErrorBoundaryMiddleware(app), MiddlewareCategory.INIT, 0)
+
+
+def configure_lifespan(app: Application, services: AppServices) -> None:
+    async def start(_: Application) -> None:
+        for hook in services.on_start:
+            await hook()
+
+    async def stop(_: Application) -> None:
+        for hook in services.on_stop:
+            await hook()
+
+    app.on_start += start
+    app.on_stop += stop
+
+
+def create_app(services: AppServices, *, docs: bool = True) -> Application:
+    # Its own router and container: never BlackSheep's process-wide defaults, so apps do not share routes.
+    app = Application(router=Router(), services=Container())
+    metrics = HttpMetrics()
+    configure_services(app, services, metrics)
+    configure_error_handling(app)
+    configure_authentication(app, services)
+    configure_middlewares(app, metrics)
+    configure_routes(app)
+    if docs:
+        configure_openapi(app)
+    configure_lifespan(app, services)
+    return app

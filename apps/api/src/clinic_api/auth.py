@@ -1,0 +1,109 @@
+"""Bearer-token authentication: who the caller is, and in which tenant, comes only from a verified token.
+
+``BearerAuthentication`` turns a valid ``Authorization: Bearer`` token into an ``ActorIdentity``; the
+authorization strategy then refuses anonymous callers on every route not marked ``allow_anonymous``; and
+``ActorBinder`` hands the ``Actor`` to any handler that declares a parameter of that type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from blacksheep import Request
+from blacksheep.server.bindings import Binder
+from guardpost import AuthenticationHandler, Identity, UnauthorizedError
+
+from clinic_api.logging_setup import tenant_id_var
+from clinic_core.application.actor import Actor
+from clinic_core.identity.ports import AccessClaims, AccessTokenVerifier
+from clinic_core.shared.ids import UnitId
+
+BEARER_SCHEME = "Bearer"
+_PRESENTED_TOKEN = "clinic_presented_token"
+
+
+class ActorIdentity(Identity):
+    def __init__(self, actor: Actor, claims: AccessClaims) -> None:
+        super().__init__(
+            {
+                "sub": str(actor.user_id),
+                "tid": str(actor.tenant_id),
+                "roles": sorted(role.value for role in actor.roles),
+            },
+            BEARER_SCHEME,
+        )
+        self.actor = actor
+        self.expires_at = claims.expires_at
+
+
+def actor_from(claims: AccessClaims) -> Actor | None:
+    """The actor a token speaks for; None when its unit ids are not UUIDs (a token we did not mint)."""
+    try:
+        unit_ids = frozenset(UnitId(UUID(raw)) for raw in claims.unit_ids)
+    except ValueError:
+        return None
+    return Actor(
+        user_id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        roles=claims.roles,
+        unit_ids=unit_ids,
+        session_id=claims.session_id,
+    )
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.get_first_header(b"Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.decode("latin-1").strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def presented_a_token(request: Request) -> bool:
+    """True when the request carried a bearer token, valid or not (RFC 6750 wants ``invalid_token`` then)."""
+    return bool(getattr(request, _PRESENTED_TOKEN, False))
+
+
+class BearerAuthentication(AuthenticationHandler):
+    def __init__(self, verifier: AccessTokenVerifier) -> None:
+        self._verifier = verifier
+
+    @property
+    def scheme(self) -> str:
+        return BEARER_SCHEME
+
+    def authenticate(self, context: Any) -> Identity | None:
+        request: Request = context
+        token = bearer_token(request)
+        if token is None:
+            return None
+        setattr(request, _PRESENTED_TOKEN, True)
+        claims = self._verifier.verify(token)
+        actor = actor_from(claims) if claims is not None else None
+        if claims is None or actor is None:
+            return None
+        tenant_id_var.set(str(actor.tenant_id))
+        return ActorIdentity(actor, claims)
+
+
+def current_actor(request: Request) -> Actor:
+    identity = getattr(request, "identity", None)
+    if isinstance(identity, ActorIdentity):
+        return identity.actor
+    # Authorization already refused anonymous callers; reaching here means a route asked for an Actor
+    # while allowing anonymous access, and a 401 is still the right answer.
+    raise UnauthorizedError("The resource requires authentication", [], scheme=BEARER_SCHEME)
+
+
+class ActorBinder(Binder):
+    """Lets a handler declare ``actor: Actor``. Never documented as a parameter: it is not one."""
+
+    type_alias = Actor
+
+    def __init__(self) -> None:
+        super().__init__(Actor, implicit=True)
+
+    async def get_value(self, request: Request) -> Actor:
+        return current_actor(request)

@@ -1,0 +1,15 @@
+"""The HTTP controllers. Importing this package registers their routes in ``clinic_api.routing``."""
+
+from clinic_api.controllers import (
+    health,
+    invitations,
+    me,
+    members,
+    metrics,
+    sessions,
+    signup,
+    units,
+    well_known,
+)
+
+__all__ = ["health", "invitations", "me", "members", "metrics", "sessions", "signup", "units", "well_known"]

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from blacksheep import Request, Response
+from blacksheep.server.authorization import allow_anonymous
+from blacksheep.server.controllers import APIController
+
+from clinic_api.openapi import documented
+from clinic_api.problems import unwrap_or_raise
+from clinic_api.rate_limiting import Throttle
+from clinic_api.responses import client_ip, json_response
+from clinic_api.routing import post
+from clinic_api.schemas import AcceptInvitationRequest, InvitationOut, InviteMemberRequest, MemberOut
+from clinic_core.application.actor import Actor
+from clinic_core.shared.ids import UnitId
+from clinic_core.tenancy.members import (
+    AcceptInvitation,
+    AcceptInvitationCommand,
+    InviteMember,
+    InviteMemberCommand,
+)
+
+
+class Invitations(APIController):
+    def __init__(
+        self, invite_member: InviteMember, accept_invitation: AcceptInvitation, throttle: Throttle
+    ) -> None:
+        self._invite, self._accept, self._throttle = invite_member, accept_invitation, throttle
+
+    @classmethod
+    def route(cls) -> str:
+        return "/v1/invitations"
+
+    @documented(201, InvitationOut, problems=(401, 403, 409, 422))
+    @post("/")
+    async def invite_member(self, actor: Actor, body: InviteMemberRequest) -> Response:
+        """Invite someone to the current clinic with the given roles, in every unit or only in `unit_ids`.
+
+        The response holds the invitation token, shown this once: deliver it to the invitee.
+        """
+        issued = unwrap_or_raise(
+            await self._invite(
+                InviteMemberCommand(
+                    actor=actor,
+                    email=body.email,
+                    roles=frozenset(body.roles),
+                    unit_ids=frozenset(UnitId(unit_id) for unit_id in body.unit_ids),
+                )
+            )
+        )
+        return json_response(InvitationOut.of(issued), 201)
+
+    @allow_anonymous()
+    @documented(201, MemberOut, problems=(401, 409, 410, 422, 429, 503))
+    @post("/accept")
+    async def accept_invitation(self, request: Request, body: AcceptInvitationRequest) -> Response:
+        """Join the inviting clinic with an invitation token.
+
+        A person without an account creates one here (`name` and `password` required); a person with an
+        account proves it is them with their password.
+        """
+        await self._throttle.accept_invitation(client_ip(request))
+        member = unwrap_or_raise(
+            await self._accept(
+                AcceptInvitationCommand(token=body.token, password=body.password, name=body.name)
+            )
+        )
+        return json_response(MemberOut.of(member), 201)

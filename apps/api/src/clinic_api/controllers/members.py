@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from blacksheep import Response
+from blacksheep.server.controllers import APIController
+
+from clinic_api.bindings import QueryParam
+from clinic_api.controllers.paging import page_request
+from clinic_api.openapi import documented
+from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
+from clinic_api.responses import json_response
+from clinic_api.routing import get
+from clinic_api.schemas import MemberOut, MemberPage
+from clinic_core.application.actor import Actor
+from clinic_core.shared.errors import NotFound
+from clinic_core.shared.ids import MembershipId, parse_uuid
+from clinic_core.tenancy.members import GetMember, ListMembers
+
+
+class Members(APIController):
+    def __init__(self, list_members: ListMembers, get_member: GetMember) -> None:
+        self._list, self._get = list_members, get_member
+
+    @classmethod
+    def route(cls) -> str:
+        return "/v1/members"
+
+    @documented(200, MemberPage, problems=(401, 403, 422))
+    @get("/")
+    async def list_members(
+        self, actor: Actor, cursor: QueryParam[str] | None = None, limit: QueryParam[int] | None = None
+    ) -> Response:
+        """The members of the current clinic, oldest first. Needs the `members:read` permission.
+
+        @param cursor: `next_cursor` of the previous page; omit it for the first page.
+        @param limit: page size, 1 to 200 (default 50).
+        """
+        page = unwrap_or_raise(await self._list(actor, page_request(cursor, limit)))
+        return json_response(
+            MemberPage(items=[MemberOut.of(member) for member in page.items], next_cursor=page.next_cursor)
+        )
+
+    @documented(200, MemberOut, problems=(401, 403, 404))
+    @get("/{member_id}")
+    async def get_member(self, actor: Actor, member_id: str) -> Response:
+        """One member of the current clinic, by membership id."""
+        parsed = parse_uuid(member_id)
+        if parsed is None:
+            raise ProblemRaised(problem_for(NotFound("member")))
+        return json_response(MemberOut.of(unwrap_or_raise(await self._get(actor, MembershipId(parsed)))))

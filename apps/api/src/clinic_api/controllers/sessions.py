@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from blacksheep import Request, Response
+from blacksheep.server.authorization import allow_anonymous
+from blacksheep.server.controllers import APIController
+
+from clinic_api.openapi import documented
+from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
+from clinic_api.rate_limiting import Throttle
+from clinic_api.responses import client_ip, json_response, user_agent
+from clinic_api.routing import post
+from clinic_api.schemas import LogInRequest, RefreshTokenRequest, SwitchTenantRequest, TokenPairOut
+from clinic_core.application.actor import Actor
+from clinic_core.identity.sessions import (
+    LogIn,
+    LogInCommand,
+    LogOut,
+    RefreshCommand,
+    RefreshSession,
+    SwitchTenant,
+    SwitchTenantCommand,
+)
+from clinic_core.shared.errors import InvalidInput
+from clinic_core.shared.ids import TenantId
+
+
+class Auth(APIController):
+    def __init__(
+        self,
+        log_in: LogIn,
+        refresh_session: RefreshSession,
+        log_out: LogOut,
+        switch_tenant: SwitchTenant,
+        throttle: Throttle,
+    ) -> None:
+        self._log_in, self._refresh, self._log_out = log_in, refresh_session, log_out
+        self._switch_tenant, self._throttle = switch_tenant, throttle
+
+    @classmethod
+    def route(cls) -> str:
+        return "/v1/auth"
+
+    @allow_anonymous()
+    @documented(200, TokenPairOut, problems=(401, 403, 422, 429, 503))
+    @post("/login")
+    async def log_in(self, request: Request, body: LogInRequest) -> Response:
+        """Sign in with email and password; returns an access token and a refresh token.
+
+        Without `tenant_slug` the session opens in the user's first active clinic. A wrong email and a
+        wrong password get the same answer.
+        """
+        await self._throttle.login(client_ip(request), body.email)
+        pair = unwrap_or_raise(
+            await self._log_in(
+                LogInCommand(
+                    email=body.email,
+                    password=body.password,
+                    tenant_slug=body.tenant_slug,
+                    user_agent=user_agent(request),
+                    ip=client_ip(request),
+                )
+            )
+        )
+        return json_response(TokenPairOut.of(pair))
+
+    @allow_anonymous()
+    @documented(200, TokenPairOut, problems=(401, 403, 422, 429, 503))
+    @post("/refresh")
+    async def refresh(self, request: Request, body: RefreshTokenRequest) -> Response:
+        """Trade a refresh token for a new token pair. Each refresh token works once.
+
+        Presenting an already used refresh token revokes its whole session (it was copied).
+        """
+        await self._throttle.refresh(client_ip(request))
+        pair = unwrap_or_raise(await self._refresh(RefreshCommand(body.refresh_token)))
+        return json_response(TokenPairOut.of(pair))
+
+    @allow_anonymous()
+    @documented(204, problems=(422,))
+    @post("/logout")
+    async def log_out(self, body: RefreshTokenRequest) -> Response:
+        """End the session the refresh token belongs to. Unknown tokens succeed too."""
+        unwrap_or_raise(await self._log_out(RefreshCommand(body.refresh_token)))
+        return Response(204)
+
+    @documented(200, TokenPairOut, problems=(401, 403, 422))
+    @post("/switch-tenant")
+    async def switch_tenant(self, actor: Actor, body: SwitchTenantRequest) -> Response:
+        """Move the current session to another clinic the user belongs to; returns a new token pair.
+
+        The refresh token held before the switch stops working.
+        """
+        if body.tenant_slug is None and body.tenant_id is None:
+            raise ProblemRaised(
+                problem_for(InvalidInput.of("tenant_slug", "required", "give tenant_slug or tenant_id"))
+            )
+        pair = unwrap_or_raise(
+            await self._switch_tenant(
+                SwitchTenantCommand(
+                    actor=actor,
+                    tenant_slug=body.tenant_slug,
+                    tenant_id=TenantId(body.tenant_id) if body.tenant_id else None,
+                )
+            )
+        )
+        return json_response(TokenPairOut.of(pair))

@@ -1,0 +1,151 @@
+"""Every way a request can fail, rendered as a problem: domain failures, unreadable input, framework HTTP
+errors, the authorization errors guardpost raises, and bugs.
+
+BlackSheep answers each of these in its own plain-text way unless told otherwise; ``configure_error_handling``
+registers one renderer for all of them, by exception type and by HTTP status.
+"""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from blacksheep import Request, Response
+from blacksheep.exceptions import BadRequest, BadRequestFormat, HTTPException
+from blacksheep.server import Application
+from blacksheep.server.authentication import AuthenticateChallenge
+from blacksheep.server.bindings import InvalidRequestBody, MissingBodyError
+from guardpost import ForbiddenError, RateLimitExceededError, UnauthorizedError
+from pydantic import ValidationError
+
+from clinic_api.auth import presented_a_token
+from clinic_api.logging_setup import request_id_var
+from clinic_api.problems import (
+    BEARER_CHALLENGE,
+    Problem,
+    ProblemRaised,
+    invalid_fields,
+    render,
+)
+from clinic_api.rate_limiting import too_many_requests
+from clinic_core.shared.errors import FieldError
+
+INTERNAL_ERROR = Problem(
+    500,
+    "internal_error",
+    "Internal server error",
+    "an unexpected error occurred; quote the request id when you report it",
+)
+_CODE_OF_STATUS = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "service_unavailable",
+}
+
+
+def respond(request: Request, problem: Problem) -> Response:
+    return render(problem, request, request_id_var.get())
+
+
+def http_problem(status: int, detail: str | None = None) -> Problem:
+    phrase = HTTPStatus(status).phrase
+    code = _CODE_OF_STATUS.get(status, phrase.lower().replace(" ", "_").replace("-", "_"))
+    return Problem(status, code, phrase, detail or phrase.lower())
+
+
+def field_path(location: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in location) or "body"
+
+
+def validation_problem(error: ValidationError) -> Problem:
+    return invalid_fields(
+        [
+            FieldError(
+                field_path(detail["loc"]),
+                "required" if detail["type"] == "missing" else detail["type"],
+                detail["msg"],
+            )
+            for detail in error.errors(include_url=False, include_input=False)
+        ]
+    )
+
+
+def bad_request_problem(request: Request, error: HTTPException) -> Problem:
+    """What was wrong with the request, from what BlackSheep's binders raised while reading it."""
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, ValidationError):
+        return validation_problem(cause)
+    if isinstance(error, BadRequestFormat):
+        return invalid_fields([FieldError("body", "invalid_json", "the body is not valid JSON")])
+    if isinstance(error, InvalidRequestBody) and request.has_body() and not request.declares_json():
+        # 415, not 422: the body may be fine, it is the declared format the API does not read.
+        return http_problem(415, "send the body as application/json")
+    if isinstance(error, MissingBodyError | InvalidRequestBody):
+        return invalid_fields([FieldError("body", "required", "a JSON body is required")])
+    return http_problem(400, "the request could not be read")
+
+
+def unauthenticated(request: Request) -> Problem:
+    challenge = BEARER_CHALLENGE + (', error="invalid_token"' if presented_a_token(request) else "")
+    return Problem(
+        401,
+        "unauthenticated",
+        "Unauthenticated",
+        "a valid bearer access token is required",
+    ).with_headers(("WWW-Authenticate", challenge))
+
+
+async def _on_problem(app: Any, request: Request, error: ProblemRaised) -> Response:
+    return respond(request, error.problem)
+
+
+async def _on_bad_request(app: Any, request: Request, error: HTTPException) -> Response:
+    return respond(request, bad_request_problem(request, error))
+
+
+async def _on_validation_error(app: Any, request: Request, error: ValidationError) -> Response:
+    return respond(request, validation_problem(error))
+
+
+async def _on_http_exception(app: Any, request: Request, error: HTTPException) -> Response:
+    if error.status >= 500:
+        return respond(request, INTERNAL_ERROR)
+    return respond(request, http_problem(error.status))
+
+
+async def _on_unauthorized(app: Any, request: Request, error: Exception) -> Response:
+    return respond(request, unauthenticated(request))
+
+
+async def _on_forbidden(app: Any, request: Request, error: ForbiddenError) -> Response:
+    return respond(request, http_problem(403, "you may not do this"))
+
+
+async def _on_auth_rate_limited(app: Any, request: Request, error: RateLimitExceededError) -> Response:
+    return respond(request, too_many_requests(60))
+
+
+def configure_error_handling(app: Application) -> None:
+    # A detailed error page shows a stack trace; no environment variable may turn that on here.
+    app.show_error_details = False
+    handlers = app.exceptions_handlers
+    # By status first: BlackSheep looks HTTP exceptions up by class (stopping before HTTPException
+    # itself) and then by status, so these catch every HTTPException nobody registered a class for.
+    for status in HTTPStatus:
+        if status >= 400:
+            handlers[int(status)] = _on_http_exception
+    handlers[400] = _on_bad_request
+    handlers[BadRequest] = _on_bad_request
+    handlers[ValidationError] = _on_validation_error
+    handlers[ProblemRaised] = _on_problem
+    handlers[UnauthorizedError] = _on_unauthorized
+    handlers[AuthenticateChallenge] = _on_unauthorized
+    handlers[ForbiddenError] = _on_forbidden
+    handlers[RateLimitExceededError] = _on_auth_rate_limited

@@ -1,0 +1,106 @@
+"""OpenAPI 3 description of the API, served at /openapi.json with Swagger UI at /docs.
+
+Handlers are documented where they are defined (``@documented``) but the documents are attached to each
+app's own OpenAPIHandler when the app is built, so that building several apps (the tests do) never shares
+one handler's state.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from http import HTTPStatus
+from typing import Any, TypeVar
+
+from blacksheep.server import Application
+from blacksheep.server.openapi.common import ContentInfo, EndpointDocs, HeaderInfo, ResponseInfo
+from blacksheep.server.openapi.v3 import OpenAPIHandler, SecuritySchemeHandler
+from guardpost import AuthenticationHandler
+from openapidocs.v3 import (  # type: ignore[import-untyped]  # openapidocs ships no type information
+    HTTPSecurity,
+    Info,
+    SecurityRequirement,
+    SecurityScheme,
+)
+
+from clinic_api.auth import BearerAuthentication
+from clinic_api.problems import PROBLEM_CONTENT_TYPE, ProblemDetails
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_endpoint_docs: dict[Callable[..., Any], EndpointDocs] = {}
+
+
+def problem_response(status: int) -> ResponseInfo:
+    return ResponseInfo(
+        HTTPStatus(status).phrase,
+        content=[ContentInfo(ProblemDetails, content_type=PROBLEM_CONTENT_TYPE.decode())],
+    )
+
+
+def documented(
+    status: int,
+    body: type[Any] | None = None,
+    *,
+    problems: Iterable[int] = (),
+    headers: dict[str, HeaderInfo] | None = None,
+    description: str | None = None,
+    others: Mapping[int, ResponseInfo] | None = None,
+) -> Callable[[F], F]:
+    """Describe a handler's success response and the problems it may answer with (500 always).
+
+    ``others`` documents responses of a shape of their own.
+    """
+
+    def register(handler: F) -> F:
+        responses: dict[int | str | HTTPStatus, str | ResponseInfo] = {
+            status: ResponseInfo(
+                description or HTTPStatus(status).phrase,
+                headers=headers,
+                content=[ContentInfo(body)] if body is not None else None,
+            )
+        }
+        for problem_status in sorted({*problems, 500}):
+            responses[problem_status] = problem_response(problem_status)
+        for other_status, other in (others or {}).items():
+            responses[other_status] = other
+        _endpoint_docs[handler] = EndpointDocs(responses=responses)
+        return handler
+
+    return register
+
+
+class BearerSecuritySchemeHandler(SecuritySchemeHandler):
+    def get_security_schemes(
+        self, handler: AuthenticationHandler
+    ) -> Iterator[tuple[str, SecurityScheme, SecurityRequirement]]:
+        if isinstance(handler, BearerAuthentication):
+            yield (
+                handler.scheme,
+                HTTPSecurity(
+                    scheme="bearer",
+                    bearer_format="JWT",
+                    description="The access_token of POST /v1/auth/login, in `Authorization: Bearer ...`.",
+                ),
+                SecurityRequirement(handler.scheme, []),
+            )
+
+
+def configure_openapi(app: Application) -> OpenAPIHandler:
+    docs = OpenAPIHandler(
+        info=Info(
+            title="Clinic API",
+            version="1",
+            description=(
+                "Multi-tenant clinic platform. Every error is an RFC 9457 problem "
+                "(`application/problem+json`) whose `code` is stable."
+            ),
+        ),
+        ui_path="/docs",
+    )
+    docs.security_schemes_handlers.append(BearerSecuritySchemeHandler())
+    for handler, endpoint_docs in _endpoint_docs.items():
+        # A copy per app: the generator fills documents in from docstrings as it goes.
+        docs(copy.deepcopy(endpoint_docs))(handler)
+    docs.bind_app(app)
+    return docs

@@ -1,0 +1,354 @@
+"""The JSON the API reads and writes. Shapes and sizes only: every business rule is clinic_core's.
+
+Request models refuse unknown fields (a misspelt or smuggled ``tenant_id`` is an error, not ignored) and
+never echo input in their errors (it may be a password). Lengths are caps against abuse, looser than the
+rules in clinic_core, so that the core's own messages are the ones clients see.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from clinic_core.identity.me import Me
+from clinic_core.identity.model import TokenPair, User
+from clinic_core.tenancy.members import InvitationIssued, Member
+from clinic_core.tenancy.model import Address, Tenant, Unit
+
+ShortText = Annotated[str, Field(max_length=300)]
+Secret = Annotated[str, Field(max_length=1024)]
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, use_attribute_docstrings=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(use_attribute_docstrings=True)
+
+
+# Requests
+
+
+class SignUpRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "tenant_name": "Clínica Bela Vista",
+                    "unit_name": "Centro",
+                    "timezone": "America/Sao_Paulo",
+                    "owner_name": "Ana Souza",
+                    "email": "ana@belavista.com.br",
+                    "password": "correct horse battery staple",
+                }
+            ]
+        }
+    )
+
+    tenant_name: ShortText
+    unit_name: ShortText
+    timezone: ShortText
+    owner_name: ShortText
+    email: ShortText
+    password: Secret
+
+
+class LogInRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ana@belavista.com.br",
+                    "password": "correct horse battery staple",
+                    "tenant_slug": "clinica-bela-vista",
+                }
+            ]
+        }
+    )
+
+    email: ShortText
+    password: Secret
+    tenant_slug: ShortText | None = None
+
+
+class RefreshTokenRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "k3Jq...Xw"}]})
+
+    refresh_token: Secret
+
+
+class SwitchTenantRequest(RequestModel):
+    """Name the tenant by ``tenant_slug`` or by ``tenant_id``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"tenant_slug": "clinica-bela-vista"}]})
+
+    tenant_slug: ShortText | None = None
+    tenant_id: UUID | None = None
+
+
+class AddressIn(RequestModel):
+    line1: ShortText
+    line2: ShortText | None = None
+    district: ShortText | None = None
+    city: ShortText
+    state: ShortText
+    postal_code: ShortText
+    country: ShortText = "BR"
+
+
+class CreateUnitRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Unidade Jardins",
+                    "timezone": "America/Sao_Paulo",
+                    "phone": "+5511987654321",
+                    "address": {
+                        "line1": "Rua Augusta, 1500",
+                        "district": "Jardins",
+                        "city": "São Paulo",
+                        "state": "SP",
+                        "postal_code": "01304-001",
+                        "country": "BR",
+                    },
+                }
+            ]
+        }
+    )
+
+    name: ShortText
+    timezone: ShortText
+    phone: ShortText | None = None
+    address: AddressIn | None = None
+
+
+class InviteMemberRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"email": "bruno@belavista.com.br", "roles": ["receptionist"], "unit_ids": []}]
+        }
+    )
+
+    email: ShortText
+    roles: Annotated[list[ShortText], Field(max_length=20)]
+    unit_ids: Annotated[list[UUID], Field(max_length=200)] = []
+
+
+class AcceptInvitationRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"token": "AZMx...Q.k3Jq...Xw", "password": "another long passphrase", "name": "Bruno Lima"}
+            ]
+        }
+    )
+
+    token: Secret
+    password: Secret
+    name: ShortText | None = None
+    """Required when the invited email has no account yet."""
+
+
+# Responses
+
+
+class TenantOut(ResponseModel):
+    id: UUID
+    slug: str
+    name: str
+    plan: str
+    status: str
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(
+            id=tenant.id,
+            slug=tenant.slug.value,
+            name=tenant.name,
+            plan=tenant.plan.value,
+            status=tenant.status.value,
+        )
+
+
+class AddressOut(ResponseModel):
+    line1: str
+    line2: str | None
+    district: str | None
+    city: str
+    state: str
+    postal_code: str
+    country: str
+
+    @classmethod
+    def of(cls, address: Address) -> AddressOut:
+        return cls(
+            line1=address.line1,
+            line2=address.line2,
+            district=address.district,
+            city=address.city,
+            state=address.state,
+            postal_code=address.postal_code,
+            country=address.country,
+        )
+
+
+class UnitOut(ResponseModel):
+    id: UUID
+    name: str
+    timezone: str
+    phone: str | None
+    address: AddressOut | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, unit: Unit) -> UnitOut:
+        return cls(
+            id=unit.id,
+            name=unit.name,
+            timezone=unit.timezone.value,
+            phone=unit.phone.value if unit.phone else None,
+            address=AddressOut.of(unit.address) if unit.address else None,
+            created_at=unit.created_at,
+        )
+
+
+class UnitPage(ResponseModel):
+    items: list[UnitOut]
+    next_cursor: str | None
+    """Pass it back as ``cursor`` for the next page; null on the last page."""
+
+
+class UserOut(ResponseModel):
+    id: UUID
+    email: str
+    name: str
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, email=user.email.value, name=user.name.value)
+
+
+class SignUpResponse(ResponseModel):
+    tenant: TenantOut
+    unit: UnitOut
+    user: UserOut
+
+
+class TokenPairOut(ResponseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "access_token": "eyJhbGciOiJFZERTQSJ9...",
+                    "refresh_token": "k3Jq...Xw",
+                    "token_type": "Bearer",
+                    "expires_in": 900,
+                }
+            ]
+        }
+    )
+
+    access_token: str
+    refresh_token: str
+    token_type: str
+    expires_in: int
+    """Seconds until the access token expires."""
+
+    @classmethod
+    def of(cls, pair: TokenPair) -> TokenPairOut:
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+        )
+
+
+class TenantChoiceOut(ResponseModel):
+    id: UUID
+    slug: str
+    name: str
+    roles: list[str]
+
+
+class MeOut(ResponseModel):
+    user: UserOut
+    tenant: TenantOut
+    roles: list[str]
+    unit_ids: list[UUID]
+    """Empty: every unit of the tenant."""
+    tenants: list[TenantChoiceOut]
+
+    @classmethod
+    def of(cls, me: Me) -> MeOut:
+        return cls(
+            user=UserOut.of(me.user),
+            tenant=TenantOut.of(me.tenant),
+            roles=sorted(role.value for role in me.membership.roles),
+            unit_ids=sorted(me.membership.unit_ids),
+            tenants=[
+                TenantChoiceOut(
+                    id=tenant.id,
+                    slug=tenant.slug.value,
+                    name=tenant.name,
+                    roles=sorted(role.value for role in membership.roles),
+                )
+                for tenant, membership in me.memberships
+            ],
+        )
+
+
+class MemberOut(ResponseModel):
+    id: UUID
+    user: UserOut
+    roles: list[str]
+    unit_ids: list[UUID]
+    """Empty: every unit of the tenant."""
+    created_at: datetime
+
+    @classmethod
+    def of(cls, member: Member) -> MemberOut:
+        return cls(
+            id=member.membership.id,
+            user=UserOut.of(member.user),
+            roles=sorted(role.value for role in member.membership.roles),
+            unit_ids=sorted(member.membership.unit_ids),
+            created_at=member.membership.created_at,
+        )
+
+
+class MemberPage(ResponseModel):
+    items: list[MemberOut]
+    next_cursor: str | None
+
+
+class InvitationOut(ResponseModel):
+    id: UUID
+    email: str
+    roles: list[str]
+    unit_ids: list[UUID]
+    expires_at: datetime
+    token: str
+    """Shown this once: only its digest is kept. Send it to the invitee."""
+
+    @classmethod
+    def of(cls, issued: InvitationIssued) -> InvitationOut:
+        invitation = issued.invitation
+        return cls(
+            id=invitation.id,
+            email=invitation.email.value,
+            roles=sorted(role.value for role in invitation.roles),
+            unit_ids=sorted(invitation.unit_ids),
+            expires_at=invitation.expires_at,
+            token=issued.token,
+        )
+
+
+class HealthOut(ResponseModel):
+    status: str
+    checks: dict[str, str] = {}

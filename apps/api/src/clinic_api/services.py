@@ -1,0 +1,117 @@
+"""Everything the HTTP host needs from the outside, handed over by a composition root.
+
+The host builds nothing itself: the composition root wires real adapters, the tests wire the in-memory
+fakes of ``clinic_core.testing``, and both hand the result to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from clinic_core.application.ports import RateLimiter
+from clinic_core.application.unit_of_work import UnitOfWorkFactory
+from clinic_core.identity.me import GetMe
+from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
+from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.shared.clock import Clock
+from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
+from clinic_core.tenancy.signup import SignUp
+from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
+
+LifespanHook = Callable[[], Awaitable[None]]
+
+
+class ReadinessCheck(Protocol):
+    """A dependency the app cannot serve without (database, Redis). ``check`` raises when it is down."""
+
+    @property
+    def name(self) -> str: ...
+
+    async def check(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    limit: int
+    window_seconds: int = 60
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-minute budgets for the endpoints an attacker would hammer: credential guessing, sign-up spam."""
+
+    login_per_ip: RateLimit = RateLimit(20)
+    login_per_email: RateLimit = RateLimit(10)
+    signup_per_ip: RateLimit = RateLimit(5)
+    refresh_per_ip: RateLimit = RateLimit(60)
+    accept_invitation_per_ip: RateLimit = RateLimit(10)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppServices:
+    sign_up: SignUp
+    log_in: LogIn
+    refresh_session: RefreshSession
+    log_out: LogOut
+    switch_tenant: SwitchTenant
+    get_me: GetMe
+    create_unit: CreateUnit
+    get_unit: GetUnit
+    list_units: ListUnits
+    list_members: ListMembers
+    get_member: GetMember
+    invite_member: InviteMember
+    accept_invitation: AcceptInvitation
+    tokens: AccessTokenVerifier
+    jwks: Callable[[], dict[str, Any]]
+    """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
+    rate_limiter: RateLimiter
+    readiness: Sequence[ReadinessCheck] = ()
+    readiness_timeout_seconds: float = 2.0
+    on_start: Sequence[LifespanHook] = ()
+    """Run in order when the app starts: open pools here, not at import time."""
+    on_stop: Sequence[LifespanHook] = ()
+    """Run in order when the app stops."""
+    limits: RateLimits = RateLimits()
+
+    @classmethod
+    def from_ports(
+        cls,
+        *,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        issuer: AccessTokenIssuer,
+        tokens: AccessTokenVerifier,
+        clock: Clock,
+        jwks: Callable[[], dict[str, Any]],
+        rate_limiter: RateLimiter,
+        readiness: Sequence[ReadinessCheck] = (),
+        on_start: Sequence[LifespanHook] = (),
+        on_stop: Sequence[LifespanHook] = (),
+        limits: RateLimits = RateLimits(),
+    ) -> AppServices:
+        """Every use case built on the same ports: what a composition root and the tests both want."""
+        return cls(
+            sign_up=SignUp(uow, hasher, clock),
+            log_in=LogIn(uow, hasher, issuer, clock),
+            refresh_session=RefreshSession(uow, issuer, clock),
+            log_out=LogOut(uow, clock),
+            switch_tenant=SwitchTenant(uow, issuer, clock),
+            get_me=GetMe(uow),
+            create_unit=CreateUnit(uow, clock),
+            get_unit=GetUnit(uow),
+            list_units=ListUnits(uow),
+            list_members=ListMembers(uow),
+            get_member=GetMember(uow),
+            invite_member=InviteMember(uow, clock),
+            accept_invitation=AcceptInvitation(uow, hasher, clock),
+            tokens=tokens,
+            jwks=jwks,
+            rate_limiter=rate_limiter,
+            readiness=readiness,
+            on_start=on_start,
+            on_stop=on_stop,
+            limits=limits,
+        )
