@@ -412,3 +412,16 @@ async def test_clinics_with_the_same_long_name_get_distinct_slugs(
     assert len(set(slugs)) == 4
     assert all(len(s) <= 63 for s in slugs)
     assert [s.rsplit("-", 1)[1] for s in slugs[1:]] == ["2", "3", "4"]
+
+
+async def test_a_returned_entity_is_detached_from_the_store(
+    uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    # As with a database: changing an object after its transaction committed saves nothing.
+    signed = await _sign_up(uow, clock, "ana@example.com")
+    unit = await _create_unit(uow, clock, _actor(signed), "Original")
+    unit.name = "Changed outside any unit of work"
+    signed.tenant.suspend()
+
+    assert (await GetUnit(uow)(_actor(signed), unit.id)).unwrap().name == "Original"
+    assert uow.store.tables.tenants[signed.tenant.id].is_active

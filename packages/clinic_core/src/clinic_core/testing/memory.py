@@ -296,8 +296,9 @@ class InMemoryUnitOfWork:
         self._tables.check_unique()
         for event in collect_events(self._seen):
             self._tables.outbox.append(OutboxRecord(event.tenant_id, event.topic, event.payload()))
-        self._store.tables = self._tables
-        self._tables = copy.deepcopy(self._tables)
+        # Publish a copy: the objects the use case holds must not be the committed rows, or changing one
+        # after the commit would change the "database" without a unit of work.
+        self._store.tables = copy.deepcopy(self._tables)
         self._seen.clear()
         self._build()
         self.committed = True
