@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from clinic_api.services import AppServices, ReadinessCheck
+from clinic_api.services import AppServices, RateLimit, RateLimits, ReadinessCheck
 from clinic_core.application.ports import RateLimiter
 from clinic_core.shared.clock import Clock, SystemClock
 from clinic_infra.db.engine import create_engine
@@ -48,7 +48,18 @@ def compose(settings: Settings) -> Composition:
     hasher = Argon2idPasswordHasher(concurrency=settings.password_hash_concurrency)
     clock = SystemClock()
     uow = SqlUnitOfWorkFactory(engine)
-    rate_limiter: RateLimiter = RedisRateLimiter(redis) if redis is not None else InMemoryRateLimiter()
+    rate_limiter: RateLimiter = (
+        RedisRateLimiter(redis, prefix=f"{settings.redis_key_prefix}rl:")
+        if redis is not None
+        else InMemoryRateLimiter()
+    )
+    limits = RateLimits(
+        login_per_ip=RateLimit(settings.rate_limit_login_per_ip),
+        login_per_email=RateLimit(settings.rate_limit_login_per_email),
+        signup_per_ip=RateLimit(settings.rate_limit_signup_per_ip),
+        refresh_per_ip=RateLimit(settings.rate_limit_refresh_per_ip),
+        accept_invitation_per_ip=RateLimit(settings.rate_limit_accept_invitation_per_ip),
+    )
     readiness: list[ReadinessCheck] = [DatabaseReadiness(engine)]
     if redis is not None:
         readiness.append(RedisReadiness(redis))
@@ -66,6 +77,7 @@ def compose(settings: Settings) -> Composition:
         clock=clock,
         jwks=tokens.jwks,
         rate_limiter=rate_limiter,
+        limits=limits,
         readiness=readiness,
         on_stop=[close_pools],
     )

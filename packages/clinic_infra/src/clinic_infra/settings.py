@@ -35,6 +35,22 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="Redis for the rate limiter and the job queue. Default: none (in-process)."
     )
+    redis_key_prefix: str = Field(
+        default="clinic:", description="Prefix of every Redis key this deployment writes."
+    )
+    rate_limit_login_per_ip: int = Field(
+        default=20, ge=1, description="Login attempts per minute per client IP."
+    )
+    rate_limit_login_per_email: int = Field(
+        default=10, ge=1, description="Login attempts per minute per email."
+    )
+    rate_limit_signup_per_ip: int = Field(default=5, ge=1, description="Sign-ups per minute per client IP.")
+    rate_limit_refresh_per_ip: int = Field(
+        default=60, ge=1, description="Token refreshes per minute per client IP."
+    )
+    rate_limit_accept_invitation_per_ip: int = Field(
+        default=10, ge=1, description="Invitation accepts per minute per IP."
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")
