@@ -85,6 +85,11 @@ class Email(_ValueObject):
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
 
 
+def has_control_characters(text: str) -> bool:
+    """Whether free text holds control characters: never meant in a name, and PostgreSQL refuses NUL."""
+    return _CONTROL.search(text) is not None
+
+
 @dataclass(frozen=True, slots=True)
 class PersonName(_ValueObject):
     """A person's name as they write it: trimmed, inner whitespace collapsed, NFC, 1 to 200 characters."""

@@ -13,7 +13,7 @@ from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict, InvalidInput, collect_invalid
 from clinic_core.shared.ids import MembershipId, TenantId, UnitId, UserId, new_uuid
-from clinic_core.shared.values import Email, PersonName, Slug, TimeZone
+from clinic_core.shared.values import Email, PersonName, Slug, TimeZone, has_control_characters
 from clinic_core.tenancy.model import (
     Membership,
     Plan,
@@ -58,6 +58,8 @@ def _business_name(raw: str, field: str) -> Result[str, InvalidInput]:
     name = " ".join(raw.split())
     if not 2 <= len(name) <= 120:
         return Failure(InvalidInput.of(field, "invalid_length", "use 2 to 120 characters"))
+    if has_control_characters(name):
+        return Failure(InvalidInput.of(field, "invalid_characters", "control characters are not allowed"))
     return Success(name)
 
 

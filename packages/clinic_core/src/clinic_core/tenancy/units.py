@@ -12,7 +12,7 @@ from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import FieldError, Forbidden, InvalidInput, NotFound, collect_invalid
 from clinic_core.shared.ids import UnitId, new_uuid
-from clinic_core.shared.values import Phone, TimeZone
+from clinic_core.shared.values import Phone, TimeZone, has_control_characters
 from clinic_core.tenancy.model import Address, Unit, UnitCreated
 from clinic_core.tenancy.permissions import Permission
 
@@ -45,6 +45,11 @@ def _address(raw: AddressInput | None) -> Result[Address | None, InvalidInput]:
         for name in ("line1", "city", "state", "postal_code")
         if not getattr(raw, name).strip()
     ]
+    errors.extend(
+        FieldError(f"address.{name}", "invalid_characters", "control characters are not allowed")
+        for name in ("line1", "line2", "district", "city", "state", "postal_code")
+        if has_control_characters(getattr(raw, name) or "")
+    )
     country = raw.country.strip().upper()
     if len(country) != 2 or not country.isalpha():
         errors.append(FieldError("address.country", "invalid_country", "use an ISO 3166-1 alpha-2 code"))
@@ -77,11 +82,13 @@ class CreateUnit:
         timezone = TimeZone.parse(cmd.timezone)
         phone = Phone.parse(cmd.phone) if cmd.phone else Success(None)
         address = _address(cmd.address)
-        name_check: Result[str, InvalidInput] = (
-            Success(name)
-            if 2 <= len(name) <= 120
-            else Failure(InvalidInput.of("name", "invalid_length", "use 2 to 120 characters"))
-        )
+        name_check: Result[str, InvalidInput] = Success(name)
+        if not 2 <= len(name) <= 120:
+            name_check = Failure(InvalidInput.of("name", "invalid_length", "use 2 to 120 characters"))
+        elif has_control_characters(name):
+            name_check = Failure(
+                InvalidInput.of("name", "invalid_characters", "control characters are not allowed")
+            )
         invalid = collect_invalid(name_check, timezone, phone, address)
         if invalid is not None:
             return Failure(invalid)
