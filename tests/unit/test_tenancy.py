@@ -425,3 +425,43 @@ async def test_a_returned_entity_is_detached_from_the_store(
 
     assert (await GetUnit(uow)(_actor(signed), unit.id)).unwrap().name == "Original"
     assert uow.store.tables.tenants[signed.tenant.id].is_active
+
+
+# --- control characters never reach storage (PostgreSQL refuses NUL in text and in jsonb) ----------------
+
+
+@pytest.mark.parametrize("bad", ["Centro\x00", "Centro\x08Sul", "Centro\x1b[31m", "Centro\x9b"])
+async def test_create_unit_refuses_control_characters(
+    uow: InMemoryUnitOfWorkFactory, clock: FixedClock, bad: str
+) -> None:
+    signed = await _sign_up(uow, clock, "ana@example.com")
+    address = AddressInput(line1=bad, city="São Paulo", state="SP", postal_code="01304-001", district=bad)
+    result = await CreateUnit(uow, clock)(
+        CreateUnitCommand(_actor(signed), bad, "America/Sao_Paulo", address=address)
+    )
+    assert isinstance(result, Failure)
+    error = result.failure()
+    assert isinstance(error, InvalidInput)
+    assert {(e.field, e.code) for e in error.errors} == {
+        ("name", "invalid_characters"),
+        ("address.line1", "invalid_characters"),
+        ("address.district", "invalid_characters"),
+    }
+    assert len(uow.store.tables.units) == 1
+
+
+async def test_sign_up_refuses_control_characters_in_business_names(
+    uow: InMemoryUnitOfWorkFactory, clock: FixedClock
+) -> None:
+    cmd = SignUpCommand(
+        "Clínica\x00Bela", "Centro\x7f", "America/Sao_Paulo", "Ana Souza", "ana@example.com", PASSWORD
+    )
+    result = await SignUp(uow, FakePasswordHasher(), clock)(cmd)
+    assert isinstance(result, Failure)
+    error = result.failure()
+    assert isinstance(error, InvalidInput)
+    assert {(e.field, e.code) for e in error.errors} == {
+        ("tenant_name", "invalid_characters"),
+        ("unit_name", "invalid_characters"),
+    }
+    assert not uow.store.tables.tenants
