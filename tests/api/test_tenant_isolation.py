@@ -1,0 +1,119 @@
+"""No tenant reaches another's data, and a unit-restricted member reaches only their units.
+
+The route walker reads the app's own route table, so a new route with an id in its path is checked
+the day it appears, or fails this test until someone tells the walker how to call it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tests.api.conftest import Api, body_of
+
+_PARAM = re.compile(r"{([^}]+)}")
+
+
+async def two_tenants(api: Api) -> dict[str, Any]:
+    """Tenant A with one of every resource that has an id route; tenant B's owner token."""
+    a_owner, a = await api.owner_token("ana@example.com", "Clínica A")
+    _, a_member = await api.member_token(a_owner, "bruno@example.com", ["manager"])
+    b_owner, _ = await api.owner_token("bia@example.com", "Clínica B")
+    return {
+        "a_owner": a_owner,
+        "b_owner": b_owner,
+        "ids": {"unit_id": a["unit"]["id"], "member_id": a_member["id"]},
+    }
+
+
+def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
+    return sorted(
+        (method.decode(), route.mustache_pattern)
+        for method, routes in api.app.router.routes.items()
+        for route in routes
+        if route.mustache_pattern.startswith("/v1/") and _PARAM.search(route.mustache_pattern)
+    )
+
+
+# How to call each parametrised route: its method and template, and the body it needs (None for none).
+# A new route missing here fails test_the_walker_knows_every_parametrised_route.
+CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
+    ("GET", "/v1/units/{unit_id}"): None,
+    ("GET", "/v1/members/{member_id}"): None,
+}
+
+
+async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str) -> Any:
+    if method == "GET":
+        return await api.get(path, token)
+    if method == "POST":
+        return await api.post(path, body or {}, token)
+    raise AssertionError(f"teach the walker to send {method}")
+
+
+async def test_the_walker_knows_every_parametrised_route(api: Api) -> None:
+    routes = parametrised_v1_routes(api)
+    assert routes, "the walker found no route: did the route table move?"
+    assert set(routes) == set(CALLS)
+
+
+async def test_another_tenants_ids_are_not_found_on_every_parametrised_route(api: Api) -> None:
+    world = await two_tenants(api)
+    for method, template in parametrised_v1_routes(api):
+        names = _PARAM.findall(template)
+        unknown = set(names) - world["ids"].keys()
+        assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"
+        path = _PARAM.sub(lambda m: world["ids"][m.group(1)], template)
+        body = CALLS[(method, template)]
+
+        as_owner = await call(api, method, path, body, world["a_owner"])
+        assert as_owner.status < 300, (
+            f"{method} {path} should work for its own tenant: {await as_owner.text()}"
+        )
+        as_stranger = await call(api, method, path, body, world["b_owner"])
+        assert as_stranger.status == 404, f"{method} {template} leaks across tenants: {as_stranger.status}"
+        assert (await body_of(as_stranger))["code"] == "not_found"
+
+
+async def test_ids_that_are_not_uuids_are_simply_not_found(api: Api) -> None:
+    token, _ = await api.owner_token("ana@example.com", "Clínica A")
+    for path in ("/v1/units/not-a-uuid", "/v1/members/42", "/v1/units/%27%20or%201=1"):
+        response = await api.get(path, token)
+        assert response.status == 404, path
+        assert (await body_of(response))["code"] == "not_found"
+
+
+async def test_a_unit_restricted_member_sees_only_their_units(api: Api) -> None:
+    owner, clinic = await api.owner_token("ana@example.com", "Clínica A")
+    created = await api.post("/v1/units", {"name": "Filial Norte", "timezone": "America/Manaus"}, owner)
+    assert created.status == 201
+    north = await body_of(created)
+    assert created.get_first_header(b"Location") == f"/v1/units/{north['id']}".encode()
+    centre = clinic["unit"]["id"]
+
+    nurse, member = await api.member_token(owner, "carla@example.com", ["nurse"], [north["id"]])
+    assert member["unit_ids"] == [north["id"]]
+
+    assert (await api.get(f"/v1/units/{north['id']}", nurse)).status == 200
+    hidden = await api.get(f"/v1/units/{centre}", nurse)
+    assert hidden.status == 404
+    listed = await body_of(await api.get("/v1/units", nurse))
+    assert [unit["id"] for unit in listed["items"]] == [north["id"]]
+    owner_view = await body_of(await api.get("/v1/units", owner))
+    assert {unit["id"] for unit in owner_view["items"]} == {centre, north["id"]}
+
+
+async def test_pages_follow_the_cursor(make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api()
+    owner, _ = await api.owner_token("ana@example.com", "Clínica A")
+    for n in range(3):
+        assert (await api.post("/v1/units", {"name": f"Filial {n}", "timezone": "UTC"}, owner)).status == 201
+    first = await body_of(await api.get("/v1/units", owner, limit="3"))
+    assert len(first["items"]) == 3
+    second = await body_of(await api.get("/v1/units", owner, limit="3", cursor=first["next_cursor"]))
+    assert len(second["items"]) == 1
+    assert second["next_cursor"] is None
+    members = await body_of(await api.get("/v1/members", owner))
+    assert [m["roles"] for m in members["items"]] == [["owner"]]
+    assert members["items"][0]["user"]["email"] == "ana@example.com"
