@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -60,10 +60,7 @@ def make_services(**overrides: Any) -> AppServices:
         jwks=lambda: JWKS,
         rate_limiter=FixedWindowRateLimiter(),
     )
-    if not overrides:
-        return services
-    fields = {name: getattr(services, name) for name in AppServices.__dataclass_fields__}
-    return AppServices(**(fields | overrides))
+    return replace(services, **overrides)
 
 
 @dataclass

@@ -12,7 +12,7 @@ from guardpost.common import AuthenticatedRequirement
 from rodi import Container
 
 import clinic_api.controllers  # noqa: F401  # registers the controllers' routes
-from clinic_api.auth import ActorBinder, BearerAuthentication
+from clinic_api.auth import BearerAuthentication
 from clinic_api.error_handling import configure_error_handling
 from clinic_api.metrics import HttpMetrics
 from clinic_api.middlewares import (
@@ -31,13 +31,9 @@ from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMembe
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
 
-__all__ = ["ActorBinder", "create_app"]
 
-
-def configure_services(app: Application, services: AppServices, metrics: HttpMetrics) -> None:
+def configure_services(container: Container, services: AppServices, metrics: HttpMetrics) -> None:
     """Register what controllers ask for by type in their constructors."""
-    container = app.services
-    assert isinstance(container, Container)
     container.add_instance(services, AppServices)
     container.add_instance(metrics, HttpMetrics)
     container.add_instance(Throttle(services.rate_limiter, services.limits), Throttle)
@@ -95,9 +91,10 @@ def configure_lifespan(app: Application, services: AppServices) -> None:
 
 def create_app(services: AppServices, *, docs: bool = True) -> Application:
     # Its own router and container: never BlackSheep's process-wide defaults, so apps do not share routes.
-    app = Application(router=Router(), services=Container())
+    container = Container()
+    app = Application(router=Router(), services=container)
     metrics = HttpMetrics()
-    configure_services(app, services, metrics)
+    configure_services(container, services, metrics)
     configure_error_handling(app)
     configure_authentication(app, services)
     configure_middlewares(app, metrics)

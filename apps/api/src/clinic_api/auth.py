@@ -24,7 +24,7 @@ _PRESENTED_TOKEN = "clinic_presented_token"
 
 
 class ActorIdentity(Identity):
-    def __init__(self, actor: Actor, claims: AccessClaims) -> None:
+    def __init__(self, actor: Actor) -> None:
         super().__init__(
             {
                 "sub": str(actor.user_id),
@@ -34,7 +34,6 @@ class ActorIdentity(Identity):
             BEARER_SCHEME,
         )
         self.actor = actor
-        self.expires_at = claims.expires_at
 
 
 def actor_from(claims: AccessClaims) -> Actor | None:
@@ -85,7 +84,7 @@ class BearerAuthentication(AuthenticationHandler):
         if claims is None or actor is None:
             return None
         tenant_id_var.set(str(actor.tenant_id))
-        return ActorIdentity(actor, claims)
+        return ActorIdentity(actor)
 
 
 def current_actor(request: Request) -> Actor:
@@ -98,7 +97,10 @@ def current_actor(request: Request) -> Actor:
 
 
 class ActorBinder(Binder):
-    """Lets a handler declare ``actor: Actor``. Never documented as a parameter: it is not one."""
+    """Lets a handler declare ``actor: Actor``. Never documented as a parameter: it is not one.
+
+    Defining the class is what registers it: BlackSheep's binder metaclass records ``type_alias``.
+    """
 
     type_alias = Actor
 

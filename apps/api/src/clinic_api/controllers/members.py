@@ -42,7 +42,10 @@ class Members(APIController):
     @documented(200, MemberOut, problems=(401, 403, 404))
     @get("/{member_id}")
     async def get_member(self, actor: Actor, member_id: str) -> Response:
-        """One member of the current clinic, by membership id."""
+        """One member of the current clinic. Members of other clinics are 404.
+
+        @param member_id: the membership's id (a UUID), as listed by GET /v1/members.
+        """
         parsed = parse_uuid(member_id)
         if parsed is None:
             raise ProblemRaised(problem_for(NotFound("member")))

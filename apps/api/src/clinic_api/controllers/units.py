@@ -43,7 +43,10 @@ class Units(APIController):
     @documented(200, UnitOut, problems=(401, 403, 404))
     @get("/{unit_id}")
     async def get_unit(self, actor: Actor, unit_id: str) -> Response:
-        """One unit of the current clinic. Units of other clinics, or outside the caller's units, are 404."""
+        """One unit of the current clinic. Units of other clinics, or outside the caller's units, are 404.
+
+        @param unit_id: the unit's id (a UUID).
+        """
         parsed = parse_uuid(unit_id)
         if parsed is None:
             raise ProblemRaised(problem_for(NotFound("unit")))

@@ -19,6 +19,10 @@ class WellKnown(APIController):
     def route(cls) -> str:
         return "/.well-known"
 
+    @classmethod
+    def class_name(cls) -> str:
+        return "well-known"  # the OpenAPI tag
+
     @allow_anonymous()
     @documented(200, description="A JSON Web Key Set (RFC 7517).")
     @get("/jwks.json")
