@@ -81,7 +81,7 @@ class BearerAuthentication(AuthenticationHandler):
         setattr(request, _PRESENTED_TOKEN, True)
         claims = self._verifier.verify(token)
         actor = actor_from(claims) if claims is not None else None
-        if claims is None or actor is None:
+        if actor is None:
             return None
         tenant_id_var.set(str(actor.tenant_id))
         return ActorIdentity(actor)

@@ -31,9 +31,9 @@ def configure_logging(level: int | str = logging.INFO) -> None:
     handler.addFilter(RequestContextFilter())
     handler.setFormatter(
         JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            timestamp=False,
+            "%(levelname)s %(name)s %(message)s",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",  # ISO 8601 in UTC, where asctime would be local time without an offset
         )
     )
     root = logging.getLogger()
