@@ -14,62 +14,25 @@ from __future__ import annotations
 
 import ast
 import inspect
-import re
 import sys
 import traceback
 import types
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-GUIDE = Path(__file__).resolve().parents[2] / "docs" / "EMBEDDING.md"
-_FENCE = re.compile(r"^```(\S*)\s*$")
+from tests.docs.markdown import DOCS, Block, Section, sections_with
+
+GUIDE = DOCS / "EMBEDDING.md"
 
 
-@dataclass(frozen=True)
-class Block:
-    first_line: int
-    """The line number (1-based) in the guide of the block's first line of code."""
-    source: str
+def programs_of(markdown: str) -> list[Section]:
+    """The programs of the guide: its ``##`` sections with at least one python block."""
+    return sections_with(markdown, "python")
 
 
-@dataclass
-class Program:
-    heading: str
-    blocks: list[Block] = field(default_factory=list)
-
-
-def programs_of(markdown: str) -> list[Program]:
-    """The programs of a Markdown document: its ``##`` sections that hold at least one python block."""
-    programs: list[Program] = []
-    current: Program | None = None
-    fence: str | None = None
-    code: list[str] = []
-    first_line = 0
-    for number, line in enumerate(markdown.splitlines(), start=1):
-        opened = _FENCE.match(line)
-        if fence is not None:
-            if line.strip() == "```":
-                if fence == "python":
-                    if current is None:
-                        raise AssertionError(f"line {first_line}: a python block before any ## heading")
-                    current.blocks.append(Block(first_line, "\n".join(code) + "\n"))
-                fence = None
-            else:
-                code.append(line)
-        elif opened is not None:
-            fence, code, first_line = opened.group(1), [], number + 1
-        elif line.startswith("## "):
-            current = Program(line[3:].strip())
-            programs.append(current)
-    if fence is not None:
-        raise AssertionError(f"line {first_line - 1}: a code block is never closed")
-    return [p for p in programs if p.blocks]
-
-
-async def run(program: Program) -> list[str]:
+async def run(program: Section) -> list[str]:
     """Execute a program's blocks, then its ``test_*`` functions; the names of the tests called."""
     # A real module, registered while it runs: dataclasses and pickling look their module up by name.
     module = types.ModuleType(f"embedding_guide_{id(program)}")
@@ -112,7 +75,7 @@ def test_the_guide_has_runnable_examples() -> None:
 
 @pytest.mark.parametrize("program", PROGRAMS, ids=[p.heading for p in PROGRAMS])
 async def test_the_examples_of_each_section_run(
-    program: Program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    program: Section, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     called = await run(program)
@@ -162,7 +125,7 @@ def test_the_splitter_groups_blocks_by_section_and_keeps_line_numbers() -> None:
 
 
 async def test_a_failing_example_fails_and_names_its_line_in_the_guide() -> None:
-    program = Program("broken", [Block(40, "x = 1\nraise RuntimeError('boom')\n")])
+    program = Section("broken", [Block(40, "x = 1\nraise RuntimeError('boom')\n")])
     with pytest.raises(RuntimeError, match="boom") as raised:
         await run(program)
     in_guide = [
