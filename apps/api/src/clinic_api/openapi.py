@@ -8,12 +8,16 @@ one handler's state.
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from http import HTTPStatus
 from typing import Any, TypeVar
 
+from blacksheep import Request, Response
 from blacksheep.server import Application
+from blacksheep.server.files.static import get_response_for_static_content
 from blacksheep.server.openapi.common import ContentInfo, EndpointDocs, HeaderInfo, ResponseInfo
+from blacksheep.server.openapi.ui import SwaggerUIProvider, UIOptions
 from blacksheep.server.openapi.v3 import OpenAPIHandler, SecuritySchemeHandler
 from guardpost import AuthenticationHandler
 from openapidocs.v3 import (  # type: ignore[import-untyped]  # openapidocs ships no type information
@@ -70,6 +74,24 @@ def documented(
     return register
 
 
+class SwaggerUI(SwaggerUIProvider):
+    """Swagger UI served at /docs itself. BlackSheep's provider answers /docs with a redirect to /docs/
+    (for relative links), which a client that does not follow redirects sees as a 301; the page's only
+    relative link, the spec, is served at both /openapi.json and /docs/openapi.json, so no redirect is
+    needed."""
+
+    def build_ui(self, options: UIOptions) -> None:
+        self._page = self.get_openapi_ui_html(options).encode()
+
+    def get_ui_handler(self) -> Callable[[Request], Response]:
+        built_at = time.time()
+
+        def docs_page(request: Request) -> Response:
+            return get_response_for_static_content(request, b"text/html; charset=utf-8", self._page, built_at)
+
+        return docs_page
+
+
 class BearerSecuritySchemeHandler(SecuritySchemeHandler):
     def get_security_schemes(
         self, handler: AuthenticationHandler
@@ -96,8 +118,8 @@ def configure_openapi(app: Application) -> OpenAPIHandler:
                 "(`application/problem+json`) whose `code` is stable."
             ),
         ),
-        ui_path="/docs",
     )
+    docs.ui_providers = [SwaggerUI("/docs")]
     docs.security_schemes_handlers.append(BearerSecuritySchemeHandler())
     for handler, endpoint_docs in _endpoint_docs.items():
         # A copy per app: the generator fills documents in from docstrings as it goes.
