@@ -18,12 +18,10 @@ from clinic_core.identity.sessions import (
     LogIn,
     LogInCommand,
     LogOut,
-    NoAccessToTenant,
     RefreshCommand,
     RefreshSession,
     SwitchTenant,
     SwitchTenantCommand,
-    TenantSuspended,
 )
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound
@@ -41,7 +39,14 @@ from clinic_core.tenancy.members import (
     Member,
     invitation_token,
 )
-from clinic_core.tenancy.model import INVITATION_LIFETIME, InvitationNotUsable, MemberInvited, MemberJoined
+from clinic_core.tenancy.model import (
+    INVITATION_LIFETIME,
+    InvitationNotUsable,
+    MemberInvited,
+    MemberJoined,
+    NoAccessToTenant,
+    TenantSuspended,
+)
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand
@@ -317,6 +322,16 @@ async def test_an_invitation_is_single_use(world: World) -> None:
     again = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima"))
     assert again == Failure(InvitationNotUsable())
     assert len(world.uow.store.tables.memberships) == 2
+
+
+async def test_a_suspended_tenant_admits_no_new_members(world: World) -> None:
+    signed = await world.sign_up("ana@example.com", "Clínica A")
+    issued = await world.invite(owner(signed), "bia@example.com")
+    await world.suspend(signed.tenant.id)
+    result = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima"))
+    assert result == Failure(TenantSuspended())
+    assert len(world.uow.store.tables.memberships) == 1
+    assert len(world.uow.store.tables.users) == 1
 
 
 async def test_an_invitation_expires_after_seven_days(world: World) -> None:

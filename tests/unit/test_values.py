@@ -283,12 +283,39 @@ def test_slug_with_suffix_does_not_leave_a_double_hyphen() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", ["a", "a" * 64, "Clinica", "clínica", "clinica--bela", "-clinica", "clinica-", "clinica bela", ""]
+    "raw", ["a", "a" * 64, "clínica", "clinica--bela", "-clinica", "clinica-", "clinica bela", ""]
 )
 def test_slug_refuses_invalid(raw: str) -> None:
     assert _field_codes(Slug.parse(raw)) == [("slug", "invalid_slug")]
     with pytest.raises(ValueError, match="Slug"):
         Slug(raw)
+
+
+def test_slug_input_is_case_insensitive_but_the_value_is_lower_case() -> None:
+    assert Slug.parse(" Clinica-Bela ").unwrap() == Slug("clinica-bela")
+    with pytest.raises(ValueError, match="Slug"):
+        Slug("Clinica")
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+3", "Etc/GMT-2", "GMT", "EST5EDT"])
+def test_fixed_offset_zones_are_refused(zone: str) -> None:
+    assert _field_codes(TimeZone.parse(zone)) == [("timezone", "fixed_offset_timezone")]
+
+
+@pytest.mark.parametrize("zone", ["America/Sao_Paulo", "America/Noronha", "America/Manaus", "UTC", "Etc/UTC"])
+def test_real_zones_are_accepted(zone: str) -> None:
+    assert TimeZone.parse(zone).unwrap().value == zone
+
+
+def test_an_email_must_be_normalised_to_be_constructed() -> None:
+    assert Email.parse(" Ana@Example.COM ").unwrap() == Email("ana@example.com")
+    with pytest.raises(ValueError, match=r"expected 'ana@example\.com'"):
+        Email("Ana@example.com")
+
+
+@pytest.mark.parametrize("spoof", ["Ana\u202eanA", "Ana\u2066x", "Ana\u200fB"])
+def test_names_with_bidirectional_controls_are_refused(spoof: str) -> None:
+    assert _field_codes(PersonName.parse(spoof)) == [("name", "invalid_characters")]
 
 
 # --- Money -----------------------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ class PageRequest:
         return Success(cls(after, size))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: ``Page[Unit](...)`` sets __orig_class__ on the instance
 class Page(Generic[T]):
     items: list[T]
     next_after: UUID | None

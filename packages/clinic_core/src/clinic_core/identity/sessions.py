@@ -19,27 +19,10 @@ from clinic_core.identity.model import (
 from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import AccessTokenIssuer, PasswordHasher
 from clinic_core.shared.clock import Clock
-from clinic_core.shared.errors import Forbidden
 from clinic_core.shared.ids import TenantId
 from clinic_core.shared.tokens import digest
 from clinic_core.shared.values import Email, Slug
-from clinic_core.tenancy.model import Membership, Tenant
-
-
-class TenantSuspended(Forbidden):
-    code = "tenant_suspended"
-
-    @property
-    def detail(self) -> str:
-        return "this clinic's account is suspended"
-
-
-class NoAccessToTenant(Forbidden):
-    code = "no_access_to_tenant"
-
-    @property
-    def detail(self) -> str:
-        return "you are not a member of that clinic"
+from clinic_core.tenancy.model import Membership, NoAccessToTenant, Tenant, TenantSuspended
 
 
 def _choose(

@@ -73,16 +73,20 @@ class Email(_ValueObject):
         if len(value) > 254:
             return ("too_long", "an email address has at most 254 characters")
         try:
-            validate_email(value, check_deliverability=False)
+            normalised = validate_email(value, check_deliverability=False).normalized.lower()
         except EmailNotValidError as exc:
             return ("invalid_email", str(exc))
+        if normalised != value:  # only ``parse`` normalises: a constructed Email must already be
+            return ("not_normalised", f"expected {normalised!r}")
         return None
 
     def __str__(self) -> str:
         return self.value
 
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+# C0, DEL, C1, and the bidirectional overrides and isolates that make text display unlike its content
+# ("Trojan Source", CVE-2021-42574): a name that renders as "Ana" must be "Ana".
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def has_control_characters(text: str) -> bool:
@@ -238,6 +242,11 @@ class CNPJ(_ValueObject):
         return self.value
 
 
+# Etc/GMT+3 and friends are valid IANA names, but a fixed offset: a clinic's hours would not follow the
+# clocks of the place it is in (and the Etc/ sign is inverted, a classic source of off-by-six-hours bugs).
+_FIXED_OFFSET = re.compile(r"Etc/(?!UTC$).*|GMT[+-]?\d*|[A-Z]{3}\d[A-Z]{0,3}")
+
+
 @cache
 def _known_zones() -> frozenset[str]:
     return frozenset(available_timezones())
@@ -257,6 +266,8 @@ class TimeZone(_ValueObject):
     def problem(cls, value: str) -> tuple[str, str] | None:
         if value not in _known_zones():
             return ("invalid_timezone", "not an IANA time zone name, such as America/Sao_Paulo")
+        if _FIXED_OFFSET.fullmatch(value):
+            return ("fixed_offset_timezone", "use the place's zone (America/Sao_Paulo), not a fixed offset")
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
@@ -283,6 +294,10 @@ class Slug(_ValueObject):
 
     def __post_init__(self) -> None:
         self._check(self.value)
+
+    @classmethod
+    def normalise(cls, raw: str) -> str:
+        return raw.strip().lower()
 
     @classmethod
     def problem(cls, value: str) -> tuple[str, str] | None:

@@ -27,6 +27,7 @@ from clinic_core.tenancy.model import (
     MemberInvited,
     MemberJoined,
     Membership,
+    TenantSuspended,
 )
 from clinic_core.tenancy.permissions import Permission, Role
 
@@ -194,7 +195,9 @@ class AcceptInvitation:
 
     async def __call__(
         self, cmd: AcceptInvitationCommand
-    ) -> Result[Member, InvitationNotUsable | InvalidInput | InvalidCredentials | AlreadyMember]:
+    ) -> Result[
+        Member, InvitationNotUsable | InvalidInput | InvalidCredentials | AlreadyMember | TenantSuspended
+    ]:
         parsed = _parse_invitation_token(cmd.token)
         if parsed is None:
             return Failure(InvitationNotUsable())
@@ -208,6 +211,9 @@ class AcceptInvitation:
                 or not invitation.is_usable(now)
             ):
                 return Failure(InvitationNotUsable())
+            tenant = await uow.tenants.get(tenant_id)
+            if tenant is None or not tenant.is_active:
+                return Failure(TenantSuspended())
             user = await uow.users.get_by_email(invitation.email)
             if user is None:
                 created = await self._new_user(invitation.email, cmd)

@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from returns.result import Failure, Result, Success
 
-from clinic_core.shared.errors import Conflict, DomainError
+from clinic_core.shared.errors import Conflict, DomainError, Forbidden
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import InvitationId, MembershipId, TenantId, UnitId, UserId
 from clinic_core.shared.values import Email, Phone, Slug, TimeZone
@@ -153,3 +153,19 @@ class Invitation:
 
 class SlugTaken(Conflict):
     code = "slug_taken"
+
+
+class TenantSuspended(Forbidden):
+    code = "tenant_suspended"
+
+    @property
+    def detail(self) -> str:
+        return "this clinic's account is suspended"
+
+
+class NoAccessToTenant(Forbidden):
+    code = "no_access_to_tenant"
+
+    @property
+    def detail(self) -> str:
+        return "you are not a member of that clinic"

@@ -12,7 +12,13 @@ from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
 from clinic_core.application.pagination import Page, PageRequest
-from clinic_core.application.unit_of_work import NoTenantInScope, Scope, UniqueViolation, collect_events, narrow
+from clinic_core.application.unit_of_work import (
+    NoTenantInScope,
+    Scope,
+    UniqueViolation,
+    collect_events,
+    narrow,
+)
 from clinic_core.identity.model import AuthSession, RefreshToken, User
 from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
 from clinic_core.shared.ids import (

@@ -7,13 +7,12 @@ planner use the tenant-leading indexes.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Select, insert, select, tuple_, update
+from sqlalchemy import Select, insert, select, update
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.identity.model import AuthSession, RefreshToken, RevocationReason, User
@@ -241,19 +240,28 @@ def _membership(row: Row, unit_ids: Iterable[UUID]) -> Membership:
     )
 
 
-async def _units_of(db: SqlSession, keys: list[tuple[UUID, UUID]]) -> dict[tuple[UUID, UUID], list[UUID]]:
-    """The unit restrictions of several memberships in one query, keyed by (tenant_id, membership_id)."""
-    found: dict[tuple[UUID, UUID], list[UUID]] = defaultdict(list)
-    if keys:
-        mu = t.membership_units
-        rows = await db.execute(
-            select(mu.c.tenant_id, mu.c.membership_id, mu.c.unit_id).where(
-                tuple_(mu.c.tenant_id, mu.c.membership_id).in_(keys)
-            )
-        )
-        for row in rows.mappings():
-            found[(row["tenant_id"], row["membership_id"])].append(row["unit_id"])
-    return found
+async def _with_units(
+    db: SqlSession, memberships: Select[Any], order: tuple[str, ...] = ("id",)
+) -> list[tuple[Row, list[UUID]]]:
+    """Run a query over memberships and bring each one's unit restrictions along, in the same round trip.
+
+    The query (with its order and limit) becomes a subquery, left-joined to membership_units; rows of one
+    membership arrive together and are folded back into one, in the query's order.
+    """
+    inner = memberships.subquery()
+    mu = t.membership_units
+    ordered = [inner.c[name] for name in order]  # a subquery's order is not kept: state it again
+    joined = (
+        select(inner, mu.c.unit_id.label("restricted_unit_id"))
+        .outerjoin(mu, (mu.c.tenant_id == inner.c.tenant_id) & (mu.c.membership_id == inner.c.id))
+        .order_by(*ordered)
+    )
+    folded: dict[tuple[UUID, UUID], tuple[Row, list[UUID]]] = {}
+    for row in (await db.execute(joined)).mappings():
+        entry = folded.setdefault((row["tenant_id"], row["id"]), (row, []))
+        if row["restricted_unit_id"] is not None:
+            entry[1].append(row["restricted_unit_id"])
+    return list(folded.values())
 
 
 class SqlMembershipRepository(_Repository):
@@ -285,13 +293,15 @@ class SqlMembershipRepository(_Repository):
         return await self._one(t.memberships.c.user_id == user_id)
 
     async def _one(self, condition: Any) -> Membership | None:
-        row = await self._row(
-            select(t.memberships).where(t.memberships.c.tenant_id == self._db.tenant_id(), condition)
+        found = await _with_units(
+            self._db,
+            select(t.memberships)
+            .where(t.memberships.c.tenant_id == self._db.tenant_id(), condition)
+            .limit(1),
         )
-        if row is None:
+        if not found:
             return None
-        units = await _units_of(self._db, [(row["tenant_id"], row["id"])])
-        membership = _membership(row, units[(row["tenant_id"], row["id"])])
+        membership = _membership(*found[0])
         self._db.saw(membership)
         return membership
 
@@ -299,30 +309,28 @@ class SqlMembershipRepository(_Repository):
         query = select(t.memberships).where(t.memberships.c.tenant_id == self._db.tenant_id())
         if page.after is not None:
             query = query.where(t.memberships.c.id > page.after)
-        rows, after = _page_of(
-            await self._rows(query.order_by(t.memberships.c.id).limit(page.limit + 1)), page
-        )
-        units = await _units_of(self._db, [(r["tenant_id"], r["id"]) for r in rows])
-        return Page([_membership(r, units[(r["tenant_id"], r["id"])]) for r in rows], after)
+        found = await _with_units(self._db, query.order_by(t.memberships.c.id).limit(page.limit + 1))
+        more = len(found) > page.limit
+        items = [_membership(row, units) for row, units in found[: page.limit]]
+        return Page(items, items[-1].id if more and items else None)
 
 
 class SqlUserMembershipDirectory(_Repository):
     async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]:
         m = t.memberships
         tenant_columns = [c.label(f"directory_tenant_{c.name}") for c in t.tenants.c]
-        rows = await self._rows(
+        query = (
             select(m, *tenant_columns)
             .join(t.tenants, t.tenants.c.id == m.c.tenant_id)
             .where(m.c.user_id == user_id)
             .order_by(m.c.created_at, m.c.id)
         )
-        units = await _units_of(self._db, [(r["tenant_id"], r["id"]) for r in rows])
         return [
             (
-                _tenant({c.name: r[f"directory_tenant_{c.name}"] for c in t.tenants.c}),
-                _membership(r, units[(r["tenant_id"], r["id"])]),
+                _tenant({c.name: row[f"directory_tenant_{c.name}"] for c in t.tenants.c}),
+                _membership(row, units),
             )
-            for r in rows
+            for row, units in await _with_units(self._db, query, order=("created_at", "id"))
         ]
 
 
