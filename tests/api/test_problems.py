@@ -13,6 +13,7 @@ from blacksheep import Content
 from returns.result import Result
 
 import clinic_core
+from clinic_api.error_handling import http_problem
 from clinic_api.logging_setup import RequestContextFilter
 from clinic_api.problems import PROBLEM_BASE_URL, STATUS_OF, status_of
 from clinic_api.services import RateLimit, RateLimits
@@ -263,9 +264,16 @@ def test_every_domain_error_of_clinic_core_has_a_status_other_than_the_fallback(
 
 def test_subclasses_map_by_their_base() -> None:
     from clinic_core.identity.model import RefreshTokenReused
-    from clinic_core.identity.sessions import TenantSuspended
+    from clinic_core.tenancy.model import TenantSuspended
     from clinic_core.tenancy.signup import EmailAlreadyRegistered
 
     assert status_of(RefreshTokenReused())[0] == 401
     assert status_of(TenantSuspended())[0] == 403
     assert status_of(EmailAlreadyRegistered())[0] == 409
+
+
+def test_http_statuses_become_problems_even_unusual_ones() -> None:
+    assert http_problem(503).code == "service_unavailable"
+    assert http_problem(418).code == "i_m_a_teapot"
+    unusual = http_problem(599)
+    assert (unusual.status, unusual.title) == (599, "Error")

@@ -7,6 +7,7 @@ registers one renderer for all of them, by exception type and by HTTP status.
 
 from __future__ import annotations
 
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -55,8 +56,11 @@ def respond(request: Request, problem: Problem) -> Response:
 
 
 def http_problem(status: int, detail: str | None = None) -> Problem:
-    phrase = HTTPStatus(status).phrase
-    code = _CODE_OF_STATUS.get(status, phrase.lower().replace(" ", "_").replace("-", "_"))
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:  # a status BlackSheep or a handler made up
+        phrase = "Error"
+    code = _CODE_OF_STATUS.get(status, re.sub(r"[^a-z0-9]+", "_", phrase.lower()).strip("_"))
     return Problem(status, code, phrase, detail or phrase.lower())
 
 
@@ -115,7 +119,7 @@ async def _on_validation_error(app: Any, request: Request, error: ValidationErro
 
 
 async def _on_http_exception(app: Any, request: Request, error: HTTPException) -> Response:
-    if error.status >= 500:
+    if error.status == 500:
         return respond(request, INTERNAL_ERROR)
     return respond(request, http_problem(error.status))
 
