@@ -5,14 +5,16 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import httpx
 import pytest
 from blacksheep import Content
 from returns.result import Result
 
 import clinic_core
+from clinic_api.app import create_app
 from clinic_api.error_handling import http_problem
 from clinic_api.logging_setup import RequestContextFilter
 from clinic_api.problems import PROBLEM_BASE_URL, STATUS_OF, status_of
@@ -21,7 +23,7 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.ports import RateDecision
 from clinic_core.identity.me import GetMe, Me
 from clinic_core.shared.errors import DomainError, NotFound
-from tests.api.conftest import PASSWORD, Api, body_of
+from tests.api.conftest import PASSWORD, Api, body_of, make_services, start, stop
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance", "code", "request_id"}
 
@@ -277,3 +279,41 @@ def test_http_statuses_become_problems_even_unusual_ones() -> None:
     assert http_problem(418).code == "i_m_a_teapot"
     unusual = http_problem(599)
     assert (unusual.status, unusual.title) == (599, "Error")
+
+
+async def test_a_body_over_the_limit_is_413(make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(max_request_body_bytes=1000)
+    oversized = {"email": "ana@example.com", "password": "x" * 2000}
+    await problem_of(await api.post("/v1/auth/login", oversized), 413, "payload_too_large")
+    assert (
+        await api.post("/v1/auth/login", {"email": "ana@example.com", "password": "x" * 20})
+    ).status == 401
+
+
+async def test_a_streamed_body_is_cut_off_at_the_limit() -> None:
+    app = create_app(make_services(max_request_body_bytes=1000))
+    await start(app)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"email": "ana@example.com", "password": "'
+        for _ in range(100):
+            yield b"x" * 100
+        yield b'"}'
+
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api") as client:
+            declared = await client.post(
+                "/v1/auth/login",
+                content=b"{" + b" " * 5000 + b"}",
+                headers={"content-type": "application/json"},
+            )
+            streamed = await client.post(
+                "/v1/auth/login", content=chunks(), headers={"content-type": "application/json"}
+            )
+    finally:
+        await stop(app)
+    assert declared.status_code == 413
+    assert "content-length" in {k.lower() for k in declared.request.headers}
+    assert streamed.status_code == 413
+    assert "content-length" not in {k.lower() for k in streamed.request.headers}
+    assert streamed.headers["content-type"] == "application/problem+json"

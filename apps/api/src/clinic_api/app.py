@@ -17,6 +17,7 @@ from clinic_api.error_handling import configure_error_handling
 from clinic_api.metrics import HttpMetrics
 from clinic_api.middlewares import (
     AccessLogMiddleware,
+    BodySizeLimitMiddleware,
     ErrorBoundaryMiddleware,
     request_context_middleware,
     security_headers_middleware,
@@ -67,13 +68,14 @@ def configure_authentication(app: Application, services: AppServices) -> None:
     )
 
 
-def configure_middlewares(app: Application, metrics: HttpMetrics) -> None:
+def configure_middlewares(app: Application, metrics: HttpMetrics, max_body_bytes: int) -> None:
     """Outermost first: the request id is set before anything logs, and the error boundary sits inside
     everything that decorates the response, so failed requests get headers, logs and metrics too."""
     app.middlewares.append(request_context_middleware, MiddlewareCategory.INIT, -30)
     app.middlewares.append(AccessLogMiddleware(app, metrics), MiddlewareCategory.INIT, -20)
     app.middlewares.append(security_headers_middleware, MiddlewareCategory.INIT, -10)
     app.middlewares.append(ErrorBoundaryMiddleware(app), MiddlewareCategory.INIT, 0)
+    app.middlewares.append(BodySizeLimitMiddleware(max_body_bytes), MiddlewareCategory.INIT, 10)
 
 
 def configure_lifespan(app: Application, services: AppServices) -> None:
@@ -97,7 +99,7 @@ def create_app(services: AppServices, *, docs: bool = True) -> Application:
     configure_services(container, services, metrics)
     configure_error_handling(app)
     configure_authentication(app, services)
-    configure_middlewares(app, metrics)
+    configure_middlewares(app, metrics, services.max_request_body_bytes)
     configure_routes(app)
     if docs:
         configure_openapi(app)

@@ -15,14 +15,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 from blacksheep import Request, Response
+from blacksheep.contents import ASGIContent
 from blacksheep.server import Application
 from blacksheep.server.openapi.ui import SWAGGER_UI_CSS_URL, SWAGGER_UI_JS_URL
 
+from clinic_api.error_handling import http_problem
 from clinic_api.logging_setup import request_id_var, tenant_id_var
 from clinic_api.metrics import HttpMetrics, route_template
+from clinic_api.problems import Problem, ProblemRaised
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -126,6 +130,43 @@ async def security_headers_middleware(request: Request, handler: Handler) -> Res
         # Answers carry tokens and personal data; a handler that wants caching (JWKS) says so itself.
         response.set_header(b"Cache-Control", b"no-store")
     return response
+
+
+class BodySizeLimitMiddleware:
+    """Refuses a body over ``max_bytes`` with 413 before it fills memory: at once when Content-Length says
+    so, and while it streams when it is chunked (nothing in BlackSheep or uvicorn caps either)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max_bytes = max_bytes
+
+    async def __call__(self, request: Request, handler: Handler) -> Response:
+        declared = request.get_first_header(b"Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
+            raise ProblemRaised(self._too_large())
+        content = request.content
+        if isinstance(content, ASGIContent):
+            request.content = ASGIContent(self._counted(content.receive))
+        elif content is not None and content.length > self._max_bytes:
+            raise ProblemRaised(self._too_large())
+        return await handler(request)
+
+    def _too_large(self) -> Problem:
+        return http_problem(413, f"the body may have at most {self._max_bytes} bytes")
+
+    def _counted(
+        self, receive: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> Callable[[], Awaitable[dict[str, Any]]]:
+        received = 0
+
+        async def counting_receive() -> dict[str, Any]:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > self._max_bytes:
+                raise ProblemRaised(self._too_large())
+            return message
+
+        return counting_receive
 
 
 class ErrorBoundaryMiddleware:

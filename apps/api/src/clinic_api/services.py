@@ -75,6 +75,8 @@ class AppServices:
     on_stop: Sequence[LifespanHook] = ()
     """Run in order when the app stops."""
     limits: RateLimits = RateLimits()
+    max_request_body_bytes: int = 64 * 1024
+    """Every request body of the API is a small JSON object; anything much larger is abuse."""
 
     @classmethod
     def from_ports(
@@ -88,9 +90,11 @@ class AppServices:
         jwks: Callable[[], dict[str, Any]],
         rate_limiter: RateLimiter,
         readiness: Sequence[ReadinessCheck] = (),
+        readiness_timeout_seconds: float = 2.0,
         on_start: Sequence[LifespanHook] = (),
         on_stop: Sequence[LifespanHook] = (),
         limits: RateLimits = RateLimits(),
+        max_request_body_bytes: int = 64 * 1024,
     ) -> AppServices:
         """Every use case built on the same ports: what a composition root and the tests both want."""
         return cls(
@@ -111,7 +115,9 @@ class AppServices:
             jwks=jwks,
             rate_limiter=rate_limiter,
             readiness=readiness,
+            readiness_timeout_seconds=readiness_timeout_seconds,
             on_start=on_start,
             on_stop=on_stop,
             limits=limits,
+            max_request_body_bytes=max_request_body_bytes,
         )
