@@ -44,7 +44,7 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
 }
 
 
-async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str) -> Any:
+async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str | None) -> Any:
     if method == "GET":
         return await api.get(path, token)
     if method == "POST":
@@ -117,3 +117,32 @@ async def test_pages_follow_the_cursor(make_api: Callable[..., Any]) -> None:
     members = await body_of(await api.get("/v1/members", owner))
     assert [m["roles"] for m in members["items"]] == [["owner"]]
     assert members["items"][0]["user"]["email"] == "ana@example.com"
+
+
+# The routes anyone may call. Every other route needs a token: a route added later is closed by default.
+PUBLIC = {
+    ("POST", "/v1/signup"),
+    ("POST", "/v1/auth/login"),
+    ("POST", "/v1/auth/refresh"),
+    ("POST", "/v1/auth/logout"),
+    ("POST", "/v1/invitations/accept"),
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/metrics"),
+    ("GET", "/.well-known/jwks.json"),
+}
+
+
+async def test_every_route_but_the_public_ones_needs_a_token(api: Api) -> None:
+    anonymous_ok: set[tuple[str, str]] = set()
+    closed: set[tuple[str, str]] = set()
+    for method, routes in api.app.router.routes.items():
+        for route in routes:
+            template = route.mustache_pattern
+            if template.startswith(("/docs", "/openapi")):
+                continue
+            path = _PARAM.sub("01890000-0000-7000-8000-000000000000", template)
+            response = await call(api, method.decode(), path, {}, token=None)
+            (closed if response.status == 401 else anonymous_ok).add((method.decode(), template))
+    assert anonymous_ok == PUBLIC
+    assert closed, "no route needs a token: is authorization configured?"
