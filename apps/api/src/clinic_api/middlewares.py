@@ -45,6 +45,8 @@ def request_id_for(request: Request) -> str:
 
 
 async def request_context_middleware(request: Request, handler: Handler) -> Response:
+    # Set and reset around the request rather than only set: requests that share a task (the test
+    # client's) must not inherit the previous one's tenant.
     request_id = request_id_for(request)
     request_token = request_id_var.set(request_id)
     tenant_token = tenant_id_var.set(None)
@@ -119,8 +121,7 @@ async def security_headers_middleware(request: Request, handler: Handler) -> Res
     response.set_header(b"X-Frame-Options", b"DENY")
     response.set_header(b"Referrer-Policy", b"no-referrer")
     content = response.content
-    is_html = content is not None and content.type is not None and content.type.startswith(b"text/html")
-    if is_html and content is not None and content.body:
+    if content is not None and content.body and (content.type or b"").startswith(b"text/html"):
         response.set_header(b"Content-Security-Policy", docs_csp(content.body))
     else:
         response.set_header(b"Content-Security-Policy", API_CSP)

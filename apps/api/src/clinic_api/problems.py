@@ -7,7 +7,7 @@ that a new subclass (say, another kind of ``Conflict``) is rendered by its base 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TypeVar
 
 from blacksheep import Content, Request, Response
@@ -97,7 +97,7 @@ class Problem:
     title: str
     detail: str
     errors: Sequence[FieldError] = ()
-    headers: Sequence[tuple[str, str]] = field(default_factory=tuple)
+    headers: Sequence[tuple[str, str]] = ()
 
     def with_headers(self, *headers: tuple[str, str]) -> Problem:
         return Problem(
