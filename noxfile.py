@@ -47,8 +47,15 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict (with the returns plugin) over every workspace member and the tests."""
     _sync(session, dev=True)
-    session.run("mypy", "packages/clinic_core/src", "packages/clinic_infra/src", "apps/api/src",
-                "apps/worker/src", "tests", "benchmarks")
+    session.run(
+        "mypy",
+        "packages/clinic_core/src",
+        "packages/clinic_infra/src",
+        "apps/api/src",
+        "apps/worker/src",
+        "tests",
+        "benchmarks",
+    )
 
 
 @nox.session
