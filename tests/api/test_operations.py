@@ -261,3 +261,29 @@ def test_json_logs_carry_the_request_context(capsys: pytest.CaptureFixture[str])
     assert line["request_id"] is None
     assert line["tenant_id"] is None
     assert line["time"].endswith("+00:00")
+
+
+async def test_cors_lets_listed_browser_origins_in_and_no_others(make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(cors_origins=("https://app.clinica.example",))
+    preflight = await api.client.options(
+        "/v1/units",
+        headers={
+            "Origin": "https://app.clinica.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
+    )
+    assert preflight.status == 200
+    assert preflight.get_first_header(b"Access-Control-Allow-Origin") == b"https://app.clinica.example"
+    stranger = await api.client.options(
+        "/v1/units",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert stranger.get_first_header(b"Access-Control-Allow-Origin") is None
+    plain = await api.client.get("/health/live", headers={"Origin": "https://app.clinica.example"})
+    assert plain.get_first_header(b"Access-Control-Allow-Origin") == b"https://app.clinica.example"
+
+
+async def test_no_cors_unless_configured(api: Api) -> None:
+    response = await api.client.get("/health/live", headers={"Origin": "https://app.clinica.example"})
+    assert response.get_first_header(b"Access-Control-Allow-Origin") is None

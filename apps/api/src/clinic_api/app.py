@@ -78,6 +78,22 @@ def configure_middlewares(app: Application, metrics: HttpMetrics, max_body_bytes
     app.middlewares.append(BodySizeLimitMiddleware(max_body_bytes), MiddlewareCategory.INIT, 10)
 
 
+def configure_cors(app: Application, origins: tuple[str, ...]) -> None:
+    """Browser apps on other origins (a staff web app, a booking widget) may call the API when listed.
+
+    Bearer tokens travel in a header, not a cookie, so credentials stay off.
+    """
+    if not origins:
+        return
+    app.use_cors(
+        allow_origins=origins,
+        allow_methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
+        allow_headers=("Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "X-API-Key"),
+        expose_headers=("X-Request-ID", "Retry-After", "Location", "WWW-Authenticate"),
+        max_age=600,
+    )
+
+
 def configure_lifespan(app: Application, services: AppServices) -> None:
     async def start(_: Application) -> None:
         for hook in services.on_start:
@@ -100,6 +116,7 @@ def create_app(services: AppServices, *, docs: bool = True) -> Application:
     configure_error_handling(app)
     configure_authentication(app, services)
     configure_middlewares(app, metrics, services.max_request_body_bytes)
+    configure_cors(app, services.cors_origins)
     configure_routes(app)
     if docs:
         configure_openapi(app)

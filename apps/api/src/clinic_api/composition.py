@@ -6,7 +6,7 @@ lazily, and are closed by the app's stop hooks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -69,16 +69,19 @@ def compose(settings: Settings) -> Composition:
         if redis is not None:
             await redis.aclose()
 
-    services = AppServices.from_ports(
-        uow=uow,
-        hasher=hasher,
-        issuer=tokens,
-        tokens=tokens,
-        clock=clock,
-        jwks=tokens.jwks,
-        rate_limiter=rate_limiter,
-        limits=limits,
+    services = replace(
+        AppServices.from_ports(
+            uow=uow,
+            hasher=hasher,
+            issuer=tokens,
+            tokens=tokens,
+            clock=clock,
+            jwks=tokens.jwks,
+            rate_limiter=rate_limiter,
+        ),
         readiness=readiness,
         on_stop=[close_pools],
+        limits=limits,
+        cors_origins=settings.cors_origin_list,
     )
     return Composition(settings, engine, redis, uow, hasher, tokens, clock, services)

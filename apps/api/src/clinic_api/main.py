@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
         access_log=False,
         server_header=False,
         lifespan="on",
+        proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
     )
 
 

@@ -77,6 +77,8 @@ class AppServices:
     limits: RateLimits = RateLimits()
     max_request_body_bytes: int = 64 * 1024
     """Every request body of the API is a small JSON object; anything much larger is abuse."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins (``https://app.example.com``) allowed to call the API; none by default."""
 
     @classmethod
     def from_ports(
@@ -89,14 +91,11 @@ class AppServices:
         clock: Clock,
         jwks: Callable[[], dict[str, Any]],
         rate_limiter: RateLimiter,
-        readiness: Sequence[ReadinessCheck] = (),
-        readiness_timeout_seconds: float = 2.0,
-        on_start: Sequence[LifespanHook] = (),
-        on_stop: Sequence[LifespanHook] = (),
-        limits: RateLimits = RateLimits(),
-        max_request_body_bytes: int = 64 * 1024,
     ) -> AppServices:
-        """Every use case built on the same ports: what a composition root and the tests both want."""
+        """Every use case built on the same ports: what a composition root and the tests both want.
+
+        The host's own settings keep their defaults; change them with ``dataclasses.replace``.
+        """
         return cls(
             sign_up=SignUp(uow, hasher, clock),
             log_in=LogIn(uow, hasher, issuer, clock),
@@ -114,10 +113,4 @@ class AppServices:
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,
-            readiness=readiness,
-            readiness_timeout_seconds=readiness_timeout_seconds,
-            on_start=on_start,
-            on_stop=on_stop,
-            limits=limits,
-            max_request_body_bytes=max_request_body_bytes,
         )

@@ -51,6 +51,14 @@ class Settings(BaseSettings):
     rate_limit_accept_invitation_per_ip: int = Field(
         default=10, ge=1, description="Invitation accepts per minute per IP."
     )
+    cors_origins: str = Field(
+        default="", description="Comma-separated browser origins allowed to call the API."
+    )
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs, or *): the client IP "
+        "that per-IP rate limits count comes from them.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")
@@ -65,6 +73,10 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(
         default=4, ge=1, description="Argon2id hashes computed at once (each takes 19 MiB and ~40 ms of CPU)."
     )
+
+    @property
+    def cors_origin_list(self) -> tuple[str, ...]:
+        return tuple(o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip())
 
     @property
     def effective_database_url(self) -> str:
