@@ -25,7 +25,7 @@ def _sync(session: nox.Session, *, dev: bool) -> None:
 def serve(session: nox.Session) -> None:
     """Start the API on the embedded defaults (SQLite file, in-process jobs, in-memory limiter)."""
     _sync(session, dev=False)
-    session.run("clinic-api", "--seed-demo", *session.posargs, env=dict(os.environ))
+    session.run("clinic-api", "--migrate", "--seed-demo", *session.posargs, env=dict(os.environ))
 
 
 @nox.session
