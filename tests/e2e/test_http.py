@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -155,3 +158,40 @@ def test_a_dead_redis_makes_readiness_fail_and_login_503_not_500(
     finally:
         with pytest.raises(StopIteration):
             next(servers)
+
+
+def test_a_superuser_url_serves_under_row_level_security(postgres: PostgresDatabase, tmp_path: Path) -> None:
+    """The quickstart on PostgreSQL: given the postgres URL, the API acts as clinic_app (SET ROLE)."""
+    servers = start_server(tmp_path, {"CLINIC_DATABASE_URL": postgres.owner_url})
+    server = next(servers)
+    try:
+        with server.client() as client:
+            assert client.get("/health/ready").status_code == 200
+            _, email = _signup(client, "Clínica Superusuário")
+            assert (
+                client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code == 200
+            )
+    finally:
+        with pytest.raises(StopIteration):
+            next(servers)
+
+
+def test_the_api_refuses_to_start_when_rls_would_not_apply(
+    postgres: PostgresDatabase, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env |= {
+        "CLINIC_DATABASE_URL": postgres.owner_url,
+        "CLINIC_DATABASE_ROLE": "",
+        "CLINIC_DATA_DIR": str(tmp_path),
+    }
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "clinic-api"), "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 2
+    assert "row-level security would not apply" in finished.stdout + finished.stderr

@@ -5,17 +5,22 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import ProgrammingError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from clinic_infra.db.engine import create_engine
+from clinic_infra.db.roles import assume_role_on_connect
 from clinic_infra.db.tables import TENANT_TABLES
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from clinic_infra.health import row_level_security_bypassed
+from tests.conftest import PostgresDatabase
 from tests.integration.conftest import sign_up
 
 
-async def _set_tenant(connection: object, tenant_id: object) -> None:
-    await connection.execute(  # type: ignore[attr-defined]
-        text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(tenant_id)}
+async def _set_scope(connection: AsyncConnection, tenant_id: object, user_id: object = "") -> None:
+    """As the unit of work does: the tenant, and the user (who may read their own memberships elsewhere)."""
+    await connection.execute(
+        text("SELECT set_config('app.tenant_id', :t, true), set_config('app.user_id', :u, true)"),
+        {"t": str(tenant_id), "u": str(user_id)},
     )
 
 
@@ -57,7 +62,7 @@ async def test_raw_select_without_tenant_sees_nothing_and_with_tenant_sees_only_
             assert count == 0, f"{table} leaked {count} rows with no tenant set"
 
     async with pg_app_engine.connect() as connection, connection.begin():
-        await _set_tenant(connection, clinic_a.tenant.id)
+        await _set_scope(connection, clinic_a.tenant.id, clinic_a.owner.id)
         for table in TENANT_TABLES:
             tenants = {
                 r[0] for r in await connection.execute(text(f"SELECT DISTINCT tenant_id FROM {table}"))
@@ -74,7 +79,7 @@ async def test_the_scope_does_not_outlive_its_transaction(pg_app_engine: AsyncEn
     clinic = await sign_up(SqlUnitOfWorkFactory(pg_app_engine))
     async with pg_app_engine.connect() as connection:
         async with connection.begin():
-            await _set_tenant(connection, clinic.tenant.id)
+            await _set_scope(connection, clinic.tenant.id, clinic.owner.id)
             assert (await connection.execute(text("SELECT count(*) FROM units"))).scalar_one() == 1
         async with connection.begin():  # same pooled connection, next transaction: nothing
             assert (await connection.execute(text("SELECT count(*) FROM units"))).scalar_one() == 0
@@ -84,7 +89,7 @@ async def test_writing_into_another_tenant_is_refused(pg_app_engine: AsyncEngine
     uow = SqlUnitOfWorkFactory(pg_app_engine)
     clinic_a, clinic_b = await sign_up(uow, "Clínica A"), await sign_up(uow, "Clínica B")
     async with pg_app_engine.connect() as connection, connection.begin():
-        await _set_tenant(connection, clinic_a.tenant.id)
+        await _set_scope(connection, clinic_a.tenant.id, clinic_a.owner.id)
         with pytest.raises(ProgrammingError, match="row-level security"):
             await connection.execute(
                 text(
@@ -99,7 +104,7 @@ async def test_updates_cannot_reach_another_tenants_rows(pg_app_engine: AsyncEng
     uow = SqlUnitOfWorkFactory(pg_app_engine)
     clinic_a, clinic_b = await sign_up(uow, "Clínica A"), await sign_up(uow, "Clínica B")
     async with pg_app_engine.connect() as connection, connection.begin():
-        await _set_tenant(connection, clinic_a.tenant.id)
+        await _set_scope(connection, clinic_a.tenant.id, clinic_a.owner.id)
         touched = await connection.execute(
             text("UPDATE units SET name = 'Hacked' WHERE tenant_id = :t"), {"t": clinic_b.tenant.id}
         )
@@ -117,3 +122,73 @@ async def test_the_app_role_cannot_disable_rls_or_read_migrations(pg_app_engine:
     async with pg_app_engine.connect() as connection:
         with pytest.raises(ProgrammingError):
             await connection.execute(text("SELECT * FROM alembic_version"))
+
+
+async def test_a_user_in_two_tenants_reads_both_memberships_but_writes_only_in_the_current_one(
+    pg_app_engine: AsyncEngine,
+) -> None:
+    uow = SqlUnitOfWorkFactory(pg_app_engine)
+    clinic_a = await sign_up(uow, "Clínica A")
+    clinic_b = await sign_up(uow, "Clínica B")
+    async with pg_app_engine.connect() as connection, connection.begin():
+        await _set_scope(connection, clinic_a.tenant.id)  # the owner of A joins B, as the directory would see
+        await connection.execute(
+            text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(clinic_b.tenant.id)}
+        )
+        await connection.execute(
+            text(
+                "INSERT INTO memberships (tenant_id, id, user_id, roles, created_at)"
+                " VALUES (:t, gen_random_uuid(), :u, '[\"admin\"]', now())"
+            ),
+            {"t": clinic_b.tenant.id, "u": clinic_a.owner.id},
+        )
+    async with pg_app_engine.connect() as connection, connection.begin():
+        await _set_scope(connection, clinic_a.tenant.id, clinic_a.owner.id)
+        tenants = {r[0] for r in await connection.execute(text("SELECT tenant_id FROM memberships"))}
+        assert clinic_b.tenant.id in tenants  # their own membership in B: readable, to choose a clinic
+        for statement in (
+            "DELETE FROM memberships WHERE tenant_id = :b",
+            "UPDATE memberships SET roles = '[\"owner\"]' WHERE tenant_id = :b",
+        ):
+            touched = await connection.execute(text(statement), {"b": clinic_b.tenant.id})
+            assert touched.rowcount == 0, statement
+        others = await connection.execute(
+            text("SELECT count(*) FROM memberships WHERE user_id <> :u"), {"u": clinic_a.owner.id}
+        )
+        assert {
+            r[0]
+            for r in await connection.execute(
+                text("SELECT DISTINCT tenant_id FROM memberships WHERE user_id <> :u"),
+                {"u": clinic_a.owner.id},
+            )
+        } <= {clinic_a.tenant.id}
+        assert others.scalar_one() == 0  # nobody else's memberships: A's owner is A's only member
+
+
+async def test_tenants_cannot_be_deleted_or_changed_from_another_tenant(pg_app_engine: AsyncEngine) -> None:
+    uow = SqlUnitOfWorkFactory(pg_app_engine)
+    clinic_a, clinic_b = await sign_up(uow, "Clínica A"), await sign_up(uow, "Clínica B")
+    async with pg_app_engine.connect() as connection, connection.begin():
+        await _set_scope(connection, clinic_a.tenant.id, clinic_a.owner.id)
+        changed = await connection.execute(
+            text("UPDATE tenants SET status = 'suspended' WHERE id = :b"), {"b": clinic_b.tenant.id}
+        )
+        assert changed.rowcount == 0
+    for statement in ("DELETE FROM tenants", "DELETE FROM users"):
+        async with pg_app_engine.connect() as connection:
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                await connection.execute(text(statement))
+
+
+async def test_a_superuser_login_acts_as_clinic_app(postgres: PostgresDatabase) -> None:
+    """The quickstart's postgres URL: SET ROLE on connect puts it under row-level security."""
+    engine = create_engine(postgres.owner_url)
+    assume_role_on_connect(engine, "clinic_app")
+    try:
+        assert await row_level_security_bypassed(engine) is None
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM units"))).scalar_one() == 0
+            await connection.rollback()  # a rolled-back transaction must not undo the role
+            assert (await connection.execute(text("SELECT current_user"))).scalar_one() == "clinic_app"
+    finally:
+        await engine.dispose()

@@ -1,7 +1,7 @@
 """The dependency rules of the workspace, checked on the source (every file that exists) and at run time.
 
 clinic_core is plain Python: it imports no framework, no driver and none of the packages that depend on it.
-Libraries never import apps, and in the API only the composition root and the entry points see clinic_infra.
+Libraries never import apps, and in the API only the composition root sees clinic_infra.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ FORBIDDEN_IN_CORE = frozenset(
         "clinic_worker",
     }
 )
-API_MODULES_ALLOWED_INFRA = frozenset({"composition.py", "main.py", "admin.py"})
+API_MODULES_ALLOWED_INFRA = frozenset({"composition.py"})
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -121,7 +121,7 @@ def test_clinic_infra_never_imports_the_apps() -> None:
     assert offending == {}
 
 
-def test_only_the_composition_root_and_entry_points_of_the_api_import_clinic_infra() -> None:
+def test_only_the_composition_root_of_the_api_imports_clinic_infra() -> None:
     importers = {
         path.relative_to(API.relative_to(ROOT)).as_posix()
         for path, roots in _imports_by_file(API).items()

@@ -7,11 +7,15 @@ import asyncio
 import os
 import sys
 
-from clinic_api.composition import compose
-from clinic_api.demo import DEMO_LOGINS, seed_demo
-from clinic_infra.db.migrate import downgrade, upgrade
-from clinic_infra.db.roles import create_login_role
-from clinic_infra.settings import Settings
+from clinic_api.composition import (
+    RowLevelSecurityBypassed,
+    compose,
+    create_db_login,
+    load_settings,
+    migrate,
+    prepare,
+)
+from clinic_api.demo import DEMO_LOGINS
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,26 +35,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _seed(settings: Settings) -> bool:
-    composition = compose(settings)
-    try:
-        return await seed_demo(composition.uow, composition.hasher, composition.clock)
-    finally:
-        await composition.engine.dispose()
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    settings = load_settings()
     if args.command == "migrate":
-        (downgrade if args.down else upgrade)(settings.effective_migrations_url, args.revision)
+        migrate(settings, args.revision, down=args.down)
         print(f"schema at {args.revision}")  # noqa: T201
     elif args.command == "create-db-login":
         password = os.environ.get(args.password_env) if args.password_env else None
-        create_login_role(settings.effective_migrations_url, args.name, password)
+        create_db_login(settings, args.name, password)
         print(f"login role {args.name!r} is a member of clinic_app")  # noqa: T201
     elif args.command == "seed-demo":
-        created = asyncio.run(_seed(settings))
+        try:
+            created = asyncio.run(prepare(compose(settings), seed=True))
+        except RowLevelSecurityBypassed as refused:
+            print(f"refused: {refused}", file=sys.stderr)  # noqa: T201
+            return 2
         print("demo data created" if created else "demo data already present")  # noqa: T201
         for login in DEMO_LOGINS:
             print(f"  {login.email}  {login.password}  ({login.what})")  # noqa: T201

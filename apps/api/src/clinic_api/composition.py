@@ -1,7 +1,8 @@
 """The composition root: the one module of the host that knows the real adapters (clinic_infra).
 
-It turns settings into adapters and adapters into ``AppServices``. Pools are created here but connect
-lazily, and are closed by the app's stop hooks.
+It turns settings into adapters and adapters into ``AppServices``, and it is what the entry points
+(``clinic-api``, ``clinic-admin``) call for anything that touches infrastructure: settings, migrations,
+database roles, demo data. Pools are created here but connect lazily, and are closed by the app's stop hooks.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from dataclasses import dataclass, replace
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from clinic_api.demo import seed_demo
 from clinic_api.services import AppServices, RateLimit, RateLimits, ReadinessCheck
 from clinic_core.application.ports import RateLimiter
 from clinic_core.shared.clock import Clock, SystemClock
-from clinic_infra.db.engine import create_engine
+from clinic_infra.db import migrate as migrations
+from clinic_infra.db.engine import create_engine, is_postgres
+from clinic_infra.db.roles import assume_role_on_connect, create_login_role
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
-from clinic_infra.health import DatabaseReadiness, RedisReadiness
+from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_security_bypassed
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, load_or_create_signing_key
@@ -36,8 +40,32 @@ class Composition:
     services: AppServices
 
 
+class RowLevelSecurityBypassed(RuntimeError):
+    """The database role would see every tenant's rows: refuse to serve rather than trust the code alone."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """``CLINIC_*`` environment variables, with ``overrides`` (say, from the command line) on top."""
+    return Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates the overrides itself
+
+
+def database_kind(settings: Settings) -> str:
+    return "PostgreSQL" if is_postgres(settings.effective_database_url) else "SQLite"
+
+
+def migrate(settings: Settings, revision: str = "head", *, down: bool = False) -> None:
+    """Alembic to ``revision`` as the table owner (``CLINIC_MIGRATIONS_DATABASE_URL``)."""
+    (migrations.downgrade if down else migrations.upgrade)(settings.effective_migrations_url, revision)
+
+
+def create_db_login(settings: Settings, name: str, password: str | None) -> None:
+    create_login_role(settings.effective_migrations_url, name, password)
+
+
 def compose(settings: Settings) -> Composition:
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
+    if settings.database_role:
+        assume_role_on_connect(engine, settings.database_role)
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     signing_key = load_or_create_signing_key(
         settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None,
@@ -85,3 +113,23 @@ def compose(settings: Settings) -> Composition:
         cors_origins=settings.cors_origin_list,
     )
     return Composition(settings, engine, redis, uow, hasher, tokens, clock, services)
+
+
+async def prepare(composition: Composition, *, seed: bool) -> bool:
+    """Before serving: seed the demo data if asked, and refuse a role that escapes row-level security.
+
+    Runs in its own event loop, so it closes the pool it used: the server's loop opens its own.
+    True when demo data was created.
+    """
+    try:
+        created = seed and await seed_demo(composition.uow, composition.hasher, composition.clock)
+        bypass = await row_level_security_bypassed(composition.engine)
+        if bypass and not composition.settings.allow_rls_bypass:
+            raise RowLevelSecurityBypassed(
+                f"row-level security would not apply: {bypass}. Connect as a member of clinic_app "
+                "(clinic-admin create-db-login), keep CLINIC_DATABASE_ROLE=clinic_app, or set "
+                "CLINIC_ALLOW_RLS_BYPASS=1 for a throwaway database"
+            )
+        return created
+    finally:
+        await composition.engine.dispose()

@@ -9,13 +9,16 @@ import logging
 import uvicorn
 
 from clinic_api.app import create_app
-from clinic_api.composition import Composition, compose
-from clinic_api.demo import DEMO_LOGINS, seed_demo
+from clinic_api.composition import (
+    RowLevelSecurityBypassed,
+    compose,
+    database_kind,
+    load_settings,
+    migrate,
+    prepare,
+)
+from clinic_api.demo import DEMO_LOGINS
 from clinic_api.logging_setup import configure_logging
-from clinic_infra.db.engine import is_postgres
-from clinic_infra.db.migrate import upgrade
-from clinic_infra.health import row_level_security_bypassed
-from clinic_infra.settings import Settings
 
 log = logging.getLogger("clinic_api")
 
@@ -31,33 +34,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-async def _prepare(composition: Composition, seed: bool) -> None:
-    try:
-        if seed:
-            await seed_demo(composition.uow, composition.hasher, composition.clock)
-        bypass = await row_level_security_bypassed(composition.engine)
-        if bypass:
-            log.warning(
-                "row-level security is NOT enforced for this connection: %s; connect as a member of "
-                "clinic_app (clinic-admin create-db-login)",
-                bypass,
-            )
-    finally:
-        await composition.engine.dispose()  # its connections belong to this event loop, not the server's
-
-
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
     configure_logging(settings.log_level)
     if args.migrate:
-        upgrade(settings.effective_migrations_url)
+        migrate(settings)
     composition = compose(settings)
-    asyncio.run(_prepare(composition, args.seed_demo))
+    try:
+        asyncio.run(prepare(composition, seed=args.seed_demo))
+    except RowLevelSecurityBypassed as refused:
+        log.critical("refusing to start: %s", refused)
+        raise SystemExit(2) from refused
 
     url = settings.effective_public_url
-    database = "PostgreSQL" if is_postgres(settings.effective_database_url) else "SQLite"
+    database = database_kind(settings)
     lines = [
         "",
         f"  Clinic API on {url}  ({database}; {'Redis' if settings.redis_url else 'in-process'} limiter)",

@@ -32,6 +32,13 @@ class Settings(BaseSettings):
         description="URL of the table owner, used by `clinic-admin migrate`. Default: database_url.",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_role: str | None = Field(
+        default="clinic_app",
+        description="PostgreSQL role the API and worker act as (SET ROLE), so row-level security holds even "
+        "when the login is a superuser or the owner. Empty: act as the login itself.")
+    allow_rls_bypass: bool = Field(
+        default=False,
+        description="Start even when the database role escapes row-level security (never in production).")
     redis_url: str | None = Field(
         default=None, description="Redis for the rate limiter and the job queue. Default: none (in-process)."
     )

@@ -64,7 +64,7 @@ auth_sessions = Table(
     metadata,
     Column("id", Uuid, primary_key=True),
     Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
@@ -93,7 +93,7 @@ refresh_tokens = Table(
 units = Table(
     "units",
     metadata,
-    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
     Column("id", Uuid, nullable=False),
     Column("name", String(120), nullable=False),
     Column("timezone", String(64), nullable=False),
@@ -106,9 +106,9 @@ units = Table(
 memberships = Table(
     "memberships",
     metadata,
-    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
     Column("id", Uuid, nullable=False),
-    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="RESTRICT"), nullable=False),
     Column("roles", JsonDocument, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_memberships"),
@@ -133,7 +133,7 @@ membership_units = Table(
     ForeignKeyConstraint(
         ["tenant_id", "unit_id"],
         ["units.tenant_id", "units.id"],
-        ondelete="CASCADE",
+        ondelete="RESTRICT",
         name="fk_membership_units_unit",
     ),
 )
@@ -141,7 +141,7 @@ membership_units = Table(
 invitations = Table(
     "invitations",
     metadata,
-    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
     Column("id", Uuid, nullable=False),
     Column("email", String(254), nullable=False),
     Column("roles", JsonDocument, nullable=False),

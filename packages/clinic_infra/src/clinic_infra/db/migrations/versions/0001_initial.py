@@ -73,7 +73,10 @@ def upgrade() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_reason", sa.String(length=40), nullable=True),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_auth_sessions_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"],
+            ["tenants.id"],
+            name=op.f("fk_auth_sessions_tenant_id_tenants"),
+            ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_auth_sessions_user_id_users"), ondelete="CASCADE"
@@ -105,7 +108,7 @@ def upgrade() -> None:
         sa.Column("accepted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_invitations_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_invitations_tenant_id_tenants"), ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_invitations"),
     )
@@ -121,10 +124,10 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_memberships_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_memberships_tenant_id_tenants"), ondelete="RESTRICT"
         ),
         sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users"), ondelete="CASCADE"
+            ["user_id"], ["users.id"], name=op.f("fk_memberships_user_id_users"), ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_memberships"),
         sa.UniqueConstraint("tenant_id", "user_id", name="uq_memberships_tenant_user"),
@@ -146,7 +149,7 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenants.id"], name=op.f("fk_units_tenant_id_tenants"), ondelete="CASCADE"
+            ["tenant_id"], ["tenants.id"], name=op.f("fk_units_tenant_id_tenants"), ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_units"),
     )
@@ -165,7 +168,7 @@ def upgrade() -> None:
             ["tenant_id", "unit_id"],
             ["units.tenant_id", "units.id"],
             name="fk_membership_units_unit",
-            ondelete="CASCADE",
+            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("tenant_id", "membership_id", "unit_id", name="pk_membership_units"),
     )
@@ -194,16 +197,15 @@ def upgrade() -> None:
 
 
 APP_ROLE = "clinic_app"
-TENANT_POLICIES = {
-    "units": "tenant_id = app_current_tenant()",
-    "invitations": "tenant_id = app_current_tenant()",
-    "outbox": "tenant_id = app_current_tenant()",
-    # A signed-in user may read their own memberships in every tenant (to choose one); writes stay in one.
-    "memberships": "tenant_id = app_current_tenant() OR user_id = app_current_user()",
+TENANT_TABLES = ("units", "memberships", "membership_units", "invitations", "outbox")
+# A signed-in user may also *read* their own memberships in every tenant (to choose one); every write
+# stays inside the current tenant. Policies of one command are OR-ed, so the extra read policy is FOR
+# SELECT only: DELETE and UPDATE see nothing but the current tenant's rows.
+OWN_MEMBERSHIP_READS = {
+    "memberships": "user_id = app_current_user()",
     "membership_units": (
-        "tenant_id = app_current_tenant() OR EXISTS (SELECT 1 FROM memberships m"
-        " WHERE m.tenant_id = membership_units.tenant_id AND m.id = membership_units.membership_id"
-        " AND m.user_id = app_current_user())"
+        "EXISTS (SELECT 1 FROM memberships m WHERE m.tenant_id = membership_units.tenant_id"
+        " AND m.id = membership_units.membership_id AND m.user_id = app_current_user())"
     ),
 }
 
@@ -229,22 +231,41 @@ def _enable_row_level_security() -> None:
     op.execute(f"GRANT USAGE ON SCHEMA public TO {APP_ROLE}")
     op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {APP_ROLE}")
     op.execute(f"REVOKE ALL ON alembic_version FROM {APP_ROLE}")
+    # Tenants and accounts are never deleted by the application: closing a clinic or erasing a person is an
+    # operator's act under the retention rules, and a stray DELETE must not cascade through every tenant.
+    op.execute(f"REVOKE DELETE ON tenants, users FROM {APP_ROLE}")
     op.execute(
         f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {APP_ROLE}"
     )
-    for table, predicate in TENANT_POLICIES.items():
+    for table in TENANT_TABLES:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        write_check = "tenant_id = app_current_tenant()"
         op.execute(
-            f"CREATE POLICY tenant_isolation ON {table} USING ({predicate}) WITH CHECK ({write_check})"
+            f"CREATE POLICY tenant_isolation ON {table}"
+            " USING (tenant_id = app_current_tenant()) WITH CHECK (tenant_id = app_current_tenant())"
         )
+    for table, predicate in OWN_MEMBERSHIP_READS.items():
+        op.execute(f"CREATE POLICY own_membership_reads ON {table} FOR SELECT USING ({predicate})")
+    # The tenant directory is readable (slugs must be unique across tenants, and a user picks among their
+    # clinics before one is chosen), but a transaction may create or change only its own tenant.
+    op.execute("ALTER TABLE tenants ENABLE ROW LEVEL SECURITY")
+    op.execute("ALTER TABLE tenants FORCE ROW LEVEL SECURITY")
+    op.execute("CREATE POLICY tenant_directory ON tenants FOR SELECT USING (true)")
+    op.execute("CREATE POLICY tenant_insert ON tenants FOR INSERT WITH CHECK (id = app_current_tenant())")
+    op.execute(
+        "CREATE POLICY tenant_update ON tenants FOR UPDATE"
+        " USING (id = app_current_tenant()) WITH CHECK (id = app_current_tenant())"
+    )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in TENANT_POLICIES:
+        for table in TENANT_TABLES:
             op.execute(f"DROP POLICY IF EXISTS tenant_isolation ON {table}")
+        for table in OWN_MEMBERSHIP_READS:
+            op.execute(f"DROP POLICY IF EXISTS own_membership_reads ON {table}")
+        for policy in ("tenant_directory", "tenant_insert", "tenant_update"):
+            op.execute(f"DROP POLICY IF EXISTS {policy} ON tenants")
         op.execute(
             f"ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {APP_ROLE}"
         )
