@@ -2,11 +2,14 @@
 errors, the authorization errors guardpost raises, and bugs.
 
 BlackSheep answers each of these in its own plain-text way unless told otherwise; ``configure_error_handling``
-registers one renderer for all of them, by exception type and by HTTP status.
+registers one renderer for all of them, by exception type and by HTTP status. It also replaces how BlackSheep
+logs them: its own log lines carry the full URL, query string included (``?cpf=...&email=...``), and the
+exception's text, which can quote the input.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from http import HTTPStatus
 from typing import Any
@@ -21,6 +24,7 @@ from pydantic import ValidationError
 
 from clinic_api.auth import presented_a_token
 from clinic_api.logging_setup import request_id_var
+from clinic_api.metrics import route_template
 from clinic_api.problems import (
     BEARER_CHALLENGE,
     Problem,
@@ -136,9 +140,49 @@ async def _on_auth_rate_limited(app: Any, request: Request, error: RateLimitExce
     return respond(request, too_many_requests(60))
 
 
+def log_without_personal_data(app: Application) -> None:
+    """Log failed requests by route template (``/v1/units/{unit_id}``), never by URL: a path can hold an
+    id, a query string a CPF or an email. The exception's own text is left out too (a binder's message
+    quotes the value it could not read); its type, and the traceback of a bug, say what went wrong."""
+    logger: logging.Logger = app.logger
+
+    async def log_handled(request: Request, exc: Exception) -> None:
+        route = route_template(app.router, request)
+        status: int | None = None
+        kind = type(exc).__name__
+        if isinstance(exc, ProblemRaised):
+            status, kind = exc.problem.status, exc.problem.code
+        elif isinstance(exc, HTTPException):
+            status = exc.status
+        logger.info(
+            "%s %s failed: %s %s",
+            request.method,
+            route,
+            status or "-",
+            kind,
+            extra={"http_method": request.method, "route": route, "status": status, "error": kind},
+        )
+
+    async def log_unhandled(request: Request, exc: Exception) -> None:
+        route = route_template(app.router, request)
+        logger.error(
+            "unhandled exception in %s %s",
+            request.method,
+            route,
+            exc_info=exc,
+            extra={"http_method": request.method, "route": route, "error": type(exc).__name__},
+        )
+
+    # Instance attributes shadow BlackSheep's methods of the same name, which it calls for every failure
+    # (its type stub leaves them out, hence the ignores).
+    app.log_handled_exc = log_handled  # type: ignore[attr-defined]
+    app.log_unhandled_exc = log_unhandled  # type: ignore[attr-defined]
+
+
 def configure_error_handling(app: Application) -> None:
     # A detailed error page shows a stack trace; no environment variable may turn that on here.
     app.show_error_details = False
+    log_without_personal_data(app)
     handlers = app.exceptions_handlers
     # By status first: BlackSheep looks HTTP exceptions up by class (stopping before HTTPException
     # itself) and then by status, so these catch every HTTPException nobody registered a class for.

@@ -3,6 +3,9 @@
 On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the database lock up front
 instead of failing with "database is locked" when a read transaction later tries to write. Together with
 WAL that serialises writes while reads go on.
+
+Every engine hides statement parameters from its errors and logs: they hold emails, names and password
+hashes, and a failed statement's message ends up in an exception log.
 """
 
 from __future__ import annotations
@@ -46,11 +49,16 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         database = make_url(full).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(full)
+        engine = create_async_engine(full, hide_parameters=True)
         _serialise_sqlite_writes(engine)
         return engine
     return create_async_engine(
-        full, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, pool_recycle=1800
+        full,
+        hide_parameters=True,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
     )
 
 
