@@ -1,6 +1,8 @@
 """Budgets for the unauthenticated endpoints, counted by the RateLimiter port (Redis in production).
 
 Keys never hold an email in clear: the per-email budget is keyed by a SHA-256 of the normalised address.
+Normalised as ``Email.parse`` does it, the way login finds the account: a spelling that logs into the same
+account (``VET@Demo.example.com``, a fullwidth letter in the domain) spends the same budget.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ import logging
 from clinic_api.problems import Problem, ProblemRaised
 from clinic_api.services import RateLimit, RateLimits
 from clinic_core.application.ports import RateLimiter
+from clinic_core.shared.values import Email
 
 logger = logging.getLogger(__name__)
 
 
 def email_key(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    # An address that does not parse logs into nothing; it still needs a budget of its own.
+    canonical = Email.parse(email).map(str).value_or(email.strip().lower())
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def too_many_requests(retry_after_seconds: int) -> Problem:
