@@ -22,6 +22,7 @@ FULLWIDTH_SPELLING = "vet@\uff44emo.example.com"
     [
         " VET@Demo.Example.COM ",
         FULLWIDTH_SPELLING,
+        "\uff36\uff25\uff34@demo.example.com",  # a fullwidth local part, NFKC-normalised by Email.parse
     ],
 )
 def test_spellings_of_one_address_share_a_key(spelling: str) -> None:

@@ -52,6 +52,43 @@ def test_email_reports_against_the_field_it_came_from() -> None:
     assert _field_codes(Email.parse("nope", "owner.email")) == [("owner.email", "invalid_email")]
 
 
+# Compatibility forms of a local part: fullwidth letters (as a CJK keyboard types them), the "fi"
+# ligature, the Kelvin sign. Each would otherwise be an account of its own beside the plain spelling.
+FULLWIDTH_OWNER = "\uff2f\uff37\uff2e\uff25\uff32@demo.example.com"
+
+
+@pytest.mark.parametrize(
+    ("raw", "stored"),
+    [
+        (FULLWIDTH_OWNER, "owner@demo.example.com"),
+        ("\uff4fwner@demo.example.com", "owner@demo.example.com"),
+        ("\ufb01nance@demo.example.com", "finance@demo.example.com"),
+        ("\u212aate@demo.example.com", "kate@demo.example.com"),
+        ("jose\u0301@exemplo.com.br", "jos\u00e9@exemplo.com.br"),  # decomposed accent: one josé
+    ],
+)
+def test_email_local_part_is_nfkc_normalised(raw: str, stored: str) -> None:
+    assert Email.parse(raw) == Success(Email(stored))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [FULLWIDTH_OWNER, "\ufb01nance@demo.example.com", "Jos\u00c9@Exemplo.com.br", "ana@xn--exmple-cua.com"],
+)
+def test_email_accepts_exactly_its_normalised_form(raw: str) -> None:
+    normalised = Email.normalise(raw)
+    assert Email.problem(normalised) is None
+    assert Email.normalise(normalised) == normalised
+    assert Email.problem(raw) is not None  # each raw spelling above differs from its normalised form
+    with pytest.raises(ValueError, match="expected"):
+        Email(raw)
+
+
+def test_an_email_with_a_compatibility_form_cannot_be_constructed() -> None:
+    with pytest.raises(ValueError, match=r"expected 'owner@demo\.example\.com'"):
+        Email("\uff4f\uff57\uff4e\uff45\uff52@demo.example.com")
+
+
 # --- PersonName ------------------------------------------------------------------------------------------
 
 

@@ -52,7 +52,8 @@ class _ValueObject:
 
 @dataclass(frozen=True, slots=True)
 class Email(_ValueObject):
-    """An email address, stored normalised (domain in IDNA-normalised lower case, whole address lowered)."""
+    """An email address, stored normalised: the local part in NFKC, the domain IDNA-normalised (UTS-46),
+    the whole address in lower case. Every spelling that reaches one mailbox is one account."""
 
     default_field: ClassVar[str] = "email"
     value: str
@@ -60,11 +61,21 @@ class Email(_ValueObject):
     def __post_init__(self) -> None:
         self._check(self.value)
 
+    @staticmethod
+    def _canonical(address: str) -> str:
+        """The normalised form of ``address``; raises ``EmailNotValidError`` when it is not an address."""
+        # NFKC folds compatibility forms (fullwidth letters, ligatures) that email_validator's NFC keeps:
+        # without it, OWNER and its fullwidth spelling are two accounts. The domain gets UTS-46 instead.
+        local, at, domain = address.rpartition("@")
+        if at:
+            address = unicodedata.normalize("NFKC", local) + at + domain
+        return validate_email(address, check_deliverability=False).normalized.lower()
+
     @classmethod
     def normalise(cls, raw: str) -> str:
         raw = raw.strip()
         try:
-            return validate_email(raw, check_deliverability=False).normalized.lower()
+            return cls._canonical(raw)
         except EmailNotValidError:
             return raw
 
@@ -73,7 +84,7 @@ class Email(_ValueObject):
         if len(value) > 254:
             return ("too_long", "an email address has at most 254 characters")
         try:
-            normalised = validate_email(value, check_deliverability=False).normalized.lower()
+            normalised = cls._canonical(value)
         except EmailNotValidError as exc:
             return ("invalid_email", str(exc))
         if normalised != value:  # only ``parse`` normalises: a constructed Email must already be
