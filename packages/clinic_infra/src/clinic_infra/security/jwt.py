@@ -3,6 +3,10 @@
 The key is parsed once, when the key ring is built: loading a PEM costs tens of milliseconds, far more
 than verifying a signature. Without a configured key, one is generated on first start and kept, with
 0600 permissions, in the data directory (outside the repository).
+
+Verification trusts nothing the token says about itself: the algorithm is RS256 whatever its header
+claims, the key is one of ours by ``kid``, and ``typ`` must be ``at+jwt`` (RFC 9068), so no other JWT
+signed by the same key passes as an access token.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from clinic_core.tenancy.permissions import Role
 log = logging.getLogger(__name__)
 
 ALGORITHM = "RS256"
+TOKEN_TYPE = "at+jwt"
 KEY_BITS = 3072
 LEEWAY_SECONDS = 30
 
@@ -115,13 +120,17 @@ class JwtAccessTokens:
             payload,
             self._signing.private_key,
             algorithm=ALGORITHM,
-            headers={"kid": self._signing.kid, "typ": "at+jwt"},
+            headers={"kid": self._signing.kid, "typ": TOKEN_TYPE},
         )
 
     def verify(self, token: str) -> AccessClaims | None:
         try:
-            key = self._verifying.get(jwt.get_unverified_header(token).get("kid", ""))
-            if key is None:
+            header = jwt.get_unverified_header(token)
+            # The header is only trusted this far: it picks one of our keys, and the signature then
+            # covers it. jwt.decode refuses any alg but RS256 whatever the header says.
+            kid = header.get("kid")
+            key = self._verifying.get(kid) if isinstance(kid, str) else None
+            if key is None or not _is_access_token_type(header.get("typ")):
                 return None
             raw = jwt.decode(
                 token,
@@ -146,3 +155,8 @@ class JwtAccessTokens:
 
     def jwks(self) -> dict[str, Any]:
         return self._jwks
+
+
+def _is_access_token_type(typ: object) -> bool:
+    """``at+jwt``, compared as RFC 7515 (4.1.9) asks: ignoring case and an ``application/`` prefix."""
+    return isinstance(typ, str) and typ.lower().removeprefix("application/") == TOKEN_TYPE
