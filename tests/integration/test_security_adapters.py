@@ -10,8 +10,12 @@ import base64
 import hashlib
 import hmac
 import json
+import stat
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from clinic_core.identity.ports import AccessClaims
 from clinic_core.shared.ids import SessionId, TenantId, UserId, new_uuid
 from clinic_core.tenancy.permissions import Role
-from clinic_infra.security.jwt import JwtAccessTokens, SigningKey
+from clinic_infra.security.jwt import JwtAccessTokens, SigningKey, load_or_create_signing_key
 
 ISSUER = "https://clinic.test"
 AUDIENCE = "clinic-api"
@@ -192,3 +196,35 @@ def test_a_tampered_payload_is_refused(tokens: JwtAccessTokens) -> None:
 @pytest.mark.parametrize("garbage", ["", "a.b.c", "not a token", "..."])
 def test_garbage_is_refused(tokens: JwtAccessTokens, garbage: str) -> None:
     assert tokens.verify(garbage) is None
+
+
+# --- the generated signing key ---------------------------------------------------------------------------
+
+
+def test_the_generated_key_is_private_and_kept(tmp_path: Path) -> None:
+    first = load_or_create_signing_key(None, None, tmp_path)
+    [key_file] = list(tmp_path.iterdir())
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert load_or_create_signing_key(None, None, tmp_path).kid == first.kid
+
+
+def test_two_processes_starting_at_once_end_up_with_one_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both generate a key before either has written one (the barrier makes sure of it); both must end
+    up using the one that was written first, and no temporary file may be left behind."""
+    both_generating = threading.Barrier(2, timeout=30)
+    generate = rsa.generate_private_key
+
+    def generate_in_step(*args: Any, **kwargs: Any) -> rsa.RSAPrivateKey:
+        key = generate(*args, **kwargs)
+        both_generating.wait()
+        return key
+
+    monkeypatch.setattr(rsa, "generate_private_key", generate_in_step)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        loaded = list(pool.map(lambda _: load_or_create_signing_key(None, None, tmp_path), range(2)))
+    assert loaded[0].kid == loaded[1].kid
+    [key_file] = list(tmp_path.iterdir())
+    assert SigningKey.from_pem(key_file.read_bytes()).kid == loaded[0].kid
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600

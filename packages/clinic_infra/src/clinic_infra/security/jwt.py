@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,11 +83,33 @@ def load_or_create_signing_key(pem: str | None, path: Path | None, data_dir: Pat
     pem_bytes = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    descriptor = os.open(generated, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(pem_bytes)
+    if not _publish(generated, pem_bytes):
+        # Another process (a second worker starting at the same time) published its key first: use
+        # that one, or tokens signed by one worker would not verify at the other.
+        return SigningKey.from_pem(generated.read_bytes())
     log.warning("generated a JWT signing key", extra={"path": str(generated)})
     return SigningKey.from_pem(pem_bytes)
+
+
+def _publish(path: Path, content: bytes) -> bool:
+    """Write ``content`` to ``path`` unless it exists, atomically: a reader sees no file or the whole one.
+
+    Written in full to a 0600 temporary file beside it, then hard-linked into place; the link fails if
+    ``path`` exists, so of processes racing, exactly one wins. False when another one won.
+    """
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as file:  # mkstemp creates it 0600
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        os.unlink(temporary)
 
 
 class JwtAccessTokens:
