@@ -10,6 +10,7 @@ import base64
 import hashlib
 import hmac
 import json
+import secrets
 import stat
 import threading
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from clinic_core.identity.ports import AccessClaims
 from clinic_core.shared.ids import SessionId, TenantId, UserId, new_uuid
 from clinic_core.tenancy.permissions import Role
 from clinic_infra.security.jwt import JwtAccessTokens, SigningKey, load_or_create_signing_key
+from clinic_infra.security.passwords import Argon2idPasswordHasher
 
 ISSUER = "https://clinic.test"
 AUDIENCE = "clinic-api"
@@ -228,3 +230,62 @@ def test_two_processes_starting_at_once_end_up_with_one_key(
     [key_file] = list(tmp_path.iterdir())
     assert SigningKey.from_pem(key_file.read_bytes()).kid == loaded[0].kid
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+
+
+# --- password hashes -------------------------------------------------------------------------------------
+
+OWASP_ARGON2ID = "$argon2id$v=19$m=19456,t=2,p=1$"
+
+
+@pytest.fixture(scope="module")
+def hasher() -> Argon2idPasswordHasher:
+    return Argon2idPasswordHasher()
+
+
+async def test_a_hash_is_argon2id_with_owasp_parameters_in_phc_form(hasher: Argon2idPasswordHasher) -> None:
+    password_hash = await hasher.hash("correct horse battery staple")
+    assert password_hash.startswith(OWASP_ARGON2ID)
+    assert password_hash != await hasher.hash("correct horse battery staple")  # a fresh salt each time
+
+
+async def test_verify_tells_the_right_password_from_a_wrong_one(hasher: Argon2idPasswordHasher) -> None:
+    password_hash = await hasher.hash("tres pratos de trigo")
+    assert await hasher.verify("tres pratos de trigo", password_hash) is True
+    assert await hasher.verify("tres pratos de trigO", password_hash) is False
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        "not a hash",
+        OWASP_ARGON2ID,
+        OWASP_ARGON2ID + "c2FsdHNhbHRzYWx0$",
+        OWASP_ARGON2ID + "c2FsdA$aGFzaA",  # a salt and a hash too short
+        "$argon2id$v=19$m=0,t=0,p=0$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "\u00fc$argon2id$",
+        "$argon2i$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        "$2b$12$C6UzMDM.H6dfI/f/IKcEeO5UVOnqGP2CNkRxKjTZ6kMbnvoKNYH9G",
+    ],
+)
+async def test_a_garbage_hash_verifies_as_false(hasher: Argon2idPasswordHasher, garbage: str) -> None:
+    assert await hasher.verify("whatever", garbage) is False
+
+
+async def test_burn_runs_argon2_against_a_decoy(
+    hasher: Argon2idPasswordHasher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``burn`` spends what a verify costs when there is no account to verify against. Its duration is
+    not asserted (timing asserts are flaky); that it verifies a real Argon2id hash is."""
+    verified: list[str] = []
+    verify = Argon2idPasswordHasher._verify_sync
+
+    def spy(password: str, password_hash: str) -> bool:
+        verified.append(password_hash)
+        return verify(password, password_hash)
+
+    monkeypatch.setattr(hasher, "_verify_sync", spy)
+    await hasher.burn(secrets.token_urlsafe(16))
+    [decoy] = verified
+    assert decoy.startswith(OWASP_ARGON2ID)
+    assert await hasher.verify(secrets.token_urlsafe(16), decoy) is False
