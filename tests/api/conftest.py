@@ -49,10 +49,11 @@ class FixedWindowRateLimiter:
         return RateDecision(count <= limit, max(0, limit - count), 0 if count <= limit else retry_after)
 
 
-def make_services(**overrides: Any) -> AppServices:
+def make_services(uow: InMemoryUnitOfWorkFactory | None = None, **overrides: Any) -> AppServices:
+    """The app's services on fakes. The session cache is off, so a revocation shows on the next request."""
     issuer = FakeAccessTokenIssuer()
     services = AppServices.from_ports(
-        uow=InMemoryUnitOfWorkFactory(),
+        uow=uow or InMemoryUnitOfWorkFactory(),
         hasher=FakePasswordHasher(),
         issuer=issuer,
         tokens=issuer,
@@ -60,7 +61,7 @@ def make_services(**overrides: Any) -> AppServices:
         jwks=lambda: JWKS,
         rate_limiter=FixedWindowRateLimiter(),
     )
-    return replace(services, **overrides)
+    return replace(services, **{"session_cache_seconds": 0, **overrides})
 
 
 @dataclass
@@ -70,6 +71,8 @@ class Api:
     app: Application
     client: TestClient
     services: AppServices
+    uow: InMemoryUnitOfWorkFactory
+    """The app's database: tests read it, and change what no endpoint changes yet."""
 
     async def post(self, path: str, body: object, token: str | None = None) -> Response:
         content = Content(b"application/json", json.dumps(body).encode())
@@ -107,18 +110,32 @@ class Api:
         return (await self.log_in(email))["access_token"], signed_up
 
     async def member_token(
-        self, owner_token: str, email: str, roles: list[str], unit_ids: list[str] | None = None
+        self,
+        owner_token: str,
+        email: str,
+        roles: list[str],
+        unit_ids: list[str] | None = None,
+        *,
+        signed_in_as: str | None = None,
     ) -> tuple[str, dict[str, Any]]:
+        """Invite ``email`` into the owner's clinic, accept, and sign in there: the member's access token.
+
+        A new person accepts with a name and a password; someone with an account accepts signed in as it
+        (``signed_in_as``: one of their access tokens).
+        """
         invited = await self.post(
             "/v1/invitations", {"email": email, "roles": roles, "unit_ids": unit_ids or []}, owner_token
         )
         assert invited.status == 201, await invited.text()
         token = (await body_of(invited))["token"]
-        accepted = await self.post(
-            "/v1/invitations/accept", {"token": token, "password": PASSWORD, "name": "Bruno Lima"}
-        )
+        if signed_in_as is None:
+            body = {"token": token, "password": PASSWORD, "name": "Bruno Lima"}
+        else:
+            body = {"token": token}
+        accepted = await self.post("/v1/invitations/accept", body, signed_in_as)
         assert accepted.status == 201, await accepted.text()
-        return (await self.log_in(email))["access_token"], await body_of(accepted)
+        clinic = (await body_of(await self.get("/v1/me", owner_token)))["tenant"]["slug"]
+        return (await self.log_in(email, tenant_slug=clinic))["access_token"], await body_of(accepted)
 
 
 def auth_header(token: str | None) -> dict[str, str] | None:
@@ -144,11 +161,12 @@ async def make_api() -> AsyncIterator[Callable[..., Any]]:
     apps: list[Application] = []
 
     async def build(**overrides: Any) -> Api:
-        services = make_services(**overrides)
+        uow = InMemoryUnitOfWorkFactory()
+        services = make_services(uow, **overrides)
         app = create_app(services)
         await start(app)
         apps.append(app)
-        return Api(app, TestClient(app), services)
+        return Api(app, TestClient(app), services, uow)
 
     yield build
     for app in apps:

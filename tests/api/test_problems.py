@@ -244,6 +244,36 @@ async def test_an_unexpected_exception_is_a_generic_500_logged_with_the_request_
     assert problem["request_id"] == "trace-me-123"
 
 
+class DatabaseDown(Exception):
+    """Stands for a driver's connection error; the composition root lists the real ones."""
+
+
+class UnreachableGetMe(GetMe):
+    async def __call__(self, actor: Actor) -> Result[Me, NotFound]:
+        raise DatabaseDown("connection to postgres://clinic:s3cret@db refused")
+
+
+async def test_a_dependency_outage_is_a_503_with_retry_after(make_api: Callable[..., Any]) -> None:
+    plain: Api = await make_api()
+    api: Api = await make_api(
+        get_me=UnreachableGetMe(plain.services.get_me._uow), unavailable=(DatabaseDown,)
+    )
+    token, _ = await api.owner_token("ana@example.com", "Clínica A")
+    response = await api.get("/v1/me", token)
+    problem = await problem_of(response, 503, "service_unavailable")
+    assert response.get_first_header(b"Retry-After") == b"5"
+    assert "s3cret" not in str(problem)
+
+
+def test_the_composition_root_names_the_drivers_outage_errors() -> None:
+    import redis.exceptions
+    import sqlalchemy.exc
+
+    from clinic_api.composition import UNAVAILABLE
+
+    assert {sqlalchemy.exc.OperationalError, redis.exceptions.ConnectionError} <= set(UNAVAILABLE)
+
+
 def all_domain_errors() -> set[type[DomainError]]:
     for module in pkgutil.walk_packages(clinic_core.__path__, "clinic_core."):
         importlib.import_module(module.name)
@@ -267,12 +297,17 @@ def test_every_domain_error_of_clinic_core_has_a_status_other_than_the_fallback(
 
 def test_subclasses_map_by_their_base() -> None:
     from clinic_core.identity.model import RefreshTokenReused
+    from clinic_core.identity.sessions import AlreadyInTenant
+    from clinic_core.tenancy.members import InvitationForAnotherAccount, SignInRequired
     from clinic_core.tenancy.model import TenantSuspended
     from clinic_core.tenancy.signup import EmailAlreadyRegistered
 
     assert status_of(RefreshTokenReused())[0] == 401
+    assert status_of(SignInRequired())[0] == 401
     assert status_of(TenantSuspended())[0] == 403
+    assert status_of(InvitationForAnotherAccount())[0] == 403
     assert status_of(EmailAlreadyRegistered())[0] == 409
+    assert status_of(AlreadyInTenant())[0] == 409
 
 
 def test_http_statuses_become_problems_even_unusual_ones() -> None:

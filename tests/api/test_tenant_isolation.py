@@ -104,6 +104,27 @@ async def test_a_unit_restricted_member_sees_only_their_units(api: Api) -> None:
     assert {unit["id"] for unit in owner_view["items"]} == {centre, north["id"]}
 
 
+async def test_a_unit_restricted_manager_sees_only_the_members_of_their_units(api: Api) -> None:
+    owner, clinic = await api.owner_token("ana@example.com", "Clínica A")
+    centre = clinic["unit"]["id"]
+    north = (
+        await body_of(await api.post("/v1/units", {"name": "Norte", "timezone": "America/Manaus"}, owner))
+    )["id"]
+    manager, _ = await api.member_token(owner, "gil@example.com", ["manager"], [centre])
+    await api.member_token(owner, "bia@example.com", ["nurse"], [centre])
+    _, in_north = await api.member_token(owner, "duda@example.com", ["nurse"], [north])
+
+    listed = await body_of(await api.get("/v1/members", manager))
+    assert sorted(m["user"]["email"] for m in listed["items"]) == [
+        "ana@example.com",
+        "bia@example.com",
+        "gil@example.com",
+    ]
+    hidden = await api.get(f"/v1/members/{in_north['id']}", manager)
+    assert hidden.status == 404
+    assert (await api.get(f"/v1/members/{in_north['id']}", owner)).status == 200
+
+
 async def test_pages_follow_the_cursor(make_api: Callable[..., Any]) -> None:
     api: Api = await make_api()
     owner, _ = await api.owner_token("ana@example.com", "Clínica A")

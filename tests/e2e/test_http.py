@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from tests.e2e.conftest import LOGIN_PER_EMAIL, Server, start_server
 
 PASSWORD = "correct horse battery staple"
 PROBLEM = "application/problem+json"
+SESSION_CACHE_SECONDS = 15
 
 
 def _signup(client: httpx.Client, name: str) -> tuple[dict[str, Any], str]:
@@ -64,6 +66,24 @@ def test_signup_login_me_refresh_and_reuse_detection(pg_server: Server) -> None:
         assert reused.json()["code"] == "refresh_token_reused"
         after = client.post("/v1/auth/refresh", json={"refresh_token": rotated.json()["refresh_token"]})
         assert after.status_code == 401
+
+
+def test_an_access_token_is_refused_once_its_session_is_logged_out(pg_server: Server) -> None:
+    with pg_server.client() as client:
+        _, email = _signup(client, "Clínica Saída")
+        tokens = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json()
+        bearer = {"Authorization": f"Bearer {tokens['access_token']}"}
+        assert client.get("/v1/me", headers=bearer).status_code == 200
+
+        logout = client.post("/v1/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+        assert logout.status_code == 204
+
+        # A process may trust what it learnt of a session for session_cache_seconds (15 s by default).
+        deadline = time.monotonic() + SESSION_CACHE_SECONDS + 5
+        while (me := client.get("/v1/me", headers=bearer)).status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert me.status_code == 401, me.text
+        assert me.headers["content-type"].startswith(PROBLEM)
 
 
 def test_access_token_verifies_with_an_independent_jose_library(pg_server: Server) -> None:
@@ -195,3 +215,20 @@ def test_the_api_refuses_to_start_when_rls_would_not_apply(
     )
     assert finished.returncode == 2
     assert "row-level security would not apply" in finished.stdout + finished.stderr
+
+
+def test_an_unreachable_database_at_start_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
+    env |= {"CLINIC_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "CLINIC_DATA_DIR": str(tmp_path)}
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "clinic-api"), "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert finished.returncode == 2
+    output = finished.stdout + finished.stderr
+    assert "cannot reach the database" in output
+    assert "Traceback" not in output

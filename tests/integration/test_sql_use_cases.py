@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from uuid import UUID
 
 from returns.result import Failure, Success
 
@@ -11,12 +12,15 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.identity.me import GetMe
-from clinic_core.identity.model import InvalidRefreshToken, RefreshTokenReused
+from clinic_core.identity.model import InvalidRefreshToken, RefreshTokenReused, TokenPair
 from clinic_core.identity.sessions import (
+    CheckSession,
     LogIn,
     LogInCommand,
+    LogOut,
     RefreshCommand,
     RefreshSession,
+    SessionStanding,
     SwitchTenant,
     SwitchTenantCommand,
 )
@@ -26,15 +30,32 @@ from clinic_core.shared.ids import UnitId
 from clinic_core.tenancy.members import (
     AcceptInvitation,
     AcceptInvitationCommand,
+    GetMember,
     InviteMember,
     InviteMemberCommand,
     ListMembers,
+    Member,
 )
+from clinic_core.tenancy.model import Membership
+from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import EmailAlreadyRegistered, SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand, GetUnit, ListUnits
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.conftest import PASSWORD, sign_up, unique_email
+
+
+def _actor_of(issuer: FakeAccessTokenIssuer, tokens: TokenPair) -> Actor:
+    """The actor the HTTP host builds from the access token's claims."""
+    claims = issuer.verify(tokens.access_token)
+    assert claims is not None
+    return Actor(
+        user_id=claims.user_id,
+        tenant_id=claims.tenant_id,
+        roles=claims.roles,
+        unit_ids=frozenset(UnitId(UUID(u)) for u in claims.unit_ids),
+        session_id=claims.session_id,
+    )
 
 
 def _owner(signed: SignedUp) -> Actor:
@@ -154,9 +175,10 @@ async def test_invitation_accepted_once_restricts_to_its_unit(sql_uow: SqlUnitOf
         )
     ).unwrap()
     accept = AcceptInvitation(sql_uow, FakePasswordHasher(), clock)
-    member = (await accept(AcceptInvitationCommand(invited.token, PASSWORD, "Rafael Costa"))).unwrap()
+    joining = AcceptInvitationCommand(invited.token, password=PASSWORD, name="Rafael Costa")
+    member = (await accept(joining)).unwrap()
     assert member.membership.unit_ids == frozenset({clinic.unit.id})
-    assert isinstance(await accept(AcceptInvitationCommand(invited.token, PASSWORD, "Rafael Costa")), Failure)
+    assert isinstance(await accept(joining), Failure)
 
     members = (await ListMembers(sql_uow)(_owner(clinic), PageRequest())).unwrap()
     assert {m.user.name.value for m in members.items} == {"Ana Souza", "Rafael Costa"}
@@ -169,7 +191,8 @@ async def test_invitation_accepted_once_restricts_to_its_unit(sql_uow: SqlUnitOf
         )
     ).unwrap()
     clock.advance(timedelta(days=8))
-    assert isinstance(await accept(AcceptInvitationCommand(expired.token, PASSWORD, "Late Nurse")), Failure)
+    late = AcceptInvitationCommand(expired.token, password=PASSWORD, name="Late Nurse")
+    assert isinstance(await accept(late), Failure)
 
 
 async def test_a_user_of_two_tenants_switches_between_them(
@@ -186,7 +209,7 @@ async def test_a_user_of_two_tenants_switches_between_them(
     ).unwrap()
     (
         await AcceptInvitation(sql_uow, FakePasswordHasher(), clock)(
-            AcceptInvitationCommand(invited.token, PASSWORD)
+            AcceptInvitationCommand(invited.token, signed_in_as=clinic_a.owner.id)
         )
     ).unwrap()
 
@@ -210,9 +233,85 @@ async def test_a_user_of_two_tenants_switches_between_them(
 
     switched = (
         await SwitchTenant(sql_uow, issuer, clock)(
-            SwitchTenantCommand(actor=actor, tenant_id=clinic_a.tenant.id)
+            SwitchTenantCommand(actor=actor, refresh_token=tokens.refresh_token, tenant_id=clinic_a.tenant.id)
         )
     ).unwrap()
     assert issuer.decode(switched.access_token)["tid"] == str(clinic_a.tenant.id)
+    check = CheckSession(sql_uow, clock)
+    assert await check(actor) == SessionStanding(active=False)  # B's access token no longer stands
+    assert await check(_actor_of(issuer, switched)) == SessionStanding(
+        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset()
+    )
     refresh = RefreshSession(sql_uow, issuer, clock)
     assert isinstance((await refresh(RefreshCommand(tokens.refresh_token))).failure(), RefreshTokenReused)
+
+
+async def test_a_logged_out_session_no_longer_stands(
+    sql_uow: SqlUnitOfWorkFactory, issuer: FakeAccessTokenIssuer
+) -> None:
+    clinic = await sign_up(sql_uow)
+    clock = SystemClock()
+    log_in = LogIn(sql_uow, FakePasswordHasher(), issuer, clock)
+    tokens = (await log_in(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap()
+    other_device = (await log_in(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap()
+    check = CheckSession(sql_uow, clock)
+    assert await check(_actor_of(issuer, tokens)) == SessionStanding(
+        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset()
+    )
+
+    assert isinstance(await LogOut(sql_uow, clock)(RefreshCommand(tokens.refresh_token)), Success)
+
+    assert await check(_actor_of(issuer, tokens)) == SessionStanding(active=False)
+    assert (await check(_actor_of(issuer, other_device))).active
+
+
+async def test_a_unit_restricted_manager_lists_only_the_members_who_reach_their_units(
+    sql_uow: SqlUnitOfWorkFactory,
+) -> None:
+    clinic = await sign_up(sql_uow)
+    owner = _owner(clinic)
+    clock = SystemClock()
+    centre = clinic.unit.id
+    north = (
+        (await CreateUnit(sql_uow, clock)(CreateUnitCommand(owner, "Norte", "America/Manaus"))).unwrap().id
+    )
+
+    async def join(name: str, role: str, units: frozenset[UnitId]) -> Member:
+        invited = (
+            await InviteMember(sql_uow, clock)(
+                InviteMemberCommand(owner, unique_email(role), frozenset({role}), units)
+            )
+        ).unwrap()
+        accept = AcceptInvitation(sql_uow, FakePasswordHasher(), clock)
+        return (await accept(AcceptInvitationCommand(invited.token, password=PASSWORD, name=name))).unwrap()
+
+    manager = await join("Gil Rocha", "manager", frozenset({centre}))
+    await join("Bia Lima", "nurse", frozenset({centre}))
+    await join("Caio Lima", "nurse", frozenset({centre, north}))
+    in_north = await join("Duda Reis", "nurse", frozenset({north}))
+    restricted = Actor(manager.user.id, clinic.tenant.id, frozenset({Role.MANAGER}), frozenset({centre}))
+    reaching_centre = {"Ana Souza", "Gil Rocha", "Bia Lima", "Caio Lima"}
+
+    # The repository's filter, page by page: no member twice, none missing, in id order.
+    seen: list[Membership] = []
+    async with sql_uow(Scope(tenant_id=clinic.tenant.id, user_id=manager.user.id)) as uow:
+        page = PageRequest(limit=1)
+        while True:
+            found = await uow.memberships.list(page, sharing=frozenset({centre}))
+            seen += found.items
+            if found.next_after is None:
+                break
+            page = PageRequest(limit=1, after=found.next_after)
+        only_unrestricted = await uow.memberships.list(PageRequest(), sharing=frozenset())
+        everyone = await uow.memberships.list(PageRequest())
+    assert [m.id for m in seen] == sorted(m.id for m in seen)
+    assert len(seen) == 4
+    assert in_north.membership.id not in {m.id for m in seen}
+    assert [m.id for m in only_unrestricted.items] == [clinic.membership.id]
+    assert len(everyone.items) == 5
+
+    listed = (await ListMembers(sql_uow)(restricted, PageRequest())).unwrap()
+    assert {m.user.name.value for m in listed.items} == reaching_centre
+    hidden = await GetMember(sql_uow)(restricted, in_north.membership.id)
+    assert hidden.failure() == NotFound("member", str(in_north.membership.id))
+    assert isinstance(await GetMember(sql_uow)(owner, in_north.membership.id), Success)

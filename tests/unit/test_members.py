@@ -13,8 +13,15 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.identity.me import GetMe
-from clinic_core.identity.model import InvalidCredentials, InvalidRefreshToken, RefreshTokenReused, TokenPair
+from clinic_core.identity.model import (
+    AuthSession,
+    InvalidRefreshToken,
+    RefreshTokenReused,
+    RevocationReason,
+    TokenPair,
+)
 from clinic_core.identity.sessions import (
+    AlreadyInTenant,
     LogIn,
     LogInCommand,
     LogOut,
@@ -32,11 +39,13 @@ from clinic_core.tenancy.members import (
     AcceptInvitationCommand,
     AlreadyMember,
     GetMember,
+    InvitationForAnotherAccount,
     InvitationIssued,
     InviteMember,
     InviteMemberCommand,
     ListMembers,
     Member,
+    SignInRequired,
     invitation_token,
 )
 from clinic_core.tenancy.model import (
@@ -105,6 +114,12 @@ class World:
             unit_ids=frozenset(UnitId(UUID(u)) for u in claims.unit_ids),
             session_id=claims.session_id,
         )
+
+    def session_of(self, tokens: TokenPair) -> AuthSession:
+        """The session the token pair belongs to, as committed."""
+        session_id = self.actor_of(tokens).session_id
+        assert session_id is not None
+        return self.uow.store.tables.sessions[session_id]
 
     async def suspend(self, tenant_id: TenantId) -> None:
         async with self.uow(Scope(tenant_id=tenant_id)) as uow:
@@ -243,7 +258,9 @@ async def test_a_new_person_joins_with_a_name_and_a_password(world: World) -> No
     issued = await world.invite(owner(signed), "bia@example.com", "nurse", units=frozenset({signed.unit.id}))
     before = len(world.uow.store.outbox)
 
-    member = (await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, " Bia  Lima "))).unwrap()
+    member = (
+        await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name=" Bia  Lima "))
+    ).unwrap()
 
     assert member.user.email.value == "bia@example.com"
     assert member.user.name.value == "Bia Lima"
@@ -281,7 +298,7 @@ async def test_a_new_person_must_pass_the_name_and_password_policy(
     issued = await world.invite(owner(signed), "bia.lima@example.com")
     users_before = set(world.uow.store.tables.users)
 
-    result = await world.accept(AcceptInvitationCommand(issued.token, password, name))
+    result = await world.accept(AcceptInvitationCommand(issued.token, password=password, name=name))
 
     assert isinstance(result, Failure)
     error = result.failure()
@@ -289,37 +306,106 @@ async def test_a_new_person_must_pass_the_name_and_password_policy(
     assert {(e.field, e.code) for e in error.errors} == errors
     assert set(world.uow.store.tables.users) == users_before
     # Nothing was used up: the same invitation still works with good input.
-    retry = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima"))
+    retry = await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name="Bia Lima"))
     assert isinstance(retry, Success)
 
 
-async def test_an_existing_account_must_prove_it_is_theirs(world: World) -> None:
+async def test_an_existing_account_joins_signed_in_without_a_password(world: World) -> None:
     a = await world.sign_up("ana@example.com", "Clínica A")
     b = await world.sign_up("bia@example.com", "Clínica B")
     issued = await world.invite(owner(a), "bia@example.com", "professional")
 
-    wrong = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Someone Else"))
-    assert wrong == Failure(InvalidCredentials())
-    assert len(world.uow.store.tables.memberships) == 2
+    member = (await world.accept(AcceptInvitationCommand(issued.token, signed_in_as=b.owner.id))).unwrap()
 
-    member = (await world.accept(AcceptInvitationCommand(issued.token, PASSWORD))).unwrap()
     assert member.user.id == b.owner.id
-    assert member.membership.tenant_id == a.tenant.id
+    assert (member.membership.tenant_id, member.membership.roles) == (
+        a.tenant.id,
+        frozenset({Role.PROFESSIONAL}),
+    )
     assert (
         member.user.name.value == "Ana Souza"
     )  # the account is theirs: the invitation changes nothing of it
     assert len(world.uow.store.tables.users) == 2
-    # The account's password is still the one it had.
     assert isinstance(await world.log_in(LogInCommand("bia@example.com", PASSWORD)), Success)
+
+
+@pytest.mark.parametrize("password", [None, PASSWORD, NEW_PASSWORD])
+async def test_an_existing_account_must_sign_in_whatever_password_it_sends(
+    world: World, password: str | None
+) -> None:
+    a = await world.sign_up("ana@example.com", "Clínica A")
+    await world.sign_up("bia@example.com", "Clínica B")
+    issued = await world.invite(owner(a), "bia@example.com", "professional")
+    outbox_before = len(world.uow.store.outbox)
+
+    # The right password, a wrong one and none are answered alike: accepting is no password oracle.
+    result = await world.accept(AcceptInvitationCommand(issued.token, password=password, name="Bia Lima"))
+
+    assert result == Failure(SignInRequired())
+    assert len(world.uow.store.tables.memberships) == 2
+    assert len(world.uow.store.tables.users) == 2
+    assert world.uow.store.tables.invitations[issued.invitation.id].accepted_at is None
+    assert len(world.uow.store.outbox) == outbox_before
+
+
+async def test_an_invitation_cannot_be_accepted_signed_in_as_another_account(world: World) -> None:
+    a = await world.sign_up("ana@example.com", "Clínica A")
+    await world.sign_up("bia@example.com", "Clínica B")
+    caio = await world.sign_up("caio@example.com", "Clínica C")
+    for_bia = await world.invite(owner(a), "bia@example.com")
+    for_nobody_yet = await world.invite(owner(a), "duda@example.com")
+
+    as_caio = AcceptInvitationCommand(for_bia.token, signed_in_as=caio.owner.id)
+    assert await world.accept(as_caio) == Failure(InvitationForAnotherAccount())
+    # An invitation for an email without an account cannot be claimed by a signed-in account either.
+    claimed = AcceptInvitationCommand(
+        for_nobody_yet.token, signed_in_as=caio.owner.id, password=NEW_PASSWORD, name="Duda Reis"
+    )
+    assert await world.accept(claimed) == Failure(InvitationForAnotherAccount())
+
+    assert len(world.uow.store.tables.memberships) == 3
+    assert not any(u.email.value == "duda@example.com" for u in world.uow.store.tables.users.values())
+    assert all(i.accepted_at is None for i in world.uow.store.tables.invitations.values())
+
+
+class VerifyCountingHasher(FakePasswordHasher):
+    def __init__(self) -> None:
+        self.verified = 0
+
+    async def verify(self, password: str, password_hash: str) -> bool:
+        self.verified += 1
+        return await super().verify(password, password_hash)
+
+
+async def test_accepting_an_invitation_never_checks_a_password() -> None:
+    clock = FixedClock(T0)
+    hasher = VerifyCountingHasher()
+    world = World(InMemoryUnitOfWorkFactory(), clock, hasher, FakeAccessTokenIssuer(clock))
+    a = await world.sign_up("ana@example.com", "Clínica A")
+    b = await world.sign_up("bia@example.com", "Clínica B")
+    for_bia = await world.invite(owner(a), "bia@example.com")
+    for_caio = await world.invite(owner(a), "caio@example.com")
+
+    for cmd in (
+        AcceptInvitationCommand(for_bia.token, password=PASSWORD),
+        AcceptInvitationCommand(for_bia.token, password=NEW_PASSWORD),
+        AcceptInvitationCommand(for_bia.token, signed_in_as=a.owner.id, password=PASSWORD),
+        AcceptInvitationCommand(for_bia.token, signed_in_as=b.owner.id, password=PASSWORD),
+        AcceptInvitationCommand(for_caio.token, password=NEW_PASSWORD, name="Caio Lima"),
+    ):
+        await world.accept(cmd)
+
+    assert hasher.verified == 0
+    assert len(world.uow.store.tables.memberships) == 4  # Bia and Caio joined
 
 
 async def test_an_invitation_is_single_use(world: World) -> None:
     signed = await world.sign_up("ana@example.com", "Clínica A")
     issued = await world.invite(owner(signed), "bia@example.com")
-    first = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima"))
+    first = await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name="Bia Lima"))
     assert isinstance(first, Success)
     world.clock.advance(timedelta(minutes=1))
-    again = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima"))
+    again = await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name="Bia Lima"))
     assert again == Failure(InvitationNotUsable())
     assert len(world.uow.store.tables.memberships) == 2
 
@@ -328,7 +414,7 @@ async def test_a_suspended_tenant_admits_no_new_members(world: World) -> None:
     signed = await world.sign_up("ana@example.com", "Clínica A")
     issued = await world.invite(owner(signed), "bia@example.com")
     await world.suspend(signed.tenant.id)
-    result = await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima"))
+    result = await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name="Bia Lima"))
     assert result == Failure(TenantSuspended())
     assert len(world.uow.store.tables.memberships) == 1
     assert len(world.uow.store.tables.users) == 1
@@ -340,10 +426,10 @@ async def test_an_invitation_expires_after_seven_days(world: World) -> None:
     in_time = await world.invite(owner(signed), "caio@example.com")
 
     world.clock.advance(INVITATION_LIFETIME - timedelta(seconds=1))
-    ok = await world.accept(AcceptInvitationCommand(in_time.token, NEW_PASSWORD, "Caio Lima"))
+    ok = await world.accept(AcceptInvitationCommand(in_time.token, password=NEW_PASSWORD, name="Caio Lima"))
     assert isinstance(ok, Success)
     world.clock.advance(timedelta(seconds=2))
-    expired = await world.accept(AcceptInvitationCommand(late.token, NEW_PASSWORD, "Bia Lima"))
+    expired = await world.accept(AcceptInvitationCommand(late.token, password=NEW_PASSWORD, name="Bia Lima"))
     assert expired == Failure(InvitationNotUsable())
     assert not any(u.email.value == "bia@example.com" for u in world.uow.store.tables.users.values())
 
@@ -363,10 +449,11 @@ async def test_a_tampered_token_is_refused(world: World) -> None:
         "a.b",
         f"x{ids}.{secret}",
     ):
-        result = await world.accept(AcceptInvitationCommand(token, NEW_PASSWORD, "Bia Lima"))
+        result = await world.accept(AcceptInvitationCommand(token, password=NEW_PASSWORD, name="Bia Lima"))
         assert result == Failure(InvitationNotUsable()), token
     assert isinstance(
-        await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, "Bia Lima")), Success
+        await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name="Bia Lima")),
+        Success,
     )
 
 
@@ -385,11 +472,13 @@ async def test_a_token_of_one_tenant_cannot_be_replayed_against_another(world: W
         invitation_token(a.tenant.id, for_b.invitation.id, secret_of(for_a.token)),
     ]
     for token in forged:
-        result = await world.accept(AcceptInvitationCommand(token, NEW_PASSWORD, "Caio Lima"))
+        result = await world.accept(AcceptInvitationCommand(token, password=NEW_PASSWORD, name="Caio Lima"))
         assert result == Failure(InvitationNotUsable())
     assert len(world.uow.store.tables.memberships) == 2
 
-    joined = (await world.accept(AcceptInvitationCommand(for_a.token, NEW_PASSWORD, "Caio Lima"))).unwrap()
+    joined = (
+        await world.accept(AcceptInvitationCommand(for_a.token, password=NEW_PASSWORD, name="Caio Lima"))
+    ).unwrap()
     assert (joined.membership.tenant_id, joined.membership.roles) == (a.tenant.id, frozenset({Role.ADMIN}))
 
 
@@ -397,8 +486,10 @@ async def test_accepting_while_already_a_member_is_a_conflict(world: World) -> N
     signed = await world.sign_up("ana@example.com", "Clínica A")
     first = await world.invite(owner(signed), "bia@example.com")
     second = await world.invite(owner(signed), "bia@example.com", "manager")
-    await world.accept(AcceptInvitationCommand(first.token, NEW_PASSWORD, "Bia Lima"))
-    result = await world.accept(AcceptInvitationCommand(second.token, NEW_PASSWORD))
+    bia = (
+        await world.accept(AcceptInvitationCommand(first.token, password=NEW_PASSWORD, name="Bia Lima"))
+    ).unwrap()
+    result = await world.accept(AcceptInvitationCommand(second.token, signed_in_as=bia.user.id))
     assert result == Failure(AlreadyMember())
     assert world.uow.store.tables.invitations[second.invitation.id].accepted_at is None
 
@@ -406,9 +497,18 @@ async def test_accepting_while_already_a_member_is_a_conflict(world: World) -> N
 # --- ListMembers and GetMember ---------------------------------------------------------------------------
 
 
-async def _join(world: World, signed: SignedUp, email: str, name: str, *roles: str) -> Member:
-    issued = await world.invite(owner(signed), email, *roles)
-    return (await world.accept(AcceptInvitationCommand(issued.token, NEW_PASSWORD, name))).unwrap()
+async def _join(
+    world: World,
+    signed: SignedUp,
+    email: str,
+    name: str,
+    *roles: str,
+    units: frozenset[UnitId] = frozenset(),
+) -> Member:
+    issued = await world.invite(owner(signed), email, *roles, units=units)
+    return (
+        await world.accept(AcceptInvitationCommand(issued.token, password=NEW_PASSWORD, name=name))
+    ).unwrap()
 
 
 async def test_list_members_shows_this_tenant_only(world: World) -> None:
@@ -451,6 +551,49 @@ async def test_reading_members_needs_members_read(world: World) -> None:
     assert isinstance(await ListMembers(world.uow)(staff(signed, Role.MANAGER), PageRequest()), Success)
 
 
+async def test_a_unit_restricted_manager_sees_only_the_members_who_reach_their_units(world: World) -> None:
+    signed = await world.sign_up("ana@example.com", "Clínica A")
+    centre = signed.unit.id
+    north = (
+        (
+            await CreateUnit(world.uow, world.clock)(
+                CreateUnitCommand(owner(signed), "Unidade Norte", "America/Manaus")
+            )
+        )
+        .unwrap()
+        .id
+    )
+    manager = await _join(world, signed, "gil@example.com", "Gil Rocha", "manager", units=frozenset({centre}))
+    in_centre = await _join(world, signed, "bia@example.com", "Bia Lima", "nurse", units=frozenset({centre}))
+    in_both = await _join(
+        world, signed, "caio@example.com", "Caio Lima", "nurse", units=frozenset({centre, north})
+    )
+    in_north = await _join(world, signed, "duda@example.com", "Duda Reis", "nurse", units=frozenset({north}))
+    restricted = Actor(manager.user.id, signed.tenant.id, frozenset({Role.MANAGER}), frozenset({centre}))
+
+    listed: list[str] = []
+    page = PageRequest(limit=2)
+    while True:
+        found = (await ListMembers(world.uow)(restricted, page)).unwrap()
+        listed += [m.user.email.value for m in found.items]
+        if found.next_cursor is None:
+            break
+        page = PageRequest.parse(found.next_cursor, 2).unwrap()
+    # The unrestricted owner, and everyone restricted to a unit shared with the manager.
+    assert sorted(listed) == ["ana@example.com", "bia@example.com", "caio@example.com", "gil@example.com"]
+
+    get = GetMember(world.uow)
+    assert await get(restricted, in_north.membership.id) == Failure(
+        NotFound("member", str(in_north.membership.id))
+    )
+    for visible in (signed.membership.id, in_centre.membership.id, in_both.membership.id):
+        assert isinstance(await get(restricted, visible), Success)
+    # The unrestricted owner still sees everyone.
+    everyone = (await ListMembers(world.uow)(owner(signed), PageRequest())).unwrap()
+    assert len(everyone.items) == 5
+    assert isinstance(await get(owner(signed), in_north.membership.id), Success)
+
+
 # --- two tenants: LogIn, SwitchTenant, GetMe -------------------------------------------------------------
 
 
@@ -460,7 +603,7 @@ async def _person_in_two_tenants(world: World) -> tuple[SignedUp, SignedUp]:
     world.clock.advance(timedelta(minutes=1))
     b = await world.sign_up("bia@example.com", "Clínica B")
     issued = await world.invite(owner(b), "ana@example.com", "professional")
-    await world.accept(AcceptInvitationCommand(issued.token, PASSWORD))
+    (await world.accept(AcceptInvitationCommand(issued.token, signed_in_as=a.owner.id))).unwrap()
     return a, b
 
 
@@ -491,13 +634,15 @@ async def test_log_in_skips_or_refuses_a_suspended_tenant(world: World) -> None:
     assert asked == Failure(TenantSuspended())
 
 
-async def test_switch_tenant_moves_the_session_and_retires_the_old_refresh_token(world: World) -> None:
+async def test_switch_tenant_moves_the_session_and_spends_its_refresh_token(world: World) -> None:
     a, b = await _person_in_two_tenants(world)
     tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
     in_a = world.actor_of(tokens)
     assert in_a.tenant_id == a.tenant.id
 
-    switched = (await world.switch(SwitchTenantCommand(in_a, tenant_slug=b.tenant.slug.value))).unwrap()
+    switched = (
+        await world.switch(SwitchTenantCommand(in_a, tokens.refresh_token, tenant_slug=b.tenant.slug.value))
+    ).unwrap()
     in_b = world.actor_of(switched)
     assert (in_b.tenant_id, in_b.roles, in_b.user_id) == (
         b.tenant.id,
@@ -510,7 +655,7 @@ async def test_switch_tenant_moves_the_session_and_retires_the_old_refresh_token
     world.clock.advance(timedelta(minutes=5))
     refreshed = (await world.refresh(RefreshCommand(switched.refresh_token))).unwrap()
     assert world.actor_of(refreshed).tenant_id == b.tenant.id
-    # The refresh token issued before the switch now counts as reused: the session ends.
+    # The refresh token the switch spent now counts as reused: the session ends.
     assert await world.refresh(RefreshCommand(tokens.refresh_token)) == Failure(RefreshTokenReused())
     assert isinstance(await world.refresh(RefreshCommand(refreshed.refresh_token)), Failure)
 
@@ -520,7 +665,9 @@ async def test_switch_back_by_tenant_id(world: World) -> None:
     tokens = (
         await world.log_in(LogInCommand("ana@example.com", PASSWORD, tenant_slug=b.tenant.slug.value))
     ).unwrap()
-    switched = await world.switch(SwitchTenantCommand(world.actor_of(tokens), tenant_id=a.tenant.id))
+    switched = await world.switch(
+        SwitchTenantCommand(world.actor_of(tokens), tokens.refresh_token, tenant_id=a.tenant.id)
+    )
     actor = world.actor_of(switched.unwrap())
     assert (actor.tenant_id, actor.roles) == (a.tenant.id, frozenset({Role.OWNER}))
 
@@ -529,46 +676,100 @@ async def test_switch_to_a_tenant_one_does_not_belong_to(world: World) -> None:
     a = await world.sign_up("ana@example.com", "Clínica A")
     other = await world.sign_up("bia@example.com", "Clínica B")
     tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
-    actor = world.actor_of(tokens)
+    actor, refresh_token = world.actor_of(tokens), tokens.refresh_token
     for cmd in (
-        SwitchTenantCommand(actor, tenant_slug=other.tenant.slug.value),
-        SwitchTenantCommand(actor, tenant_id=other.tenant.id),
-        SwitchTenantCommand(actor, tenant_slug="nowhere"),
-        SwitchTenantCommand(actor),
+        SwitchTenantCommand(actor, refresh_token, tenant_slug=other.tenant.slug.value),
+        SwitchTenantCommand(actor, refresh_token, tenant_id=other.tenant.id),
+        SwitchTenantCommand(actor, refresh_token, tenant_slug="nowhere"),
+        SwitchTenantCommand(actor, refresh_token),
     ):
         assert await world.switch(cmd) == Failure(NoAccessToTenant())
     # Nothing changed: the session is still in A and its refresh token still works.
-    assert world.actor_of((await world.refresh(RefreshCommand(tokens.refresh_token))).unwrap()).tenant_id == (
+    assert world.actor_of((await world.refresh(RefreshCommand(refresh_token))).unwrap()).tenant_id == (
         a.tenant.id
     )
 
 
-async def test_switch_to_a_suspended_tenant(world: World) -> None:
-    _, b = await _person_in_two_tenants(world)
+async def test_switch_to_a_suspended_tenant_leaves_the_session_as_it_was(world: World) -> None:
+    a, b = await _person_in_two_tenants(world)
     tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
     await world.suspend(b.tenant.id)
-    result = await world.switch(SwitchTenantCommand(world.actor_of(tokens), tenant_id=b.tenant.id))
+    result = await world.switch(
+        SwitchTenantCommand(world.actor_of(tokens), tokens.refresh_token, tenant_id=b.tenant.id)
+    )
     assert result == Failure(TenantSuspended())
+    refreshed = (await world.refresh(RefreshCommand(tokens.refresh_token))).unwrap()
+    assert world.actor_of(refreshed).tenant_id == a.tenant.id
 
 
-async def test_switch_needs_a_live_session_of_the_same_user(world: World) -> None:
+async def test_switch_to_the_current_tenant_is_a_conflict_and_spends_nothing(world: World) -> None:
+    a, _ = await _person_in_two_tenants(world)
+    tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    actor = world.actor_of(tokens)
+    for cmd in (
+        SwitchTenantCommand(actor, tokens.refresh_token, tenant_id=a.tenant.id),
+        SwitchTenantCommand(actor, tokens.refresh_token, tenant_slug=a.tenant.slug.value),
+    ):
+        assert await world.switch(cmd) == Failure(AlreadyInTenant())
+    assert isinstance(await world.refresh(RefreshCommand(tokens.refresh_token)), Success)
+
+
+async def test_switch_with_a_spent_refresh_token_revokes_the_session(world: World) -> None:
     a, b = await _person_in_two_tenants(world)
+    tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    rotated = (await world.refresh(RefreshCommand(tokens.refresh_token))).unwrap()
+
+    # An access token and a copied, already rotated refresh token: a replay, as on refresh.
+    actor = world.actor_of(tokens)
+    result = await world.switch(SwitchTenantCommand(actor, tokens.refresh_token, tenant_id=b.tenant.id))
+
+    assert result == Failure(RefreshTokenReused())
+    session = world.session_of(tokens)
+    assert session.revoked_reason == RevocationReason.REFRESH_TOKEN_REUSED
+    assert session.tenant_id == a.tenant.id
+    assert await world.refresh(RefreshCommand(rotated.refresh_token)) == Failure(InvalidRefreshToken())
+
+
+async def test_switch_with_another_sessions_refresh_token_changes_nothing(world: World) -> None:
+    a, b = await _person_in_two_tenants(world)
+    laptop = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    phone = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    bia = (await world.log_in(LogInCommand("bia@example.com", PASSWORD))).unwrap()
+    on_laptop = world.actor_of(laptop)
+
+    for someone_elses in (phone.refresh_token, bia.refresh_token):
+        cmd = SwitchTenantCommand(on_laptop, someone_elses, tenant_id=b.tenant.id)
+        assert await world.switch(cmd) == Failure(InvalidRefreshToken())
+
+    assert world.session_of(laptop).tenant_id == world.session_of(phone).tenant_id == a.tenant.id
+    assert all(s.revoked_at is None for s in world.uow.store.tables.sessions.values())
+    # No refresh token was spent: each still refreshes its own session.
+    for pair in (laptop, phone, bia):
+        assert isinstance(await world.refresh(RefreshCommand(pair.refresh_token)), Success)
+
+
+async def test_switch_needs_the_actors_own_live_session(world: World) -> None:
+    a, b = await _person_in_two_tenants(world)
+    ana_tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    ana = world.actor_of(ana_tokens)
     bia_tokens = (await world.log_in(LogInCommand("bia@example.com", PASSWORD))).unwrap()
-    ana = world.actor_of((await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap())
     bias_session = world.actor_of(bia_tokens).session_id
-    assert bias_session is not None
     for session_id in (bias_session, SessionId(new_uuid()), None):
         forged = Actor(ana.user_id, ana.tenant_id, ana.roles, ana.unit_ids, session_id)
-        result = await world.switch(SwitchTenantCommand(forged, tenant_id=a.tenant.id))
+        result = await world.switch(
+            SwitchTenantCommand(forged, ana_tokens.refresh_token, tenant_id=b.tenant.id)
+        )
         assert result == Failure(InvalidRefreshToken())
-    # Bia's session was not moved into A, and her refresh token still works.
-    assert world.uow.store.tables.sessions[bias_session].tenant_id == b.tenant.id
-    assert isinstance(await world.refresh(RefreshCommand(bia_tokens.refresh_token)), Success)
+    # Neither session moved, and Ana's refresh token was not spent by the refused attempts.
+    assert world.session_of(bia_tokens).tenant_id == b.tenant.id
+    assert world.session_of(ana_tokens).tenant_id == a.tenant.id
+    ana_tokens = (await world.refresh(RefreshCommand(ana_tokens.refresh_token))).unwrap()
 
-    # A revoked session cannot be switched either.
-    ana_tokens = (await world.log_in(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    # A session that was logged out cannot be switched either.
     await LogOut(world.uow, world.clock)(RefreshCommand(ana_tokens.refresh_token))
-    result = await world.switch(SwitchTenantCommand(world.actor_of(ana_tokens), tenant_id=b.tenant.id))
+    result = await world.switch(
+        SwitchTenantCommand(world.actor_of(ana_tokens), ana_tokens.refresh_token, tenant_id=b.tenant.id)
+    )
     assert result == Failure(InvalidRefreshToken())
 
 
@@ -611,9 +812,11 @@ async def test_a_password_with_accents_works_however_it_was_typed(
     assert isinstance(await world.log_in(LogInCommand("ana@example.com", logs_in_with)), Success)
 
 
-async def test_an_existing_account_proves_itself_with_an_accented_password(world: World) -> None:
-    a = await world.sign_up("ana@example.com", "Clínica A")
-    cmd = SignUpCommand("Clínica B", "Centro", "America/Sao_Paulo", "Bia Lima", "bia@example.com", DECOMPOSED)
-    assert isinstance(await SignUp(world.uow, world.hasher, world.clock)(cmd), Success)
-    issued = await world.invite(owner(a), "bia@example.com")
-    assert isinstance(await world.accept(AcceptInvitationCommand(issued.token, DECOMPOSED)), Success)
+async def test_an_account_made_from_an_invitation_takes_its_accented_password_however_typed(
+    world: World,
+) -> None:
+    signed = await world.sign_up("ana@example.com", "Clínica A")
+    issued = await world.invite(owner(signed), "bia@example.com")
+    accepted = await world.accept(AcceptInvitationCommand(issued.token, password=DECOMPOSED, name="Bia Lima"))
+    assert isinstance(accepted, Success)
+    assert isinstance(await world.log_in(LogInCommand("bia@example.com", COMPOSED)), Success)

@@ -12,7 +12,7 @@ from guardpost.common import AuthenticatedRequirement
 from rodi import Container
 
 import clinic_api.controllers  # noqa: F401  # registers the controllers' routes
-from clinic_api.auth import BearerAuthentication
+from clinic_api.auth import BearerAuthentication, SessionGuard
 from clinic_api.error_handling import configure_error_handling
 from clinic_api.metrics import HttpMetrics
 from clinic_api.middlewares import (
@@ -61,7 +61,8 @@ def configure_services(container: Container, services: AppServices, metrics: Htt
 def configure_authentication(app: Application, services: AppServices) -> None:
     """Every route needs a valid bearer token unless it is marked ``allow_anonymous``: a new route is
     closed until someone opens it on purpose."""
-    app.use_authentication().add(BearerAuthentication(services.tokens))
+    guard = SessionGuard(services.check_session, ttl_seconds=services.session_cache_seconds)
+    app.use_authentication().add(BearerAuthentication(services.tokens, guard))
     authenticated = Policy("authenticated", AuthenticatedRequirement())
     app.use_authorization(
         AuthorizationStrategy(authenticated, container=app.services, default_policy=authenticated)
@@ -113,7 +114,7 @@ def create_app(services: AppServices, *, docs: bool = True) -> Application:
     app = Application(router=Router(), services=container)
     metrics = HttpMetrics()
     configure_services(container, services, metrics)
-    configure_error_handling(app)
+    configure_error_handling(app, services.unavailable)
     configure_authentication(app, services)
     configure_middlewares(app, metrics, services.max_request_body_bytes)
     configure_cors(app, services.cors_origins)

@@ -3,6 +3,11 @@
 ``BearerAuthentication`` turns a valid ``Authorization: Bearer`` token into an ``ActorIdentity``; the
 authorization strategy then refuses anonymous callers on every route not marked ``allow_anonymous``; and
 ``ActorBinder`` hands the ``Actor`` to any handler that declares a parameter of that type.
+
+A signature is not enough: the token's session must still stand (not logged out, not revoked for a
+replayed refresh token, still in this tenant, tenant active, membership there). ``SessionGuard`` asks
+``CheckSession`` and remembers the answer for a few seconds, so that a logout takes effect everywhere
+within that time without a database read on every request.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from uuid import UUID
 
 from blacksheep import Request
 from blacksheep.server.bindings import Binder
+from cachetools import TTLCache
 from guardpost import AuthenticationHandler, Identity, UnauthorizedError
 
 from clinic_api.logging_setup import tenant_id_var
 from clinic_core.application.actor import Actor
 from clinic_core.identity.ports import AccessClaims, AccessTokenVerifier
-from clinic_core.shared.ids import UnitId
+from clinic_core.identity.sessions import CheckSession, SessionStanding
+from clinic_core.shared.ids import SessionId, TenantId, UnitId, UserId
 
 BEARER_SCHEME = "Bearer"
 _PRESENTED_TOKEN = "clinic_presented_token"
@@ -65,15 +72,33 @@ def presented_a_token(request: Request) -> bool:
     return bool(getattr(request, _PRESENTED_TOKEN, False))
 
 
+class SessionGuard:
+    """The standing of the sessions behind access tokens, cached per process for ``ttl_seconds``."""
+
+    def __init__(self, check: CheckSession, *, ttl_seconds: float, max_sessions: int = 50_000) -> None:
+        self._check = check
+        self._cache: TTLCache[tuple[SessionId | None, TenantId, UserId], SessionStanding] = TTLCache(
+            maxsize=max_sessions, ttl=ttl_seconds
+        )
+
+    async def standing(self, actor: Actor) -> SessionStanding:
+        key = (actor.session_id, actor.tenant_id, actor.user_id)
+        known = self._cache.get(key)
+        if known is None:
+            known = self._cache[key] = await self._check(actor)
+        return known
+
+
 class BearerAuthentication(AuthenticationHandler):
-    def __init__(self, verifier: AccessTokenVerifier) -> None:
-        self._verifier = verifier
+    def __init__(self, verifier: AccessTokenVerifier, guard: SessionGuard) -> None:
+        self._verifier, self._guard = verifier, guard
 
     @property
     def scheme(self) -> str:
         return BEARER_SCHEME
 
-    def authenticate(self, context: Any) -> Identity | None:
+    # guardpost awaits coroutine handlers (_is_async_handler) though its base class declares a sync method.
+    async def authenticate(self, context: Any) -> Identity | None:  # type: ignore[override]
         request: Request = context
         token = bearer_token(request)
         if token is None:
@@ -83,6 +108,17 @@ class BearerAuthentication(AuthenticationHandler):
         actor = actor_from(claims) if claims is not None else None
         if actor is None:
             return None
+        standing = await self._guard.standing(actor)
+        if not standing.active:
+            return None
+        # The membership's roles and units as they are now, not as they were when the token was signed.
+        actor = Actor(
+            user_id=actor.user_id,
+            tenant_id=actor.tenant_id,
+            roles=standing.roles,
+            unit_ids=standing.unit_ids,
+            session_id=actor.session_id,
+        )
         tenant_id_var.set(str(actor.tenant_id))
         return ActorIdentity(actor)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import redis.exceptions
+import sqlalchemy.exc
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -38,6 +40,16 @@ class Composition:
     tokens: JwtAccessTokens
     clock: Clock
     services: AppServices
+
+
+# What the drivers raise when their server is down or unreachable (not when a query is wrong).
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    sqlalchemy.exc.TimeoutError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 class RowLevelSecurityBypassed(RuntimeError):
@@ -111,6 +123,8 @@ def compose(settings: Settings) -> Composition:
         on_stop=[close_pools],
         limits=limits,
         cors_origins=settings.cors_origin_list,
+        session_cache_seconds=settings.session_cache_seconds,
+        unavailable=UNAVAILABLE,
     )
     return Composition(settings, engine, redis, uow, hasher, tokens, clock, services)
 

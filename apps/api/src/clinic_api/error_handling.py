@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from http import HTTPStatus
 from typing import Any
 
@@ -32,8 +33,10 @@ from clinic_api.problems import (
     invalid_fields,
     render,
 )
-from clinic_api.rate_limiting import too_many_requests
+from clinic_api.rate_limiting import LIMITER_DOWN, too_many_requests
 from clinic_core.shared.errors import FieldError
+
+logger = logging.getLogger(__name__)
 
 INTERNAL_ERROR = Problem(
     500,
@@ -179,7 +182,14 @@ def log_without_personal_data(app: Application) -> None:
     app.log_unhandled_exc = log_unhandled  # type: ignore[attr-defined]
 
 
-def configure_error_handling(app: Application) -> None:
+async def _on_unavailable(app: Any, request: Request, error: Exception) -> Response:
+    logger.warning("a dependency is unavailable: %s", type(error).__name__)
+    return respond(request, LIMITER_DOWN)
+
+
+def configure_error_handling(app: Application, unavailable: Iterable[type[Exception]] = ()) -> None:
+    """``unavailable``: exception types that mean a server we depend on is down or unreachable (the
+    composition root knows them: database and Redis errors). They answer 503 with Retry-After, not 500."""
     # A detailed error page shows a stack trace; no environment variable may turn that on here.
     app.show_error_details = False
     log_without_personal_data(app)
@@ -197,3 +207,5 @@ def configure_error_handling(app: Application) -> None:
     handlers[AuthenticateChallenge] = _on_unauthorized
     handlers[ForbiddenError] = _on_forbidden
     handlers[RateLimitExceededError] = _on_auth_rate_limited
+    for exception_type in unavailable:
+        handlers[exception_type] = _on_unavailable

@@ -10,6 +10,7 @@ import uvicorn
 
 from clinic_api.app import create_app
 from clinic_api.composition import (
+    UNAVAILABLE,
     RowLevelSecurityBypassed,
     compose,
     database_kind,
@@ -39,14 +40,20 @@ def main(argv: list[str] | None = None) -> None:
     overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
     settings = load_settings(**overrides)
     configure_logging(settings.log_level)
-    if args.migrate:
-        migrate(settings)
     composition = compose(settings)
     try:
+        if args.migrate:
+            migrate(settings)
         asyncio.run(prepare(composition, seed=args.seed_demo))
     except RowLevelSecurityBypassed as refused:
         log.critical("refusing to start: %s", refused)
         raise SystemExit(2) from refused
+    except UNAVAILABLE as down:
+        log.critical(
+            "cannot reach the database at start (%s): is it running, and is CLINIC_DATABASE_URL right?",
+            type(down).__name__,
+        )
+        raise SystemExit(2) from down
 
     url = settings.effective_public_url
     database = database_kind(settings)

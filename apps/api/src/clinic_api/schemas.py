@@ -82,10 +82,13 @@ class RefreshTokenRequest(RequestModel):
 
 
 class SwitchTenantRequest(RequestModel):
-    """Name the tenant by ``tenant_slug`` or by ``tenant_id``."""
+    """The session's current refresh token, and the tenant by ``tenant_slug`` or by ``tenant_id``."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"tenant_slug": "clinica-bela-vista"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"refresh_token": "k3Jq...Xw", "tenant_slug": "clinica-bela-vista"}]}
+    )
 
+    refresh_token: Secret
     tenant_slug: ShortText | None = None
     tenant_id: UUID | None = None
 
@@ -149,9 +152,10 @@ class AcceptInvitationRequest(RequestModel):
     )
 
     token: Secret
-    password: Secret
+    password: Secret | None = None
+    """For a new account only: its password. An existing account accepts signed in, with no password."""
     name: ShortText | None = None
-    """Required when the invited email has no account yet."""
+    """For a new account only: the person's name."""
 
 
 # Responses

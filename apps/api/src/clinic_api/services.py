@@ -14,7 +14,7 @@ from clinic_core.application.ports import RateLimiter
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
-from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.signup import SignUp
@@ -57,6 +57,7 @@ class AppServices:
     log_out: LogOut
     switch_tenant: SwitchTenant
     get_me: GetMe
+    check_session: CheckSession
     create_unit: CreateUnit
     get_unit: GetUnit
     list_units: ListUnits
@@ -77,6 +78,10 @@ class AppServices:
     limits: RateLimits = RateLimits()
     max_request_body_bytes: int = 64 * 1024
     """Every request body of the API is a small JSON object; anything much larger is abuse."""
+    unavailable: tuple[type[Exception], ...] = ()
+    """Exception types meaning a dependency is down (database, Redis): answered 503, not 500."""
+    session_cache_seconds: float = 15.0
+    """How long a process trusts what it learnt of a session: logout and revocation take effect within it."""
     cors_origins: tuple[str, ...] = ()
     """Browser origins (``https://app.example.com``) allowed to call the API; none by default."""
 
@@ -103,6 +108,7 @@ class AppServices:
             log_out=LogOut(uow, clock),
             switch_tenant=SwitchTenant(uow, issuer, clock),
             get_me=GetMe(uow),
+            check_session=CheckSession(uow, clock),
             create_unit=CreateUnit(uow, clock),
             get_unit=GetUnit(uow),
             list_units=ListUnits(uow),

@@ -35,10 +35,12 @@ class Settings(BaseSettings):
     database_role: str | None = Field(
         default="clinic_app",
         description="PostgreSQL role the API and worker act as (SET ROLE), so row-level security holds even "
-        "when the login is a superuser or the owner. Empty: act as the login itself.")
+        "when the login is a superuser or the owner. Empty: act as the login itself.",
+    )
     allow_rls_bypass: bool = Field(
         default=False,
-        description="Start even when the database role escapes row-level security (never in production).")
+        description="Start even when the database role escapes row-level security (never in production).",
+    )
     redis_url: str | None = Field(
         default=None, description="Redis for the rate limiter and the job queue. Default: none (in-process)."
     )
@@ -65,6 +67,13 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Proxies whose X-Forwarded-For/-Proto are believed (comma-separated IPs, or *): the client IP "
         "that per-IP rate limits count comes from them.",
+    )
+    session_cache_seconds: float = Field(
+        default=15.0,
+        ge=0,
+        le=300,
+        description="How long an API process trusts what it learnt of a session; logout and revocation take "
+        "effect within it on every process.",
     )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -4,6 +4,7 @@ from blacksheep import Request, Response
 from blacksheep.server.authorization import allow_anonymous
 from blacksheep.server.controllers import APIController
 
+from clinic_api.auth import ActorIdentity
 from clinic_api.openapi import documented
 from clinic_api.problems import unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
@@ -50,18 +51,23 @@ class Invitations(APIController):
         return json_response(InvitationOut.of(issued), 201)
 
     @allow_anonymous()
-    @documented(201, MemberOut, problems=(401, 409, 410, 422, 429, 503))
+    @documented(201, MemberOut, problems=(401, 403, 409, 410, 422, 429, 503))
     @post("/accept")
     async def accept_invitation(self, request: Request, body: AcceptInvitationRequest) -> Response:
         """Join the inviting clinic with an invitation token.
 
-        A person without an account creates one here (`name` and `password` required); a person with an
-        account proves it is them with their password.
+        A person without an account creates one here (`name` and `password` required). A person who has
+        an account calls this signed in as it (`Authorization: Bearer`), without a password; unsigned, they
+        get 401 `sign_in_required`.
         """
         await self._throttle.accept_invitation(client_ip(request))
+        identity = getattr(request, "identity", None)
+        signed_in_as = identity.actor.user_id if isinstance(identity, ActorIdentity) else None
         member = unwrap_or_raise(
             await self._accept(
-                AcceptInvitationCommand(token=body.token, password=body.password, name=body.name)
+                AcceptInvitationCommand(
+                    token=body.token, signed_in_as=signed_in_as, password=body.password, name=body.name
+                )
             )
         )
         return json_response(MemberOut.of(member), 201)

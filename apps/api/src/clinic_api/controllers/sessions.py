@@ -83,12 +83,13 @@ class Auth(APIController):
         unwrap_or_raise(await self._log_out(RefreshCommand(body.refresh_token)))
         return Response(204)
 
-    @documented(200, TokenPairOut, problems=(401, 403, 422))
+    @documented(200, TokenPairOut, problems=(401, 403, 409, 422))
     @post("/switch-tenant")
     async def switch_tenant(self, actor: Actor, body: SwitchTenantRequest) -> Response:
         """Move the current session to another clinic the user belongs to; returns a new token pair.
 
-        The refresh token held before the switch stops working.
+        It spends the session's refresh token exactly as a refresh does (so it needs it, and presenting a
+        spent one revokes the session); access tokens of the previous clinic stop being accepted.
         """
         if body.tenant_slug is None and body.tenant_id is None:
             raise ProblemRaised(
@@ -98,6 +99,7 @@ class Auth(APIController):
             await self._switch_tenant(
                 SwitchTenantCommand(
                     actor=actor,
+                    refresh_token=body.refresh_token,
                     tenant_slug=body.tenant_slug,
                     tenant_id=TenantId(body.tenant_id) if body.tenant_id else None,
                 )

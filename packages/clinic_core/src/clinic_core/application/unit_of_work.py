@@ -107,7 +107,10 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    def __call__(self, scope: Scope) -> UnitOfWork: ...
+    def __call__(self, scope: Scope, *, read_only: bool = False) -> UnitOfWork:
+        """A unit of work for ``scope``. ``read_only`` promises it will not write, which lets an adapter
+        run it alongside writers (SQLite takes no write lock for it)."""
+        ...
 
 
 class UniqueViolation(Exception):
@@ -120,6 +123,10 @@ class UniqueViolation(Exception):
     def __init__(self, constraint: str) -> None:
         super().__init__(constraint)
         self.constraint = constraint
+
+
+class ReadOnlyUnitOfWork(RuntimeError):
+    """A unit of work opened read-only was asked to commit: a programming error."""
 
 
 class NoTenantInScope(RuntimeError):

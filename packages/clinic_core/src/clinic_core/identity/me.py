@@ -26,7 +26,7 @@ class GetMe:
         self._uow = uow
 
     async def __call__(self, actor: Actor) -> Result[Me, NotFound]:
-        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id), read_only=True) as uow:
             user = await uow.users.get(actor.user_id)
             memberships = await uow.directory.memberships_of(actor.user_id)
         current = next(((t, m) for t, m in memberships if t.id == actor.tenant_id), None)

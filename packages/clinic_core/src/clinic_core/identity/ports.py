@@ -73,7 +73,3 @@ class RefreshTokenRepository(Protocol):
     async def mark_rotated(self, token_id: RefreshTokenId, at: datetime) -> bool:
         """Atomically mark the token rotated. False if it already was: two refreshes raced, or it was copied."""
         ...
-
-    async def rotate_all(self, session_id: SessionId, at: datetime) -> None:
-        """Mark every live token of the session rotated (switching tenant issues a fresh family member)."""
-        ...

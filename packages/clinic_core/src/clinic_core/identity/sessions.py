@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
-from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.identity.issuing import issue_tokens, open_session
 from clinic_core.identity.model import (
+    AuthSession,
     InvalidCredentials,
     InvalidRefreshToken,
     RefreshTokenReused,
@@ -19,10 +21,12 @@ from clinic_core.identity.model import (
 from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import AccessTokenIssuer, PasswordHasher
 from clinic_core.shared.clock import Clock
-from clinic_core.shared.ids import TenantId
+from clinic_core.shared.errors import Conflict
+from clinic_core.shared.ids import TenantId, UnitId
 from clinic_core.shared.tokens import digest
 from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Membership, NoAccessToTenant, Tenant, TenantSuspended
+from clinic_core.tenancy.permissions import Role
 
 
 def _choose(
@@ -63,7 +67,7 @@ class LogIn:
         email = Email.parse(cmd.email)
         user = None
         if isinstance(email, Success):
-            async with self._uow(Scope()) as uow:
+            async with self._uow(Scope(), read_only=True) as uow:
                 user = await uow.users.get_by_email(email.unwrap())
         if user is None:
             await self._hasher.burn(cmd.password)  # the same time as a wrong password: no account oracle
@@ -93,8 +97,31 @@ class RefreshCommand:
     refresh_token: str
 
 
+async def _redeem(
+    uow: UnitOfWork, refresh_token: str, now: datetime
+) -> Result[AuthSession, InvalidRefreshToken | RefreshTokenReused]:
+    """Spend a refresh token: the session it belongs to, if the token was live.
+
+    Presenting a token that was already spent is theft or a replay: the whole session is revoked, and the
+    revocation is committed even though the caller fails. The spend itself is a compare-and-set, so of
+    two requests racing with one token, one wins and the other counts as a replay.
+    """
+    token = await uow.refresh_tokens.get_by_hash(digest(refresh_token))
+    session = await uow.sessions.get(token.session_id) if token else None
+    if token is None or session is None or not session.is_active(now):
+        return Failure(InvalidRefreshToken())
+    if token.rotated_at is not None or not await uow.refresh_tokens.mark_rotated(token.id, now):
+        session.revoke(now, RevocationReason.REFRESH_TOKEN_REUSED)
+        await uow.sessions.save(session)
+        await uow.commit()
+        return Failure(RefreshTokenReused())
+    if token.expires_at <= now:
+        return Failure(InvalidRefreshToken())
+    return Success(session)
+
+
 class RefreshSession:
-    """Rotate a refresh token. Presenting a rotated one is theft or a replay: its session is revoked."""
+    """Rotate a refresh token: a new pair for the same session, with the membership's current roles."""
 
     def __init__(self, uow: UnitOfWorkFactory, issuer: AccessTokenIssuer, clock: Clock) -> None:
         self._uow, self._issuer, self._clock = uow, issuer, clock
@@ -104,18 +131,10 @@ class RefreshSession:
     ) -> Result[TokenPair, InvalidRefreshToken | RefreshTokenReused | TenantSuspended]:
         now = self._clock.now()
         async with self._uow(Scope()) as uow:
-            token = await uow.refresh_tokens.get_by_hash(digest(cmd.refresh_token))
-            session = await uow.sessions.get(token.session_id) if token else None
-            if token is None or session is None or not session.is_active(now):
-                return Failure(InvalidRefreshToken())
-            if token.rotated_at is not None or not await uow.refresh_tokens.mark_rotated(token.id, now):
-                session.revoke(now, RevocationReason.REFRESH_TOKEN_REUSED)
-                await uow.sessions.save(session)
-                await uow.commit()
-                return Failure(RefreshTokenReused())
-            if token.expires_at <= now:
-                return Failure(InvalidRefreshToken())
-
+            redeemed = await _redeem(uow, cmd.refresh_token, now)
+            if isinstance(redeemed, Failure):
+                return redeemed
+            session = redeemed.unwrap()
             await uow.bind(Scope(tenant_id=session.tenant_id, user_id=session.user_id))
             tenant = await uow.tenants.get(session.tenant_id)
             membership = await uow.memberships.get_for_user(session.user_id)
@@ -154,19 +173,36 @@ class LogOut:
 @dataclass(frozen=True, slots=True)
 class SwitchTenantCommand:
     actor: Actor
+    refresh_token: str
+    """The session's live refresh token: an access token alone must not be enough to extend a session."""
     tenant_slug: str | None = None
     tenant_id: TenantId | None = None
 
 
+class AlreadyInTenant(Conflict):
+    code = "already_in_tenant"
+
+    @property
+    def detail(self) -> str:
+        return "the session is already in that clinic"
+
+
 class SwitchTenant:
-    """Move the caller's session to another tenant they belong to; the old refresh token stops working."""
+    """Move the caller's session to another of their tenants: a refresh that changes the tenant.
+
+    It spends the presented refresh token like a refresh does (a spent one revokes the session) and
+    issues a pair for the new tenant; access tokens of the old tenant stop being accepted.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, issuer: AccessTokenIssuer, clock: Clock) -> None:
         self._uow, self._issuer, self._clock = uow, issuer, clock
 
     async def __call__(
         self, cmd: SwitchTenantCommand
-    ) -> Result[TokenPair, NoAccessToTenant | TenantSuspended | InvalidRefreshToken]:
+    ) -> Result[
+        TokenPair,
+        NoAccessToTenant | TenantSuspended | InvalidRefreshToken | RefreshTokenReused | AlreadyInTenant,
+    ]:
         if cmd.tenant_slug is None and cmd.tenant_id is None:
             return Failure(NoAccessToTenant())
         now = self._clock.now()
@@ -176,14 +212,59 @@ class SwitchTenant:
             if isinstance(chosen, Failure):
                 return chosen
             tenant, membership = chosen.unwrap()
+            if tenant.id == cmd.actor.tenant_id:
+                return Failure(AlreadyInTenant())
+            redeemed = await _redeem(uow, cmd.refresh_token, now)
+            if isinstance(redeemed, Failure):
+                return redeemed
+            session = redeemed.unwrap()
+            if session.id != cmd.actor.session_id or session.user_id != user_id:
+                return Failure(InvalidRefreshToken())  # another session's token: roll its spend back
             await uow.bind(Scope(tenant_id=tenant.id, user_id=user_id))
-            session = await uow.sessions.get(cmd.actor.session_id) if cmd.actor.session_id else None
-            if not session or session.user_id != user_id or not session.is_active(now):
-                return Failure(InvalidRefreshToken())
             session.tenant_id = tenant.id
             session.last_used_at = now
             await uow.sessions.save(session)
-            await uow.refresh_tokens.rotate_all(session.id, now)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
             await uow.commit()
         return Success(tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStanding:
+    """What an access token's claims are checked against on each request."""
+
+    active: bool
+    roles: frozenset[Role] = frozenset()
+    unit_ids: frozenset[UnitId] = frozenset()
+
+
+class CheckSession:
+    """Is the session behind an access token still good for this tenant, and with which roles?
+
+    Access tokens are self-contained for 15 minutes; this is what makes logout, a replayed refresh token,
+    a tenant switch, a suspended tenant or a removed membership take effect before they expire. Hosts
+    cache the answer briefly.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
+
+    async def __call__(self, actor: Actor) -> SessionStanding:
+        if actor.session_id is None:
+            return SessionStanding(active=False)
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id), read_only=True) as uow:
+            session = await uow.sessions.get(actor.session_id)
+            tenant = await uow.tenants.get(actor.tenant_id)
+            membership = await uow.memberships.get_for_user(actor.user_id)
+        good = (
+            session is not None
+            and session.is_active(self._clock.now())
+            and session.user_id == actor.user_id
+            and session.tenant_id == actor.tenant_id
+            and tenant is not None
+            and tenant.is_active
+            and membership is not None
+        )
+        if not good or membership is None:
+            return SessionStanding(active=False)
+        return SessionStanding(active=True, roles=membership.roles, unit_ids=membership.unit_ids)

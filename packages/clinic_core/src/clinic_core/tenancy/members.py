@@ -12,11 +12,18 @@ from returns.result import Failure, Result, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
-from clinic_core.identity.model import InvalidCredentials, User
-from clinic_core.identity.passwords import check_password, normalise_password
+from clinic_core.identity.model import User
+from clinic_core.identity.passwords import check_password
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
-from clinic_core.shared.errors import Conflict, Forbidden, InvalidInput, NotFound, collect_invalid
+from clinic_core.shared.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    collect_invalid,
+)
 from clinic_core.shared.ids import InvitationId, MembershipId, TenantId, UnitId, UserId, new_uuid
 from clinic_core.shared.tokens import digest, matches, new_secret
 from clinic_core.shared.values import Email, PersonName
@@ -46,6 +53,11 @@ class AlreadyMember(Conflict):
         return "this person is already a member of the clinic"
 
 
+def _works_with(actor: Actor, membership: Membership) -> bool:
+    """Staff restricted to some units see the members who reach those units, and nobody else."""
+    return not actor.unit_ids or membership.all_units or bool(membership.unit_ids & actor.unit_ids)
+
+
 class ListMembers:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -54,8 +66,8 @@ class ListMembers:
         allowed = actor.authorize(Permission.MEMBERS_READ)
         if isinstance(allowed, Failure):
             return allowed
-        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
-            memberships = await uow.memberships.list(page)
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id), read_only=True) as uow:
+            memberships = await uow.memberships.list(page, sharing=actor.unit_filter)
             users = await uow.users.get_many({m.user_id for m in memberships.items})
         return Success(Page([Member(m, users[m.user_id]) for m in memberships.items], memberships.next_after))
 
@@ -70,10 +82,10 @@ class GetMember:
         allowed = actor.authorize(Permission.MEMBERS_READ)
         if isinstance(allowed, Failure):
             return allowed
-        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id), read_only=True) as uow:
             membership = await uow.memberships.get(membership_id)
             user = await uow.users.get(membership.user_id) if membership else None
-        if membership is None or user is None:
+        if membership is None or user is None or not _works_with(actor, membership):
             return Failure(NotFound("member", str(membership_id)))
         return Success(Member(membership, user))
 
@@ -182,13 +194,37 @@ class InviteMember:
 @dataclass(frozen=True, slots=True)
 class AcceptInvitationCommand:
     token: str
-    password: str
+    signed_in_as: UserId | None = None
+    """The verified user making the request, if signed in. Required when the invited email has an account."""
+    password: str | None = None
+    """For a new account: its password. Never checked against an existing account's (no password oracle)."""
     name: str | None = None
-    """Required when the invited email has no account yet."""
+    """For a new account: the person's name."""
+
+
+class SignInRequired(Unauthenticated):
+    code = "sign_in_required"
+
+    @property
+    def detail(self) -> str:
+        return "this invitation is for an existing account: sign in as it and accept again"
+
+
+class InvitationForAnotherAccount(Forbidden):
+    code = "invitation_for_another_account"
+
+    @property
+    def detail(self) -> str:
+        return "this invitation was sent to another email address than the signed-in account's"
 
 
 class AcceptInvitation:
-    """Join the inviting tenant. A new person creates their account; an existing one proves it's them."""
+    """Join the inviting tenant.
+
+    A person without an account creates it here (name and password). A person who has one must be signed
+    in as it: this endpoint never checks a password, so it cannot be used to guess one, and nobody can
+    attach someone else's account to their clinic.
+    """
 
     def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
         self._uow, self._hasher, self._clock = uow, hasher, clock
@@ -196,7 +232,13 @@ class AcceptInvitation:
     async def __call__(
         self, cmd: AcceptInvitationCommand
     ) -> Result[
-        Member, InvitationNotUsable | InvalidInput | InvalidCredentials | AlreadyMember | TenantSuspended
+        Member,
+        InvitationNotUsable
+        | InvalidInput
+        | SignInRequired
+        | InvitationForAnotherAccount
+        | AlreadyMember
+        | TenantSuspended,
     ]:
         parsed = _parse_invitation_token(cmd.token)
         if parsed is None:
@@ -215,6 +257,10 @@ class AcceptInvitation:
             if tenant is None or not tenant.is_active:
                 return Failure(TenantSuspended())
             user = await uow.users.get_by_email(invitation.email)
+            if user is not None and cmd.signed_in_as is None:
+                return Failure(SignInRequired())
+            if cmd.signed_in_as is not None and (user is None or user.id != cmd.signed_in_as):
+                return Failure(InvitationForAnotherAccount())
             if user is None:
                 created = await self._new_user(invitation.email, cmd)
                 if isinstance(created, Failure):
@@ -224,8 +270,6 @@ class AcceptInvitation:
                     await uow.users.add(user)
                 except UniqueViolation:  # the same invitation, accepted twice at once: the other one won
                     return Failure(InvitationNotUsable())
-            elif not await self._hasher.verify(normalise_password(cmd.password), user.password_hash):
-                return Failure(InvalidCredentials())
             await uow.bind(Scope(tenant_id=tenant_id, user_id=user.id))
             if await uow.memberships.get_for_user(user.id) is not None:
                 return Failure(AlreadyMember())
@@ -253,7 +297,7 @@ class AcceptInvitation:
 
     async def _new_user(self, email: Email, cmd: AcceptInvitationCommand) -> Result[User, InvalidInput]:
         name = PersonName.parse(cmd.name or "")
-        password = check_password(cmd.password, context=(email.value.split("@")[0], cmd.name or ""))
+        password = check_password(cmd.password or "", context=(email.value.split("@")[0], cmd.name or ""))
         invalid = collect_invalid(name, password)
         if invalid is not None:
             return Failure(invalid)

@@ -45,7 +45,10 @@ class MembershipRepository(Protocol):
 
     async def get_for_user(self, user_id: UserId) -> Membership | None: ...
 
-    async def list(self, page: PageRequest) -> Page[Membership]: ...
+    async def list(self, page: PageRequest, sharing: frozenset[UnitId] | None = None) -> Page[Membership]:
+        """Memberships in id order; with ``sharing``, only those that reach one of these units (the members
+        a unit-restricted member works with: unrestricted ones, and those restricted to a shared unit)."""
+        ...
 
 
 class UserMembershipDirectory(Protocol):

@@ -117,7 +117,7 @@ class GetUnit:
         allowed = actor.authorize(Permission.UNITS_READ)
         if isinstance(allowed, Failure):
             return allowed
-        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id), read_only=True) as uow:
             unit = await uow.units.get(unit_id) if actor.sees_unit(unit_id) else None
         if unit is None:
             return Failure(NotFound("unit", str(unit_id)))
@@ -132,5 +132,5 @@ class ListUnits:
         allowed = actor.authorize(Permission.UNITS_READ)
         if isinstance(allowed, Failure):
             return allowed
-        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id), read_only=True) as uow:
             return Success(await uow.units.list(page, only=actor.unit_filter))

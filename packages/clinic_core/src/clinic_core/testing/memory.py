@@ -14,6 +14,7 @@ from uuid import UUID
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import (
     NoTenantInScope,
+    ReadOnlyUnitOfWork,
     Scope,
     UniqueViolation,
     collect_events,
@@ -177,8 +178,12 @@ class _Memberships(_Repo[Membership]):
         found = self._where(lambda m: m.user_id == user_id)
         return found[0] if found else None
 
-    async def list(self, page: PageRequest) -> Page[Membership]:
-        return self._page(page, self._where(lambda m: True), lambda m: m.id)
+    async def list(self, page: PageRequest, sharing: frozenset[UnitId] | None = None) -> Page[Membership]:
+        return self._page(
+            page,
+            self._where(lambda m: sharing is None or not m.unit_ids or bool(m.unit_ids & sharing)),
+            lambda m: m.id,
+        )
 
 
 class _Directory:
@@ -232,10 +237,6 @@ class _RefreshTokens(_Repo[RefreshToken]):
         token.rotated_at = at
         return True
 
-    async def rotate_all(self, session_id: SessionId, at: datetime) -> None:
-        for token in self._where(lambda t: t.session_id == session_id and t.rotated_at is None):
-            token.rotated_at = at
-
 
 class InMemoryUnitOfWork:
     """Works on a private copy of the store; ``commit`` publishes it, anything else discards it."""
@@ -247,8 +248,9 @@ class InMemoryUnitOfWork:
     refresh_tokens: RefreshTokenRepository
     directory: UserMembershipDirectory
 
-    def __init__(self, store: InMemoryStore, scope: Scope) -> None:
+    def __init__(self, store: InMemoryStore, scope: Scope, *, read_only: bool = False) -> None:
         self._store = store
+        self._read_only = read_only
         self.scope = scope
         self.committed = False
 
@@ -299,6 +301,8 @@ class InMemoryUnitOfWork:
         self.directory = _Directory(self._tables, self.scope)
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise ReadOnlyUnitOfWork("this unit of work was opened read-only")
         self._tables.check_unique()
         for event in collect_events(self._seen):
             self._tables.outbox.append(OutboxRecord(event.tenant_id, event.topic, event.payload()))
@@ -324,5 +328,5 @@ class InMemoryUnitOfWorkFactory:
     def __init__(self, store: InMemoryStore | None = None) -> None:
         self.store = store or InMemoryStore()
 
-    def __call__(self, scope: Scope) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.store, scope)
+    def __call__(self, scope: Scope, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.store, scope, read_only=read_only)

@@ -1,8 +1,8 @@
 """Engines for PostgreSQL (psycopg 3) and SQLite (aiosqlite), created inside the process that uses them.
 
-On SQLite every transaction starts with ``BEGIN IMMEDIATE``: writers queue on the database lock up front
-instead of failing with "database is locked" when a read transaction later tries to write. Together with
-WAL that serialises writes while reads go on.
+On SQLite a unit of work that may write starts with ``BEGIN IMMEDIATE``: writers queue on the database lock
+up front instead of failing with "database is locked" when a read transaction later tries to write. A
+read-only one starts with a plain (deferred) ``BEGIN`` and, under WAL, reads alongside the writer.
 
 Every engine hides statement parameters from its errors and logs: they hold emails, names and password
 hashes, and a failed statement's message ends up in an exception log.
@@ -18,6 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+SQLITE_BEGIN_OPTION = "clinic_sqlite_begin"
+"""Execution option naming the statement that opens a SQLite transaction (``BEGIN`` for read-only work)."""
 
 
 def async_url(url: str) -> str:
@@ -78,4 +80,6 @@ def _serialise_sqlite_writes(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(
+            connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "BEGIN IMMEDIATE")
+        )

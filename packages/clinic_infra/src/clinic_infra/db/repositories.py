@@ -305,8 +305,12 @@ class SqlMembershipRepository(_Repository):
         self._db.saw(membership)
         return membership
 
-    async def list(self, page: PageRequest) -> Page[Membership]:
-        query = select(t.memberships).where(t.memberships.c.tenant_id == self._db.tenant_id())
+    async def list(self, page: PageRequest, sharing: frozenset[UnitId] | None = None) -> Page[Membership]:
+        m, mu = t.memberships, t.membership_units
+        query = select(m).where(m.c.tenant_id == self._db.tenant_id())
+        if sharing is not None:
+            links = select(mu.c.unit_id).where(mu.c.tenant_id == m.c.tenant_id, mu.c.membership_id == m.c.id)
+            query = query.where(~links.exists() | links.where(mu.c.unit_id.in_(sharing)).exists())
         if page.after is not None:
             query = query.where(t.memberships.c.id > page.after)
         found = await _with_units(self._db, query.order_by(t.memberships.c.id).limit(page.limit + 1))
@@ -485,9 +489,3 @@ class SqlRefreshTokenRepository(_Repository):
             update(rt).where(rt.c.id == token_id, rt.c.rotated_at.is_(None)).values(rotated_at=at)
         )
         return result.rowcount == 1
-
-    async def rotate_all(self, session_id: SessionId, at: datetime) -> None:
-        rt = t.refresh_tokens
-        await self._db.execute(
-            update(rt).where(rt.c.session_id == session_id, rt.c.rotated_at.is_(None)).values(rotated_at=at)
-        )

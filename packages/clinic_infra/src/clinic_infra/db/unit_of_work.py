@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 
 from clinic_core.application.unit_of_work import (
     NoTenantInScope,
+    ReadOnlyUnitOfWork,
     Scope,
     UniqueViolation,
     collect_events,
@@ -26,6 +27,7 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.repositories import (
     SqlInvitationRepository,
     SqlMembershipRepository,
@@ -86,9 +88,10 @@ class SqlSession:
 
 
 class SqlUnitOfWork:
-    def __init__(self, engine: AsyncEngine, scope: Scope, *, postgres: bool) -> None:
+    def __init__(self, engine: AsyncEngine, scope: Scope, *, postgres: bool, read_only: bool = False) -> None:
         self._engine = engine
         self._postgres = postgres
+        self._read_only = read_only
         self.scope = scope
         self._connection: AsyncConnection | None = None
         self._transaction: AsyncTransaction | None = None
@@ -96,6 +99,8 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self._connection = await self._engine.connect()
+        if not self._postgres and self._read_only:
+            await self._connection.execution_options(**{SQLITE_BEGIN_OPTION: "BEGIN"})
         self._db = SqlSession(self)
         self.tenants = SqlTenantRepository(self._db)
         self.users = SqlUserRepository(self._db)
@@ -161,6 +166,8 @@ class SqlUnitOfWork:
             self._scope_applied = False
 
     async def commit(self) -> None:
+        if self._read_only:
+            raise ReadOnlyUnitOfWork("this unit of work was opened read-only")
         events = collect_events(self._db.seen)
         if events:
             await self._db.execute(
@@ -197,5 +204,5 @@ class SqlUnitOfWorkFactory:
         self.engine = engine
         self._postgres = engine.dialect.name == "postgresql"
 
-    def __call__(self, scope: Scope) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, scope, postgres=self._postgres)
+    def __call__(self, scope: Scope, *, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, scope, postgres=self._postgres, read_only=read_only)

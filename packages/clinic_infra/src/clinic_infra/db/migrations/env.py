@@ -16,7 +16,11 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_engine(sync_url(config.get_main_option("sqlalchemy.url") or ""), poolclass=pool.NullPool)
+    engine = create_engine(
+        sync_url(config.get_main_option("sqlalchemy.url") or ""),
+        poolclass=pool.NullPool,
+        hide_parameters=True,
+    )
     with engine.connect() as fresh:
         _run(fresh)
     engine.dispose()
