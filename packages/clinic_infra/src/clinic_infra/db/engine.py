@@ -59,7 +59,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         hide_parameters=True,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=False,  # a dead connection fails one request (503) and invalidates the pool
         pool_recycle=1800,
     )
 

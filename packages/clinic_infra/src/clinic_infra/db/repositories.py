@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, Table, bindparam, insert, select, update
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.identity.model import AuthSession, RefreshToken, RevocationReason, User
@@ -40,11 +40,29 @@ class _Repository:
     def __init__(self, db: SqlSession) -> None:
         self._db = db
 
-    async def _rows(self, statement: Select[Any]) -> list[Row]:
-        return list((await self._db.execute(statement)).mappings())
+    async def _rows(self, statement: Select[Any], params: Mapping[str, Any] | None = None) -> list[Row]:
+        return list((await self._db.execute(statement, params)).mappings())
 
-    async def _row(self, statement: Select[Any]) -> Row | None:
-        return (await self._db.execute(statement.limit(1))).mappings().first()
+    async def _row(self, statement: Select[Any], params: Mapping[str, Any] | None = None) -> Row | None:
+        return (await self._db.execute(statement, params)).mappings().first()
+
+
+def _one_by(table: Table, *columns: str) -> Select[Any]:
+    """``SELECT * FROM table WHERE col = :col AND ... LIMIT 1``, built once.
+
+    The lookups every request makes use statements built at import: SQLAlchemy memoises a statement's
+    cache key on the object, so reusing it skips rebuilding and re-keying it on each call.
+    """
+    return select(table).where(*(table.c[name] == bindparam(name) for name in columns)).limit(1)
+
+
+_TENANT_BY_ID = _one_by(t.tenants, "id")
+_TENANT_BY_SLUG = _one_by(t.tenants, "slug")
+_USER_BY_ID = _one_by(t.users, "id")
+_USER_BY_EMAIL = _one_by(t.users, "email")
+_UNIT_BY_ID = _one_by(t.units, "tenant_id", "id")
+_SESSION_BY_ID = _one_by(t.auth_sessions, "id")
+_REFRESH_TOKEN_BY_HASH = _one_by(t.refresh_tokens, "token_hash")
 
 
 def _page_of(rows: list[Row], page: PageRequest) -> tuple[list[Row], UUID | None]:
@@ -86,11 +104,11 @@ class SqlTenantRepository(_Repository):
         self._db.saw(tenant)
 
     async def get(self, tenant_id: TenantId) -> Tenant | None:
-        row = await self._row(select(t.tenants).where(t.tenants.c.id == tenant_id))
+        row = await self._row(_TENANT_BY_ID, {"id": tenant_id})
         return self._seen(_tenant(row)) if row else None
 
     async def get_by_slug(self, slug: Slug) -> Tenant | None:
-        row = await self._row(select(t.tenants).where(t.tenants.c.slug == slug.value))
+        row = await self._row(_TENANT_BY_SLUG, {"slug": slug.value})
         return self._seen(_tenant(row)) if row else None
 
     async def slugs_like(self, slug: Slug) -> set[str]:
@@ -141,11 +159,11 @@ class SqlUserRepository(_Repository):
         self._db.saw(user)
 
     async def get(self, user_id: UserId) -> User | None:
-        row = await self._row(select(t.users).where(t.users.c.id == user_id))
+        row = await self._row(_USER_BY_ID, {"id": user_id})
         return _user(row) if row else None
 
     async def get_by_email(self, email: Email) -> User | None:
-        row = await self._row(select(t.users).where(t.users.c.email == email.value))
+        row = await self._row(_USER_BY_EMAIL, {"email": email.value})
         return _user(row) if row else None
 
     async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]:
@@ -201,9 +219,7 @@ class SqlUnitRepository(_Repository):
         self._db.saw(unit)
 
     async def get(self, unit_id: UnitId) -> Unit | None:
-        row = await self._row(
-            select(t.units).where(t.units.c.tenant_id == self._db.tenant_id(), t.units.c.id == unit_id)
-        )
+        row = await self._row(_UNIT_BY_ID, {"tenant_id": self._db.tenant_id(), "id": unit_id})
         return _unit(row) if row else None
 
     async def list(self, page: PageRequest, only: frozenset[UnitId] | None = None) -> Page[Unit]:
@@ -240,28 +256,40 @@ def _membership(row: Row, unit_ids: Iterable[UUID]) -> Membership:
     )
 
 
-async def _with_units(
-    db: SqlSession, memberships: Select[Any], order: tuple[str, ...] = ("id",)
-) -> list[tuple[Row, list[UUID]]]:
-    """Run a query over memberships and bring each one's unit restrictions along, in the same round trip.
+def _with_units(memberships: Select[Any], order: tuple[str, ...] = ("id",)) -> Select[Any]:
+    """A query over memberships that brings each one's unit restrictions along, in the same round trip.
 
     The query (with its order and limit) becomes a subquery, left-joined to membership_units; rows of one
-    membership arrive together and are folded back into one, in the query's order.
+    membership arrive together, and ``_fold`` makes them one again, in the query's order.
     """
     inner = memberships.subquery()
     mu = t.membership_units
-    ordered = [inner.c[name] for name in order]  # a subquery's order is not kept: state it again
-    joined = (
+    return (
         select(inner, mu.c.unit_id.label("restricted_unit_id"))
         .outerjoin(mu, (mu.c.tenant_id == inner.c.tenant_id) & (mu.c.membership_id == inner.c.id))
-        .order_by(*ordered)
+        .order_by(*(inner.c[name] for name in order))  # a subquery's order is not kept: state it again
     )
+
+
+async def _fold(
+    db: SqlSession, statement: Select[Any], params: Mapping[str, Any] | None = None
+) -> list[tuple[Row, list[UUID]]]:
     folded: dict[tuple[UUID, UUID], tuple[Row, list[UUID]]] = {}
-    for row in (await db.execute(joined)).mappings():
+    for row in (await db.execute(statement, params)).mappings():
         entry = folded.setdefault((row["tenant_id"], row["id"]), (row, []))
         if row["restricted_unit_id"] is not None:
             entry[1].append(row["restricted_unit_id"])
     return list(folded.values())
+
+
+_MEMBERSHIP_BY_ID = _with_units(_one_by(t.memberships, "tenant_id", "id"))
+_MEMBERSHIP_BY_USER = _with_units(_one_by(t.memberships, "tenant_id", "user_id"))
+_DIRECTORY = _with_units(
+    select(t.memberships, *(c.label(f"directory_tenant_{c.name}") for c in t.tenants.c))
+    .join(t.tenants, t.tenants.c.id == t.memberships.c.tenant_id)
+    .where(t.memberships.c.user_id == bindparam("user_id")),
+    order=("created_at", "id"),
+)
 
 
 class SqlMembershipRepository(_Repository):
@@ -287,18 +315,13 @@ class SqlMembershipRepository(_Repository):
         self._db.saw(membership)
 
     async def get(self, membership_id: MembershipId) -> Membership | None:
-        return await self._one(t.memberships.c.id == membership_id)
+        return await self._one(_MEMBERSHIP_BY_ID, {"id": membership_id})
 
     async def get_for_user(self, user_id: UserId) -> Membership | None:
-        return await self._one(t.memberships.c.user_id == user_id)
+        return await self._one(_MEMBERSHIP_BY_USER, {"user_id": user_id})
 
-    async def _one(self, condition: Any) -> Membership | None:
-        found = await _with_units(
-            self._db,
-            select(t.memberships)
-            .where(t.memberships.c.tenant_id == self._db.tenant_id(), condition)
-            .limit(1),
-        )
+    async def _one(self, statement: Select[Any], params: dict[str, Any]) -> Membership | None:
+        found = await _fold(self._db, statement, {"tenant_id": self._db.tenant_id(), **params})
         if not found:
             return None
         membership = _membership(*found[0])
@@ -312,8 +335,8 @@ class SqlMembershipRepository(_Repository):
             links = select(mu.c.unit_id).where(mu.c.tenant_id == m.c.tenant_id, mu.c.membership_id == m.c.id)
             query = query.where(~links.exists() | links.where(mu.c.unit_id.in_(sharing)).exists())
         if page.after is not None:
-            query = query.where(t.memberships.c.id > page.after)
-        found = await _with_units(self._db, query.order_by(t.memberships.c.id).limit(page.limit + 1))
+            query = query.where(m.c.id > page.after)
+        found = await _fold(self._db, _with_units(query.order_by(m.c.id).limit(page.limit + 1)))
         more = len(found) > page.limit
         items = [_membership(row, units) for row, units in found[: page.limit]]
         return Page(items, items[-1].id if more and items else None)
@@ -321,20 +344,12 @@ class SqlMembershipRepository(_Repository):
 
 class SqlUserMembershipDirectory(_Repository):
     async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]:
-        m = t.memberships
-        tenant_columns = [c.label(f"directory_tenant_{c.name}") for c in t.tenants.c]
-        query = (
-            select(m, *tenant_columns)
-            .join(t.tenants, t.tenants.c.id == m.c.tenant_id)
-            .where(m.c.user_id == user_id)
-            .order_by(m.c.created_at, m.c.id)
-        )
         return [
             (
                 _tenant({c.name: row[f"directory_tenant_{c.name}"] for c in t.tenants.c}),
                 _membership(row, units),
             )
-            for row, units in await _with_units(self._db, query, order=("created_at", "id"))
+            for row, units in await _fold(self._db, _DIRECTORY, {"user_id": user_id})
         ]
 
 
@@ -434,7 +449,7 @@ class SqlSessionRepository(_Repository):
         self._db.saw(session)
 
     async def get(self, session_id: SessionId) -> AuthSession | None:
-        row = await self._row(select(t.auth_sessions).where(t.auth_sessions.c.id == session_id))
+        row = await self._row(_SESSION_BY_ID, {"id": session_id})
         if row is None:
             return None
         session = _session(row)
@@ -469,7 +484,7 @@ class SqlRefreshTokenRepository(_Repository):
         )
 
     async def get_by_hash(self, token_hash: str) -> RefreshToken | None:
-        row = await self._row(select(t.refresh_tokens).where(t.refresh_tokens.c.token_hash == token_hash))
+        row = await self._row(_REFRESH_TOKEN_BY_HASH, {"token_hash": token_hash})
         if row is None:
             return None
         return RefreshToken(
