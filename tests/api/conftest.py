@@ -12,12 +12,15 @@ import pytest
 from blacksheep import Content, Response
 from blacksheep.server import Application
 from blacksheep.testing import TestClient
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_api.app import create_app
 from clinic_api.services import AppServices
 from clinic_core.application.ports import RateDecision
+from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.shared.clock import SystemClock
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 
 PASSWORD = "correct horse battery staple"
 JWKS = {
@@ -49,7 +52,7 @@ class FixedWindowRateLimiter:
         return RateDecision(count <= limit, max(0, limit - count), 0 if count <= limit else retry_after)
 
 
-def make_services(uow: InMemoryUnitOfWorkFactory | None = None, **overrides: Any) -> AppServices:
+def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> AppServices:
     """The app's services on fakes. The session cache is off, so a revocation shows on the next request."""
     issuer = FakeAccessTokenIssuer()
     services = AppServices.from_ports(
@@ -71,8 +74,14 @@ class Api:
     app: Application
     client: TestClient
     services: AppServices
-    uow: InMemoryUnitOfWorkFactory
+    uow: UnitOfWorkFactory
     """The app's database: tests read it, and change what no endpoint changes yet."""
+
+    @property
+    def memory(self) -> InMemoryUnitOfWorkFactory:
+        """The in-memory database behind the app, for tests that reach into it."""
+        assert isinstance(self.uow, InMemoryUnitOfWorkFactory), "this app runs on SQL"
+        return self.uow
 
     async def post(self, path: str, body: object, token: str | None = None) -> Response:
         content = Content(b"application/json", json.dumps(body).encode())
@@ -177,3 +186,14 @@ async def make_api() -> AsyncIterator[Callable[..., Any]]:
 async def api(make_api: Callable[..., Any]) -> Api:
     built: Api = await make_api()
     return built
+
+
+@pytest.fixture
+async def pg_api(pg_app_engine: AsyncEngine) -> AsyncIterator[Api]:
+    """The app on the real SQL repositories, connected as the clinic_app login (row-level security on)."""
+    uow = SqlUnitOfWorkFactory(pg_app_engine)
+    services = make_services(uow)
+    app = create_app(services)
+    await start(app)
+    yield Api(app, TestClient(app), services, uow)
+    await stop(app)

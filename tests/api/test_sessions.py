@@ -200,7 +200,7 @@ async def test_a_role_change_applies_to_the_access_token_already_issued(api: Api
     assert (await api.post("/v1/units", new_unit, receptionist)).status == 403
 
     # No endpoint changes roles yet: change the stored membership, as an admin tool would.
-    api.uow.store.tables.memberships[UUID(member["id"])].roles = frozenset({Role.ADMIN})
+    api.memory.store.tables.memberships[UUID(member["id"])].roles = frozenset({Role.ADMIN})
 
     assert (await body_of(await api.get("/v1/me", receptionist)))["roles"] == ["admin"]
     assert (await api.post("/v1/units", new_unit, receptionist)).status == 201

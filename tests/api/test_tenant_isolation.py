@@ -7,6 +7,7 @@ the day it appears, or fails this test until someone tells the walker how to cal
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -15,11 +16,14 @@ from tests.api.conftest import Api, body_of
 _PARAM = re.compile(r"{([^}]+)}")
 
 
-async def two_tenants(api: Api) -> dict[str, Any]:
-    """Tenant A with one of every resource that has an id route; tenant B's owner token."""
-    a_owner, a = await api.owner_token("ana@example.com", "Clínica A")
-    _, a_member = await api.member_token(a_owner, "bruno@example.com", ["manager"])
-    b_owner, _ = await api.owner_token("bia@example.com", "Clínica B")
+async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
+    """Tenant A with one of every resource that has an id route; tenant B's owner token.
+
+    ``tag`` keeps the emails unique where the database outlives the test (PostgreSQL).
+    """
+    a_owner, a = await api.owner_token(f"ana{tag}@example.com", "Clínica A")
+    _, a_member = await api.member_token(a_owner, f"bruno{tag}@example.com", ["manager"])
+    b_owner, _ = await api.owner_token(f"bia{tag}@example.com", "Clínica B")
     return {
         "a_owner": a_owner,
         "b_owner": b_owner,
@@ -59,7 +63,15 @@ async def test_the_walker_knows_every_parametrised_route(api: Api) -> None:
 
 
 async def test_another_tenants_ids_are_not_found_on_every_parametrised_route(api: Api) -> None:
-    world = await two_tenants(api)
+    await walk_every_parametrised_route(api, await two_tenants(api))
+
+
+async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None:
+    """The same walk with the real repositories and row-level security, not the fakes' filtering."""
+    await walk_every_parametrised_route(pg_api, await two_tenants(pg_api, tag=uuid.uuid4().hex[:8]))
+
+
+async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
     for method, template in parametrised_v1_routes(api):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
