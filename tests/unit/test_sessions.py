@@ -6,11 +6,18 @@ from datetime import UTC, datetime, timedelta
 
 from returns.result import Failure, Success
 
+from clinic_core.application.unit_of_work import Scope, UniqueViolation
 from clinic_core.identity.model import InvalidCredentials, RefreshTokenReused
 from clinic_core.identity.sessions import LogIn, LogInCommand, LogOut, RefreshCommand, RefreshSession
 from clinic_core.shared.clock import FixedClock
+from clinic_core.tenancy.model import SlugTaken
 from clinic_core.tenancy.signup import EmailAlreadyRegistered, SignUp, SignUpCommand
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_core.testing import (
+    FakeAccessTokenIssuer,
+    FakePasswordHasher,
+    InMemoryUnitOfWork,
+    InMemoryUnitOfWorkFactory,
+)
 
 PASSWORD = "correct horse battery staple"
 
@@ -87,3 +94,25 @@ async def test_logout_ends_the_session() -> None:
     tokens = (await LogIn(uow, hasher, issuer, clock)(LogInCommand("ana@example.com", PASSWORD))).unwrap()
     assert isinstance(await LogOut(uow, clock)(RefreshCommand(tokens.refresh_token)), Success)
     assert isinstance(await RefreshSession(uow, issuer, clock)(RefreshCommand(tokens.refresh_token)), Failure)
+
+
+class _SlugAlwaysTaken(InMemoryUnitOfWorkFactory):
+    """Every commit loses a slug race, as if another sign-up took each candidate first."""
+
+    def __call__(self, scope: Scope, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        uow = super().__call__(scope, read_only=read_only)
+
+        async def lose() -> None:
+            raise UniqueViolation("uq_tenants_slug")
+
+        uow.commit = lose  # type: ignore[method-assign]
+        return uow
+
+
+async def test_sign_up_that_keeps_losing_slug_races_is_a_conflict_not_a_crash() -> None:
+    uow = _SlugAlwaysTaken()
+    result = await SignUp(uow, FakePasswordHasher(), FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC)))(
+        _signup_cmd()
+    )
+    assert isinstance(result.failure(), SlugTaken)
+    assert uow.store.tables.tenants == {}

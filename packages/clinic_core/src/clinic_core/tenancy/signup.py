@@ -17,6 +17,7 @@ from clinic_core.shared.values import Email, PersonName, Slug, TimeZone, has_con
 from clinic_core.tenancy.model import (
     Membership,
     Plan,
+    SlugTaken,
     Tenant,
     TenantCreated,
     TenantStatus,
@@ -33,7 +34,7 @@ class EmailAlreadyRegistered(Conflict):
 
     @property
     def detail(self) -> str:
-        return "an account with this email already exists; sign in and create the clinic from it"
+        return "an account with this email already exists; sign in with it instead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +68,9 @@ class SignUp:
     def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
         self._uow, self._hasher, self._clock = uow, hasher, clock
 
-    async def __call__(self, cmd: SignUpCommand) -> Result[SignedUp, InvalidInput | EmailAlreadyRegistered]:
+    async def __call__(
+        self, cmd: SignUpCommand
+    ) -> Result[SignedUp, InvalidInput | EmailAlreadyRegistered | SlugTaken]:
         tenant_name = _business_name(cmd.tenant_name, "tenant_name")
         unit_name = _business_name(cmd.unit_name, "unit_name")
         timezone = TimeZone.parse(cmd.timezone)
@@ -81,7 +84,7 @@ class SignUp:
             return Failure(invalid)
         password_hash = await self._hasher.hash(password.unwrap())
 
-        for attempt in range(SLUG_ATTEMPTS):
+        for _ in range(SLUG_ATTEMPTS):  # a slug can be taken between our look and our insert: look again
             try:
                 return await self._create(
                     cmd,
@@ -95,9 +98,7 @@ class SignUp:
             except UniqueViolation as lost_race:
                 if "email" in lost_race.constraint:
                     return Failure(EmailAlreadyRegistered())
-                if attempt == SLUG_ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
+        return Failure(SlugTaken("clinics with this name are being created right now; try again"))
 
     async def _create(
         self,

@@ -5,12 +5,14 @@ to others before ``commit``, unique constraints raise ``UniqueViolation``, and c
 ``InMemoryStore.outbox``.
 """
 
+from clinic_core.shared.clock import FixedClock
 from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher
 from clinic_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 
 __all__ = [
     "FakeAccessTokenIssuer",
     "FakePasswordHasher",
+    "FixedClock",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUnitOfWorkFactory",
