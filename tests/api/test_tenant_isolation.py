@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from tests.api.conftest import Api, body_of
+from tests.api.conftest import Api, auth_header, body_of
 
 _PARAM = re.compile(r"{([^}]+)}")
 
@@ -24,10 +24,14 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     a_owner, a = await api.owner_token(f"ana{tag}@example.com", "Clínica A")
     _, a_member = await api.member_token(a_owner, f"bruno{tag}@example.com", ["manager"])
     b_owner, _ = await api.owner_token(f"bia{tag}@example.com", "Clínica B")
+    # A second sign-in of A's owner: a session the walker may end without ending a_owner's own.
+    a_device = await api.log_in(f"ana{tag}@example.com")
+    a_sessions = await body_of(await api.get("/v1/auth/sessions", a_device["access_token"]))
+    other = next(s for s in a_sessions["items"] if not s["current"])
     return {
-        "a_owner": a_owner,
+        "a_owner": a_device["access_token"],
         "b_owner": b_owner,
-        "ids": {"unit_id": a["unit"]["id"], "member_id": a_member["id"]},
+        "ids": {"unit_id": a["unit"]["id"], "member_id": a_member["id"], "session_id": other["id"]},
     }
 
 
@@ -45,6 +49,7 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
 CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/units/{unit_id}"): None,
     ("GET", "/v1/members/{member_id}"): None,
+    ("DELETE", "/v1/auth/sessions/{session_id}"): None,
 }
 
 
@@ -53,6 +58,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
         return await api.get(path, token)
     if method == "POST":
         return await api.post(path, body or {}, token)
+    if method == "DELETE":
+        return await api.client.delete(path, headers=auth_header(token))
     raise AssertionError(f"teach the walker to send {method}")
 
 
@@ -79,13 +86,14 @@ async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None
         path = _PARAM.sub(lambda m: world["ids"][m.group(1)], template)
         body = CALLS[(method, template)]
 
+        # The stranger first: a DELETE by the owner would make a later 404 prove nothing.
+        as_stranger = await call(api, method, path, body, world["b_owner"])
+        assert as_stranger.status == 404, f"{method} {template} leaks across tenants: {as_stranger.status}"
+        assert (await body_of(as_stranger))["code"] == "not_found"
         as_owner = await call(api, method, path, body, world["a_owner"])
         assert as_owner.status < 300, (
             f"{method} {path} should work for its own tenant: {await as_owner.text()}"
         )
-        as_stranger = await call(api, method, path, body, world["b_owner"])
-        assert as_stranger.status == 404, f"{method} {template} leaks across tenants: {as_stranger.status}"
-        assert (await body_of(as_stranger))["code"] == "not_found"
 
 
 async def test_ids_that_are_not_uuids_are_simply_not_found(api: Api) -> None:

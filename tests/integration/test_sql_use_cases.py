@@ -11,6 +11,7 @@ from returns.result import Failure, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
+from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.model import InvalidRefreshToken, RefreshTokenReused, TokenPair
 from clinic_core.identity.sessions import (
@@ -315,3 +316,27 @@ async def test_a_unit_restricted_manager_lists_only_the_members_who_reach_their_
     hidden = await GetMember(sql_uow)(restricted, in_north.membership.id)
     assert hidden.failure() == NotFound("member", str(in_north.membership.id))
     assert isinstance(await GetMember(sql_uow)(owner, in_north.membership.id), Success)
+
+
+async def test_my_sessions_are_listed_newest_first_and_ended_one_by_one_or_all_but_this(
+    sql_uow: SqlUnitOfWorkFactory, issuer: FakeAccessTokenIssuer
+) -> None:
+    clinic = await sign_up(sql_uow)
+    clock = FixedClock(SystemClock().now())
+    login = LogIn(sql_uow, FakePasswordHasher(), issuer, clock)
+    pairs = []
+    for _ in range(3):
+        pairs.append((await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
+        clock.advance(timedelta(minutes=1))
+    claims = [issuer.verify(p.access_token) for p in pairs]
+    actors = [
+        Actor(c.user_id, c.tenant_id, c.roles, frozenset(), session_id=c.session_id) for c in claims if c
+    ]
+    listed = (await ListMySessions(sql_uow, clock)(actors[-1])).unwrap()
+    assert [d.session.id for d in listed] == [a.session_id for a in reversed(actors)]
+    assert [d.current for d in listed] == [True, False, False]
+
+    assert isinstance(await RevokeMySession(sql_uow, clock)(actors[-1], listed[2].session.id), Success)
+    assert (await RevokeMyOtherSessions(sql_uow, clock)(actors[-1])).unwrap() == 1
+    remaining = (await ListMySessions(sql_uow, clock)(actors[-1])).unwrap()
+    assert [d.session.id for d in remaining] == [actors[-1].session_id]

@@ -18,6 +18,7 @@ from clinic_api.problems import ProblemRaised
 controller_routes = RoutesRegistry()
 get = controller_routes.get
 post = controller_routes.post
+delete = controller_routes.delete
 
 
 def allowed_methods(router: Router, request: Request) -> list[str]:

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clinic_core.identity.devices import DeviceSession
 from clinic_core.identity.me import Me
 from clinic_core.identity.model import TokenPair, User
 from clinic_core.tenancy.members import InvitationIssued, Member
@@ -356,3 +357,41 @@ class InvitationOut(ResponseModel):
 class HealthOut(ResponseModel):
     status: str
     checks: dict[str, str] = {}
+
+
+class DeviceSessionOut(ResponseModel):
+    id: UUID
+    tenant_id: UUID
+    """The clinic the session is in now."""
+    created_at: datetime
+    last_used_at: datetime
+    """When its tokens were last refreshed (access tokens in between are not counted)."""
+    expires_at: datetime
+    """The session's absolute end; sign in again after it."""
+    user_agent: str | None
+    ip: str | None
+    current: bool
+    """The session this request was made with."""
+
+    @classmethod
+    def of(cls, device: DeviceSession) -> DeviceSessionOut:
+        s = device.session
+        return cls(
+            id=s.id,
+            tenant_id=s.tenant_id,
+            created_at=s.created_at,
+            last_used_at=s.last_used_at,
+            expires_at=s.expires_at,
+            user_agent=s.user_agent,
+            ip=s.ip,
+            current=device.current,
+        )
+
+
+class DeviceSessionList(ResponseModel):
+    items: list[DeviceSessionOut]
+
+
+class RevokedSessions(ResponseModel):
+    revoked: int
+    """How many sessions were ended."""

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from clinic_core.application.ports import RateLimiter
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
+from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
@@ -58,6 +59,9 @@ class AppServices:
     switch_tenant: SwitchTenant
     get_me: GetMe
     check_session: CheckSession
+    list_my_sessions: ListMySessions
+    revoke_my_session: RevokeMySession
+    revoke_my_other_sessions: RevokeMyOtherSessions
     create_unit: CreateUnit
     get_unit: GetUnit
     list_units: ListUnits
@@ -109,6 +113,9 @@ class AppServices:
             switch_tenant=SwitchTenant(uow, issuer, clock),
             get_me=GetMe(uow),
             check_session=CheckSession(uow, clock),
+            list_my_sessions=ListMySessions(uow, clock),
+            revoke_my_session=RevokeMySession(uow, clock),
+            revoke_my_other_sessions=RevokeMyOtherSessions(uow, clock),
             create_unit=CreateUnit(uow, clock),
             get_unit=GetUnit(uow),
             list_units=ListUnits(uow),

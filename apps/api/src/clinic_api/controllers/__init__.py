@@ -1,6 +1,7 @@
 """The HTTP controllers. Importing this package registers their routes in ``clinic_api.routing``."""
 
 from clinic_api.controllers import (
+    devices,
     health,
     invitations,
     me,
@@ -12,4 +13,15 @@ from clinic_api.controllers import (
     well_known,
 )
 
-__all__ = ["health", "invitations", "me", "members", "metrics", "sessions", "signup", "units", "well_known"]
+__all__ = [
+    "devices",
+    "health",
+    "invitations",
+    "me",
+    "members",
+    "metrics",
+    "sessions",
+    "signup",
+    "units",
+    "well_known",
+]

@@ -36,6 +36,7 @@ class RevocationReason(StrEnum):
     REFRESH_TOKEN_REUSED = "refresh_token_reused"
     EXPIRED = "expired"
     MEMBERSHIP_ENDED = "membership_ended"
+    REVOKED_BY_USER = "revoked_by_user"
 
 
 @dataclass(eq=False, kw_only=True)

@@ -64,6 +64,10 @@ class SessionRepository(Protocol):
 
     async def save(self, session: AuthSession) -> None: ...
 
+    async def active_of(self, user_id: UserId, now: datetime) -> list[AuthSession]:
+        """The user's sessions that are neither revoked nor past their lifetime, most recently used first."""
+        ...
+
 
 class RefreshTokenRepository(Protocol):
     async def add(self, token: RefreshToken) -> None: ...

@@ -221,6 +221,11 @@ class _Sessions(_Repo[AuthSession]):
     async def save(self, session: AuthSession) -> None:
         self._put(session.id, session)
 
+    async def active_of(self, user_id: UserId, now: datetime) -> list[AuthSession]:
+        found = self._where(lambda s: s.user_id == user_id and s.is_active(now))
+        self._seen.extend(found)
+        return sorted(found, key=lambda s: (s.last_used_at, s.id), reverse=True)
+
 
 class _RefreshTokens(_Repo[RefreshToken]):
     async def add(self, token: RefreshToken) -> None:

@@ -29,6 +29,7 @@ from clinic_core.shared.values import Email, PersonName, Phone, Slug, TimeZone
 from clinic_core.tenancy.model import Address, Invitation, Membership, Plan, Tenant, TenantStatus, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_infra.db import tables as t
+from clinic_infra.db.types import UtcDateTime
 
 if TYPE_CHECKING:
     from clinic_infra.db.unit_of_work import SqlSession
@@ -63,6 +64,15 @@ _USER_BY_EMAIL = _one_by(t.users, "email")
 _UNIT_BY_ID = _one_by(t.units, "tenant_id", "id")
 _SESSION_BY_ID = _one_by(t.auth_sessions, "id")
 _REFRESH_TOKEN_BY_HASH = _one_by(t.refresh_tokens, "token_hash")
+_ACTIVE_SESSIONS_OF = (
+    select(t.auth_sessions)
+    .where(
+        t.auth_sessions.c.user_id == bindparam("user_id"),
+        t.auth_sessions.c.revoked_at.is_(None),
+        t.auth_sessions.c.expires_at > bindparam("now", type_=UtcDateTime),
+    )
+    .order_by(t.auth_sessions.c.last_used_at.desc(), t.auth_sessions.c.id.desc())
+)
 
 
 def _page_of(rows: list[Row], page: PageRequest) -> tuple[list[Row], UUID | None]:
@@ -468,6 +478,12 @@ class SqlSessionRepository(_Repository):
             )
         )
         self._db.saw(session)
+
+    async def active_of(self, user_id: UserId, now: datetime) -> list[AuthSession]:
+        rows = await self._rows(_ACTIVE_SESSIONS_OF, {"user_id": user_id, "now": now})
+        sessions = [_session(row) for row in rows]
+        self._db.saw(*sessions)
+        return sessions
 
 
 class SqlRefreshTokenRepository(_Repository):
