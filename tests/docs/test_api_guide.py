@@ -18,12 +18,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import fields
-from pathlib import Path
 
-import httpx
 import pytest
 from blacksheep.server import Application
 
@@ -39,6 +36,7 @@ from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMem
 from clinic_infra.ratelimit import InMemoryRateLimiter
 from clinic_infra.settings import Settings
 from tests.docs.markdown import DOCS, sections_with
+from tests.e2e.conftest import serving
 
 GUIDE = DOCS / "API.md"
 WALKTHROUGH = "Walkthrough: from sign-up to refresh"
@@ -145,39 +143,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``clinic-api --migrate`` on the embedded defaults: a SQLite file, in-process limiter, generated key."""
-    tmp = tmp_path_factory.mktemp("api-guide")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
-    env |= {"CLINIC_DATA_DIR": str(tmp / "data"), "CLINIC_HOST": "127.0.0.1", "CLINIC_PORT": str(port)}
-    log = tmp / "server.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "clinic-api"), "--migrate"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"clinic-api exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{url}/health/live", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"clinic-api did not answer in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with serving(tmp_path_factory.mktemp("api-guide"), {}, "--migrate") as running:
+        yield running.url
 
 
 def test_the_walkthrough_runs_against_a_real_server(server: str) -> None:

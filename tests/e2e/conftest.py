@@ -9,6 +9,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,9 @@ def _free_port() -> int:
         return port
 
 
-def start_server(tmp: Path, env: dict[str, str], *args: str) -> Iterator[Server]:
+@contextmanager
+def serving(tmp: Path, env: dict[str, str], *args: str) -> Iterator[Server]:
+    """``clinic-api *args`` with nothing but ``env`` (and a data directory) configured, until the block ends."""
     port = _free_port()
     log = tmp / "server.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
@@ -75,12 +78,29 @@ def start_server(tmp: Path, env: dict[str, str], *args: str) -> Iterator[Server]
             process.kill()
 
 
+def clean_env(settings: dict[str, str]) -> dict[str, str]:
+    """This process's environment without any CLINIC_* variable, plus ``settings``."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")} | settings
+
+
+def run_api(tmp: Path, settings: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``clinic-api`` to completion (for the ways it refuses to start)."""
+    return subprocess.run(
+        [str(Path(sys.executable).parent / "clinic-api"), *args],
+        env=clean_env({"CLINIC_DATA_DIR": str(tmp), **settings}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def pg_server(
     postgres: PostgresDatabase, redis_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """On PostgreSQL as the clinic_app login, with Redis, migrated and seeded on start."""
-    yield from start_server(
+    with serving(
         tmp_path_factory.mktemp("pg-server"),
         {
             "CLINIC_DATABASE_URL": postgres.app_url,
@@ -93,10 +113,12 @@ def pg_server(
         },
         "--migrate",
         "--seed-demo",
-    )
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
 def embedded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The quickstart's embedded defaults: nothing configured but a data directory."""
-    yield from start_server(tmp_path_factory.mktemp("embedded-server"), {}, "--migrate", "--seed-demo")
+    with serving(tmp_path_factory.mktemp("embedded-server"), {}, "--migrate", "--seed-demo") as server:
+        yield server

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
 from tests.conftest import PostgresDatabase
-from tests.e2e.conftest import LOGIN_PER_EMAIL, Server, start_server
+from tests.e2e.conftest import LOGIN_PER_EMAIL, Server, run_api, serving
 
 PASSWORD = "correct horse battery staple"
 PROBLEM = "application/problem+json"
@@ -162,71 +158,42 @@ def test_the_embedded_defaults_serve_without_any_server(embedded_server: Server)
 def test_a_dead_redis_makes_readiness_fail_and_login_503_not_500(
     postgres: PostgresDatabase, tmp_path: Path
 ) -> None:
-    servers = start_server(
-        tmp_path, {"CLINIC_DATABASE_URL": postgres.app_url, "CLINIC_REDIS_URL": "redis://127.0.0.1:1/0"}
-    )
-    server = next(servers)
-    try:
-        with server.client() as client:
-            ready = client.get("/health/ready")
-            assert ready.status_code == 503
-            assert "redis" in ready.text
-            login = client.post("/v1/auth/login", json={"email": "x@example.com", "password": PASSWORD})
-            assert login.status_code == 503
-            assert login.headers["content-type"].startswith(PROBLEM)
-            assert "Traceback" not in login.text
-    finally:
-        with pytest.raises(StopIteration):
-            next(servers)
+    with (
+        serving(
+            tmp_path, {"CLINIC_DATABASE_URL": postgres.app_url, "CLINIC_REDIS_URL": "redis://127.0.0.1:1/0"}
+        ) as server,
+        server.client() as client,
+    ):
+        ready = client.get("/health/ready")
+        assert ready.status_code == 503
+        assert "redis" in ready.text
+        login = client.post("/v1/auth/login", json={"email": "x@example.com", "password": PASSWORD})
+        assert login.status_code == 503
+        assert login.headers["content-type"].startswith(PROBLEM)
+        assert "Traceback" not in login.text
 
 
 def test_a_superuser_url_serves_under_row_level_security(postgres: PostgresDatabase, tmp_path: Path) -> None:
     """The quickstart on PostgreSQL: given the postgres URL, the API acts as clinic_app (SET ROLE)."""
-    servers = start_server(tmp_path, {"CLINIC_DATABASE_URL": postgres.owner_url})
-    server = next(servers)
-    try:
-        with server.client() as client:
-            assert client.get("/health/ready").status_code == 200
-            _, email = _signup(client, "Clínica Superusuário")
-            assert (
-                client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code == 200
-            )
-    finally:
-        with pytest.raises(StopIteration):
-            next(servers)
+    with serving(tmp_path, {"CLINIC_DATABASE_URL": postgres.owner_url}) as server, server.client() as client:
+        assert client.get("/health/ready").status_code == 200
+        _, email = _signup(client, "Clínica Superusuário")
+        assert client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).status_code == 200
 
 
 def test_the_api_refuses_to_start_when_rls_would_not_apply(
     postgres: PostgresDatabase, tmp_path: Path
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
-    env |= {
-        "CLINIC_DATABASE_URL": postgres.owner_url,
-        "CLINIC_DATABASE_ROLE": "",
-        "CLINIC_DATA_DIR": str(tmp_path),
-    }
-    finished = subprocess.run(
-        [str(Path(sys.executable).parent / "clinic-api"), "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    finished = run_api(
+        tmp_path, {"CLINIC_DATABASE_URL": postgres.owner_url, "CLINIC_DATABASE_ROLE": ""}, "--port", "1"
     )
     assert finished.returncode == 2
     assert "row-level security would not apply" in finished.stdout + finished.stderr
 
 
 def test_an_unreachable_database_at_start_is_one_clear_line_not_a_traceback(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLINIC_")}
-    env |= {"CLINIC_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "CLINIC_DATA_DIR": str(tmp_path)}
-    finished = subprocess.run(
-        [str(Path(sys.executable).parent / "clinic-api"), "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    finished = run_api(
+        tmp_path, {"CLINIC_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "--port", "1"
     )
     assert finished.returncode == 2
     output = finished.stdout + finished.stderr
