@@ -6,14 +6,20 @@ import argparse
 import asyncio
 import os
 import sys
+import time
+from datetime import UTC, datetime
 
 from clinic_api.composition import (
+    KeysFromSettings,
     RowLevelSecurityBypassed,
+    Settings,
     compose,
     create_db_login,
     load_settings,
     migrate,
     prepare,
+    rotate_signing_keys,
+    signing_keys,
 )
 from clinic_api.demo import DEMO_LOGINS
 
@@ -32,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "--password-env", metavar="VAR", help="read the password from this environment variable"
     )
     commands.add_parser("seed-demo", help="create the demo clinics and logins if missing")
+    keys = commands.add_parser("keys", help="the JWT signing keys kept in the data directory")
+    keys.add_argument("action", choices=["list", "rotate"])
     return parser
 
 
@@ -54,6 +62,33 @@ def main(argv: list[str] | None = None) -> int:
         print("demo data created" if created else "demo data already present")  # noqa: T201
         for login in DEMO_LOGINS:
             print(f"  {login.email}  {login.password}  ({login.what})")  # noqa: T201
+    elif args.command == "keys":
+        return _keys(settings, args.action)
+    return 0
+
+
+def _keys(settings: Settings, action: str) -> int:
+    try:
+        if action == "rotate":
+            rotation = rotate_signing_keys(settings)
+            starts = datetime.fromtimestamp(rotation.new.active_from, UTC).isoformat(timespec="seconds")
+            print(f"new key {rotation.new.key.kid} signs from {starts}; every process loads it before then")  # noqa: T201
+            for kid in rotation.removed:
+                print(f"removed {kid}: every token it signed has expired")  # noqa: T201
+        now = time.time()
+        ring = signing_keys(settings)
+        active = [k for k in ring if k.active_from <= now]
+        for key in ring:
+            state = (
+                "signing"
+                if active and key is active[-1]
+                else ("pending" if key.active_from > now else "verifying")
+            )
+            since = datetime.fromtimestamp(key.active_from, UTC).isoformat(timespec="seconds")
+            print(f"{key.key.kid}  {state:9}  active from {since}")  # noqa: T201
+    except KeysFromSettings as configured:
+        print(f"refused: {configured}; rotate it there, with CLINIC_JWT_PREVIOUS_KEYS_FILE", file=sys.stderr)  # noqa: T201
+        return 2
     return 0
 
 

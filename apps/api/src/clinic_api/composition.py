@@ -8,6 +8,7 @@ database roles, demo data. Pools are created here but connect lazily, and are cl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -25,9 +26,10 @@ from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_security_bypassed
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis
-from clinic_infra.security.jwt import JwtAccessTokens, load_or_create_signing_key
+from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
+from clinic_infra.security.keyring import DirectoryKeyRing, RingKey, Rotation, rotate_keys
 from clinic_infra.security.passwords import Argon2idPasswordHasher
-from clinic_infra.settings import Settings
+from clinic_infra.settings import Settings as Settings  # re-exported: entry points name it through here
 
 
 @dataclass(frozen=True)
@@ -74,17 +76,43 @@ def create_db_login(settings: Settings, name: str, password: str | None) -> None
     create_login_role(settings.effective_migrations_url, name, password)
 
 
+class KeysFromSettings(RuntimeError):
+    """The signing key is configured (CLINIC_JWT_PRIVATE_KEY[_FILE]): rotate it there, not on disk."""
+
+
+def _key_ring(settings: Settings) -> KeyRing:
+    configured = settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None
+    if configured is None and settings.jwt_private_key_file is not None:
+        configured = settings.jwt_private_key_file.read_text()
+    if configured is None:
+        return DirectoryKeyRing(_keys_dir(settings), legacy_key=settings.data_dir / "jwt-signing-key.pem")
+    previous = settings.jwt_previous_keys_file.read_text() if settings.jwt_previous_keys_file else ""
+    return StaticKeyRing(SigningKey.from_pem(configured.encode()), tuple(split_pem_keys(previous)))
+
+
+def _keys_dir(settings: Settings) -> Path:
+    return settings.data_dir / "jwt-keys"
+
+
+def signing_keys(settings: Settings) -> list[RingKey]:
+    """The keys of the data directory's key ring, oldest first (``clinic-admin keys list``)."""
+    if settings.jwt_private_key or settings.jwt_private_key_file:
+        raise KeysFromSettings("the signing key comes from CLINIC_JWT_PRIVATE_KEY[_FILE]")
+    return DirectoryKeyRing(_keys_dir(settings), legacy_key=settings.data_dir / "jwt-signing-key.pem").all_keys()
+
+
+def rotate_signing_keys(settings: Settings) -> Rotation:
+    """``clinic-admin keys rotate``: a new key that signs once every process has loaded it."""
+    signing_keys(settings)  # refuses when the key comes from the settings
+    return rotate_keys(_keys_dir(settings))
+
+
 def compose(settings: Settings) -> Composition:
     engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
     if settings.database_role:
         assume_role_on_connect(engine, settings.database_role)
     redis = create_redis(settings.redis_url) if settings.redis_url else None
-    signing_key = load_or_create_signing_key(
-        settings.jwt_private_key.get_secret_value() if settings.jwt_private_key else None,
-        settings.jwt_private_key_file,
-        settings.data_dir,
-    )
-    tokens = JwtAccessTokens(signing_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    tokens = JwtAccessTokens(_key_ring(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     hasher = Argon2idPasswordHasher(concurrency=settings.password_hash_concurrency)
     clock = SystemClock()
     uow = SqlUnitOfWorkFactory(engine)

@@ -83,6 +83,11 @@ class Settings(BaseSettings):
         default=None,
         description="File with the PEM signing key. Default: generated once in the data directory.",
     )
+    jwt_previous_keys_file: Path | None = Field(
+        default=None,
+        description="PEM private keys that no longer sign but still verify (and are published), after a "
+        "rotation of a configured key. Without a configured key, `clinic-admin keys rotate` manages them.",
+    )
     jwt_issuer: str = "clinic"
     jwt_audience: str = "clinic-api"
     log_level: str = "INFO"

@@ -16,11 +16,12 @@ import hashlib
 import json
 import logging
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import jwt
@@ -61,6 +62,12 @@ class SigningKey:
         return {**jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
 
 
+def split_pem_keys(text: str) -> list[SigningKey]:
+    """Every private key in a text of concatenated PEM blocks (the previous keys, oldest or newest first)."""
+    blocks = re.findall(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", text, re.S)
+    return [SigningKey.from_pem(block.encode()) for block in blocks]
+
+
 def _thumbprint(public_key: rsa.RSAPublicKey) -> str:
     """RFC 7638: SHA-256 over the required members, lexicographic order, no whitespace."""
     jwk = json.loads(RSAAlgorithm.to_jwk(public_key))
@@ -83,7 +90,7 @@ def load_or_create_signing_key(pem: str | None, path: Path | None, data_dir: Pat
     pem_bytes = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    if not _publish(generated, pem_bytes):
+    if not publish(generated, pem_bytes):
         # Another process (a second worker starting at the same time) published its key first: use
         # that one, or tokens signed by one worker would not verify at the other.
         return SigningKey.from_pem(generated.read_bytes())
@@ -91,7 +98,7 @@ def load_or_create_signing_key(pem: str | None, path: Path | None, data_dir: Pat
     return SigningKey.from_pem(pem_bytes)
 
 
-def _publish(path: Path, content: bytes) -> bool:
+def publish(path: Path, content: bytes) -> bool:
     """Write ``content`` to ``path`` unless it exists, atomically: a reader sees no file or the whole one.
 
     Written in full to a 0600 temporary file beside it, then hard-linked into place; the link fails if
@@ -112,18 +119,48 @@ def _publish(path: Path, content: bytes) -> bool:
         os.unlink(temporary)
 
 
+class KeyRing(Protocol):
+    def signing_key(self) -> SigningKey: ...
+
+    def verification_key(self, kid: str) -> rsa.RSAPublicKey | None: ...
+
+    def jwks(self) -> dict[str, Any]: ...
+
+
+class StaticKeyRing:
+    """Keys given by configuration: one signs, the ``previous`` ones only verify."""
+
+    def __init__(self, signing: SigningKey, previous: tuple[SigningKey, ...] = ()) -> None:
+        self._signing = signing
+        self._verifying = {k.kid: k.private_key.public_key() for k in (signing, *previous)}
+        self._jwks = {"keys": [k.public_jwk() for k in (signing, *previous)]}
+
+    def signing_key(self) -> SigningKey:
+        return self._signing
+
+    def verification_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        return self._verifying.get(kid)
+
+    def jwks(self) -> dict[str, Any]:
+        return self._jwks
+
+
 class JwtAccessTokens:
     """Issues and verifies access tokens; publishes the verification keys as a JWKS document.
 
-    ``previous`` keys still verify (and are published) after a rotation, until their tokens have expired.
+    Give it one signing key (and ``previous`` ones that still verify), or a key ring that rotates them.
     """
 
     def __init__(
-        self, signing: SigningKey, *, issuer: str, audience: str, previous: tuple[SigningKey, ...] = ()
+        self,
+        keys: SigningKey | KeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        previous: tuple[SigningKey, ...] = (),
     ) -> None:
-        self._signing, self._issuer, self._audience = signing, issuer, audience
-        self._verifying = {k.kid: k.private_key.public_key() for k in (signing, *previous)}
-        self._jwks = {"keys": [k.public_jwk() for k in (signing, *previous)]}
+        self._ring: KeyRing = StaticKeyRing(keys, previous) if isinstance(keys, SigningKey) else keys
+        self._issuer, self._audience = issuer, audience
 
     def issue(self, claims: AccessClaims) -> str:
         payload = {
@@ -139,11 +176,9 @@ class JwtAccessTokens:
             "exp": int(claims.expires_at.timestamp()),
             "jti": str(new_uuid()),
         }
+        signing = self._ring.signing_key()
         return jwt.encode(
-            payload,
-            self._signing.private_key,
-            algorithm=ALGORITHM,
-            headers={"kid": self._signing.kid, "typ": TOKEN_TYPE},
+            payload, signing.private_key, algorithm=ALGORITHM, headers={"kid": signing.kid, "typ": TOKEN_TYPE}
         )
 
     def verify(self, token: str) -> AccessClaims | None:
@@ -152,7 +187,7 @@ class JwtAccessTokens:
             # The header is only trusted this far: it picks one of our keys, and the signature then
             # covers it. jwt.decode refuses any alg but RS256 whatever the header says.
             kid = header.get("kid")
-            key = self._verifying.get(kid) if isinstance(kid, str) else None
+            key = self._ring.verification_key(kid) if isinstance(kid, str) else None
             if key is None or not _is_access_token_type(header.get("typ")):
                 return None
             raw = jwt.decode(
@@ -177,7 +212,7 @@ class JwtAccessTokens:
             return None
 
     def jwks(self) -> dict[str, Any]:
-        return self._jwks
+        return self._ring.jwks()
 
 
 def _is_access_token_type(typ: object) -> bool:
