@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from returns.result import Failure, Success
 
 from clinic_core.application.unit_of_work import Scope, UniqueViolation
@@ -116,3 +117,13 @@ async def test_sign_up_that_keeps_losing_slug_races_is_a_conflict_not_a_crash() 
     )
     assert isinstance(result.failure(), SlugTaken)
     assert uow.store.tables.tenants == {}
+
+
+async def test_the_in_memory_unit_of_work_refuses_to_nest_instead_of_hanging() -> None:
+    uow = InMemoryUnitOfWorkFactory()
+    async with uow(Scope()):
+        with pytest.raises(RuntimeError, match="inside another"):
+            async with uow(Scope()):
+                pass
+    async with uow(Scope()):  # and the store is usable afterwards
+        pass

@@ -77,6 +77,8 @@ class InMemoryStore:
     def __init__(self) -> None:
         self.tables = _Tables()
         self.lock = asyncio.Lock()
+        self.holder: asyncio.Task[Any] | None = None
+        """The task inside a unit of work, so that one opening a second inside the first fails at once."""
 
     @property
     def outbox(self) -> list[OutboxRecord]:
@@ -260,7 +262,12 @@ class InMemoryUnitOfWork:
         self.committed = False
 
     async def __aenter__(self) -> Self:
+        if self._store.holder is not None and self._store.holder is asyncio.current_task():
+            # A real database would let the inner one run (and maybe deadlock on a row); here it would wait
+            # forever for the outer one. Units of work are never nested in this code base: say so.
+            raise RuntimeError("a unit of work was opened inside another one of the same task")
         await self._store.lock.acquire()
+        self._store.holder = asyncio.current_task()
         self._tables = copy.deepcopy(self._store.tables)
         self._seen: list[object] = []
         self._build()
@@ -326,6 +333,7 @@ class InMemoryUnitOfWork:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        self._store.holder = None
         self._store.lock.release()
 
 
