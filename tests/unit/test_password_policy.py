@@ -76,7 +76,7 @@ def test_common_brazilian_passwords_that_zxcvbn_alone_lets_through_are_refused(p
 )
 def test_passwords_built_on_the_persons_or_the_clinics_words_are_refused(password: str) -> None:
     field, code, message = _refusal(check_password(password, context=SIGN_UP_CONTEXT))
-    assert (field, code) == ("password", "too_guessable")
+    assert (field, code) == ("password", "too_close_to_personal_info")
     assert message == "the password is too close to your name, email or clinic"
 
 

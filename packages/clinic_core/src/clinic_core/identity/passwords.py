@@ -136,8 +136,7 @@ def _guessability_refusal(password: str, personal: tuple[str, ...]) -> tuple[str
     # Mostly made of the person's or the clinic's words ("Clinica#Sorriso") is refused whatever the score:
     # zxcvbn counts each such word as one guess among a few, but a targeted attacker tries them first.
     if personal_characters * 2 >= len(scored) or (result["score"] < MIN_SCORE and personal_characters):
-        # "too_guessable" rather than a code of its own: AcceptInvitation's tests and clients know this one.
-        return "too_guessable", "the password is too close to your name, email or clinic"
+        return "too_close_to_personal_info", "the password is too close to your name, email or clinic"
     if result["score"] >= MIN_SCORE:
         return None
     if len(sequence) == 1 and (

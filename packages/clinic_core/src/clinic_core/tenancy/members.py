@@ -297,7 +297,7 @@ class AcceptInvitation:
 
     async def _new_user(self, email: Email, cmd: AcceptInvitationCommand) -> Result[User, InvalidInput]:
         name = PersonName.parse(cmd.name or "")
-        password = check_password(cmd.password or "", context=(email.value.split("@")[0], cmd.name or ""))
+        password = check_password(cmd.password or "", context=(email.value, cmd.name or ""))
         invalid = collect_invalid(name, password)
         if invalid is not None:
             return Failure(invalid)

@@ -76,9 +76,7 @@ class SignUp:
         timezone = TimeZone.parse(cmd.timezone)
         owner_name = PersonName.parse(cmd.owner_name, "owner_name")
         email = Email.parse(cmd.email)
-        password = check_password(
-            cmd.password, context=(cmd.email.split("@")[0], cmd.owner_name, cmd.tenant_name)
-        )
+        password = check_password(cmd.password, context=(cmd.email, cmd.owner_name, cmd.tenant_name))
         invalid = collect_invalid(tenant_name, unit_name, timezone, owner_name, email, password)
         if invalid is not None:
             return Failure(invalid)
