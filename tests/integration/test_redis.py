@@ -1,8 +1,8 @@
-"""Redis for real: the shared rate limiter, a dead Redis, and the worker draining a queue."""
+"""Redis for real: a dead Redis, and the worker draining a queue. The shared rate limiter has its own module,
+test_token_bucket."""
 
 from __future__ import annotations
 
-import time
 import uuid
 
 import pytest
@@ -16,21 +16,6 @@ from clinic_infra.redis_connection import create_redis
 from clinic_worker.main import main as worker_main
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
-
-
-async def test_the_limit_is_shared_by_every_process(redis_url: str) -> None:
-    first, second = create_redis(redis_url), create_redis(redis_url)
-    key = f"test:{uuid.uuid4().hex}"
-    try:
-        a, b = RedisRateLimiter(first), RedisRateLimiter(second)
-        decisions = [await (a if n % 2 else b).hit(key, limit=3, window_seconds=60) for n in range(5)]
-        assert [d.allowed for d in decisions] == [True, True, True, False, False]
-        assert decisions[3].retry_after_seconds >= 1
-        ttl = await first.ttl(f"clinic:rl:{key}:{int(time.time() // 60)}")
-        assert 0 < ttl <= 61
-    finally:
-        await first.aclose()
-        await second.aclose()
 
 
 async def test_a_dead_redis_fails_fast_and_loudly() -> None:

@@ -8,12 +8,17 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class RateDecision:
+    """``retry_after_seconds``: until the next hit would be allowed (0 while tokens are left).
+    ``reset_seconds``: until the bucket is full again (0 from a limiter that cannot tell)."""
+
     allowed: bool
     remaining: int
     retry_after_seconds: int
+    reset_seconds: int = 0
 
 
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
-        """Count one event under ``key``; allowed while at most ``limit`` fall in the current window."""
+        """Take one token from the bucket under ``key``: it holds at most ``limit`` tokens and refills
+        continuously at ``limit`` per ``window_seconds``; the hit is allowed while a whole token is left."""
         ...
