@@ -1,4 +1,8 @@
-"""Budgets for the unauthenticated endpoints, counted by the RateLimiter port (Redis in production).
+"""Budgets for the unauthenticated endpoints, token buckets behind the RateLimiter port (Redis in production),
+and the ``RateLimit-*`` response fields (draft-ietf-httpapi-ratelimit-headers) that tell clients what is left.
+
+``Throttle`` is a singleton called with the client's address, not the request, so it leaves what it spent
+in a context variable that ``rate_limit_headers_middleware`` opens around the request and reads afterwards.
 
 Keys never hold an email in clear: the per-email budget is keyed by a SHA-256 of the normalised address.
 Normalised as ``Email.parse`` does it, the way login finds the account: a spelling that logs into the same
@@ -9,10 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+from blacksheep import Request, Response
 
 from clinic_api.problems import Problem, ProblemRaised
 from clinic_api.services import RateLimit, RateLimits
-from clinic_core.application.ports import RateLimiter
+from clinic_core.application.ports import RateDecision, RateLimiter
 from clinic_core.shared.values import Email
 
 logger = logging.getLogger(__name__)
@@ -24,11 +33,42 @@ def email_key(email: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def too_many_requests(retry_after_seconds: int) -> Problem:
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What one budget has left after a hit, in whole seconds as the RateLimit-* fields give it."""
+
+    limit: int
+    remaining: int
+    reset_seconds: int
+    """Until the bucket is full again."""
+    exhausted: bool
+
+    @classmethod
+    def of(cls, budget: RateLimit, decision: RateDecision) -> Quota:
+        # A limiter that cannot tell when it is full still knows the bucket is not full before a retry.
+        reset = max(decision.reset_seconds, decision.retry_after_seconds)
+        return cls(budget.limit, decision.remaining, reset, not decision.allowed)
+
+    def tighter(self, other: Quota | None) -> Quota:
+        """The one to show of two budgets one request spent: a refused one, else the one with fewer hits
+        left (as the draft advises), else the one that takes longer to fill."""
+        if other is None:
+            return self
+        return min(self, other, key=lambda q: (not q.exhausted, q.remaining, -q.reset_seconds))
+
+    def headers(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("RateLimit-Limit", str(self.limit)),
+            ("RateLimit-Remaining", str(self.remaining)),
+            ("RateLimit-Reset", str(self.reset_seconds)),
+        )
+
+
+def too_many_requests(retry_after_seconds: int, quota: Quota | None = None) -> Problem:
     retry_after = max(1, retry_after_seconds)
     return Problem(
         429, "rate_limited", "Too many requests", f"too many attempts; retry in {retry_after} seconds"
-    ).with_headers(("Retry-After", str(retry_after)))
+    ).with_headers(("Retry-After", str(retry_after)), *(quota.headers() if quota else ()))
 
 
 LIMITER_DOWN = Problem(
@@ -36,26 +76,59 @@ LIMITER_DOWN = Problem(
 ).with_headers(("Retry-After", "5"))
 
 
+class _Spent:
+    """The tightest budget this request has spent so far."""
+
+    def __init__(self) -> None:
+        self.tightest: Quota | None = None
+
+
+_spent_by_this_request: ContextVar[_Spent | None] = ContextVar("rate_limit_spent", default=None)
+
+
+async def rate_limit_headers_middleware(
+    request: Request, handler: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Adds the RateLimit-* fields of the tightest budget the request spent to its response. Register it
+    outside the error boundary, so that a refused login (401) after spending says what is left too."""
+    spent = _Spent()
+    # Set and reset rather than only set: requests that share a task (the test client's) must not see
+    # each other's budgets.
+    token = _spent_by_this_request.set(spent)
+    try:
+        response = await handler(request)
+    finally:
+        _spent_by_this_request.reset(token)
+    if spent.tightest is not None:
+        for name, value in spent.tightest.headers():
+            response.set_header(name.encode(), value.encode())
+    return response
+
+
 class Throttle:
-    """Spends one unit of each named budget, or ends the request with 429 (or 503 if it cannot count)."""
+    """Takes a token from each named budget, or ends the request with 429 (or 503 if it cannot count).
+
+    Each call returns the tightest budget it spent and leaves it for ``rate_limit_headers_middleware``.
+    """
 
     def __init__(self, limiter: RateLimiter, limits: RateLimits) -> None:
         self._limiter, self._limits = limiter, limits
 
-    async def login(self, ip: str, email: str) -> None:
-        await self._spend(f"login:ip:{ip}", self._limits.login_per_ip)
-        await self._spend(f"login:email:{email_key(email)}", self._limits.login_per_email)
+    async def login(self, ip: str, email: str) -> Quota:
+        per_ip = await self._spend(f"login:ip:{ip}", self._limits.login_per_ip)
+        per_email = await self._spend(f"login:email:{email_key(email)}", self._limits.login_per_email)
+        return per_email.tighter(per_ip)
 
-    async def signup(self, ip: str) -> None:
-        await self._spend(f"signup:ip:{ip}", self._limits.signup_per_ip)
+    async def signup(self, ip: str) -> Quota:
+        return await self._spend(f"signup:ip:{ip}", self._limits.signup_per_ip)
 
-    async def refresh(self, ip: str) -> None:
-        await self._spend(f"refresh:ip:{ip}", self._limits.refresh_per_ip)
+    async def refresh(self, ip: str) -> Quota:
+        return await self._spend(f"refresh:ip:{ip}", self._limits.refresh_per_ip)
 
-    async def accept_invitation(self, ip: str) -> None:
-        await self._spend(f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip)
+    async def accept_invitation(self, ip: str) -> Quota:
+        return await self._spend(f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip)
 
-    async def _spend(self, key: str, budget: RateLimit) -> None:
+    async def _spend(self, key: str, budget: RateLimit) -> Quota:
         try:
             decision = await self._limiter.hit(key, budget.limit, budget.window_seconds)
         except Exception as outage:
@@ -63,5 +136,10 @@ class Throttle:
             # "try again", which is true, where a 500 would say the request itself broke something.
             logger.warning("rate limiter unavailable", exc_info=outage)
             raise ProblemRaised(LIMITER_DOWN) from outage
+        quota = Quota.of(budget, decision)
+        spent = _spent_by_this_request.get()
+        if spent is not None:
+            spent.tightest = quota.tighter(spent.tightest)
         if not decision.allowed:
-            raise ProblemRaised(too_many_requests(decision.retry_after_seconds))
+            raise ProblemRaised(too_many_requests(decision.retry_after_seconds, quota))
+        return quota
