@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 from blacksheep import Response
-from blacksheep.middlewares import MiddlewareCategory
 from blacksheep.server import Application
 from blacksheep.testing import TestClient
 
 from clinic_api.app import create_app
-from clinic_api.rate_limiting import email_key, rate_limit_headers_middleware
+from clinic_api.rate_limiting import email_key
 from clinic_api.services import RateLimit, RateLimits
 from clinic_core.application.ports import RateLimiter
 from clinic_core.testing import InMemoryUnitOfWorkFactory
@@ -55,8 +54,6 @@ async def test_another_spelling_of_the_email_gets_no_fresh_budget(make_api: Call
 
 
 # RateLimit-Limit, -Remaining and -Reset (draft-ietf-httpapi-ratelimit-headers) on the real in-memory bucket.
-# The app leaves them to rate_limit_headers_middleware, which create_app does not register yet: these tests
-# register it where app.py should (outside the error boundary), and one test watches for app.py doing so.
 
 RATE_LIMIT_FIELDS = (b"RateLimit-Limit", b"RateLimit-Remaining", b"RateLimit-Reset")
 WRONG_PASSWORD = "wrong password!"
@@ -73,14 +70,13 @@ def rate_limit_fields(response: Response) -> tuple[int, int, int] | None:
 
 @pytest.fixture
 async def throttled_api() -> AsyncIterator[Callable[..., Awaitable[Api]]]:
-    """Build an Api on the in-memory token bucket, with the RateLimit-* middleware registered."""
+    """Build an Api on the in-memory token bucket."""
     apps: list[Application] = []
 
     async def build(limits: RateLimits, rate_limiter: RateLimiter | None = None) -> Api:
         uow = InMemoryUnitOfWorkFactory()
         services = make_services(uow, rate_limiter=rate_limiter or InMemoryRateLimiter(), limits=limits)
         app = create_app(services)
-        app.middlewares.append(rate_limit_headers_middleware, MiddlewareCategory.INIT, -5)
         await start(app)
         apps.append(app)
         return Api(app, TestClient(app), services, uow)
@@ -171,11 +167,6 @@ async def test_a_body_that_does_not_bind_spends_nothing_and_says_nothing(
     assert rate_limit_fields(response) is None
 
 
-@pytest.mark.xfail(
-    reason="create_app does not register clinic_api.rate_limiting.rate_limit_headers_middleware yet "
-    "(app.py, configure_middlewares); once it does, delete this marker",
-    strict=True,
-)
 async def test_the_app_itself_sends_the_fields_on_every_throttled_response(
     make_api: Callable[..., Any],
 ) -> None:

@@ -23,7 +23,7 @@ from clinic_api.middlewares import (
     security_headers_middleware,
 )
 from clinic_api.openapi import configure_openapi
-from clinic_api.rate_limiting import Throttle
+from clinic_api.rate_limiting import Throttle, rate_limit_headers_middleware
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
@@ -79,6 +79,8 @@ def configure_middlewares(app: Application, metrics: HttpMetrics, max_body_bytes
     app.middlewares.append(request_context_middleware, MiddlewareCategory.INIT, -30)
     app.middlewares.append(AccessLogMiddleware(app, metrics), MiddlewareCategory.INIT, -20)
     app.middlewares.append(security_headers_middleware, MiddlewareCategory.INIT, -10)
+    # Outside the error boundary, so a 401 after spending a login budget still says what is left of it.
+    app.middlewares.append(rate_limit_headers_middleware, MiddlewareCategory.INIT, -5)
     app.middlewares.append(ErrorBoundaryMiddleware(app), MiddlewareCategory.INIT, 0)
     app.middlewares.append(BodySizeLimitMiddleware(max_body_bytes), MiddlewareCategory.INIT, 10)
 
@@ -94,7 +96,15 @@ def configure_cors(app: Application, origins: tuple[str, ...]) -> None:
         allow_origins=origins,
         allow_methods=("GET", "POST", "PUT", "PATCH", "DELETE"),
         allow_headers=("Authorization", "Content-Type", "X-Request-ID", "Idempotency-Key", "X-API-Key"),
-        expose_headers=("X-Request-ID", "Retry-After", "Location", "WWW-Authenticate"),
+        expose_headers=(
+            "X-Request-ID",
+            "Retry-After",
+            "Location",
+            "WWW-Authenticate",
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        ),
         max_age=600,
     )
 
