@@ -98,7 +98,9 @@ def signing_keys(settings: Settings) -> list[RingKey]:
     """The keys of the data directory's key ring, oldest first (``clinic-admin keys list``)."""
     if settings.jwt_private_key or settings.jwt_private_key_file:
         raise KeysFromSettings("the signing key comes from CLINIC_JWT_PRIVATE_KEY[_FILE]")
-    return DirectoryKeyRing(_keys_dir(settings), legacy_key=settings.data_dir / "jwt-signing-key.pem").all_keys()
+    return DirectoryKeyRing(
+        _keys_dir(settings), legacy_key=settings.data_dir / "jwt-signing-key.pem"
+    ).all_keys()
 
 
 def rotate_signing_keys(settings: Settings) -> Rotation:
