@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from uuid import UUID
 
 from returns.result import Failure, Success
 
@@ -50,13 +49,7 @@ def _actor_of(issuer: FakeAccessTokenIssuer, tokens: TokenPair) -> Actor:
     """The actor the HTTP host builds from the access token's claims."""
     claims = issuer.verify(tokens.access_token)
     assert claims is not None
-    return Actor(
-        user_id=claims.user_id,
-        tenant_id=claims.tenant_id,
-        roles=claims.roles,
-        unit_ids=frozenset(UnitId(UUID(u)) for u in claims.unit_ids),
-        session_id=claims.session_id,
-    )
+    return Actor.from_claims(claims)
 
 
 def _owner(signed: SignedUp) -> Actor:
@@ -222,13 +215,7 @@ async def test_a_user_of_two_tenants_switches_between_them(
     claims = issuer.verify(tokens.access_token)
     assert claims is not None
     assert claims.tenant_id == clinic_b.tenant.id
-    actor = Actor(
-        user_id=claims.user_id,
-        tenant_id=claims.tenant_id,
-        roles=claims.roles,
-        unit_ids=frozenset(),
-        session_id=claims.session_id,
-    )
+    actor = Actor.from_claims(claims)
     me = (await GetMe(sql_uow)(actor)).unwrap()
     assert {t.slug for t, _ in me.memberships} == {clinic_a.tenant.slug, clinic_b.tenant.slug}
 
@@ -329,9 +316,7 @@ async def test_my_sessions_are_listed_newest_first_and_ended_one_by_one_or_all_b
         pairs.append((await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
         clock.advance(timedelta(minutes=1))
     claims = [issuer.verify(p.access_token) for p in pairs]
-    actors = [
-        Actor(c.user_id, c.tenant_id, c.roles, frozenset(), session_id=c.session_id) for c in claims if c
-    ]
+    actors = [Actor.from_claims(c) for c in claims if c]
     listed = (await ListMySessions(sql_uow, clock)(actors[-1])).unwrap()
     assert [d.session.id for d in listed] == [a.session_id for a in reversed(actors)]
     assert [d.current for d in listed] == [True, False, False]

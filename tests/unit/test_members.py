@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 
 import pytest
 from returns.result import Failure, Success
@@ -107,13 +106,7 @@ class World:
         """The actor the HTTP host would build from the access token."""
         claims = self.issuer.verify(tokens.access_token)
         assert claims is not None
-        return Actor(
-            user_id=claims.user_id,
-            tenant_id=claims.tenant_id,
-            roles=claims.roles,
-            unit_ids=frozenset(UnitId(UUID(u)) for u in claims.unit_ids),
-            session_id=claims.session_id,
-        )
+        return Actor.from_claims(claims)
 
     def session_of(self, tokens: TokenPair) -> AuthSession:
         """The session the token pair belongs to, as committed."""

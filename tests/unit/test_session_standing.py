@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from uuid import UUID
 
 import pytest
 from returns.result import Failure
@@ -27,7 +26,7 @@ from clinic_core.identity.sessions import (
     SwitchTenantCommand,
 )
 from clinic_core.shared.clock import FixedClock
-from clinic_core.shared.ids import SessionId, TenantId, UnitId, new_uuid
+from clinic_core.shared.ids import SessionId, TenantId, new_uuid
 from clinic_core.tenancy.members import (
     AcceptInvitation,
     AcceptInvitationCommand,
@@ -62,13 +61,7 @@ class Clinics:
         """The actor the HTTP host builds from the access token's claims."""
         claims = self.issuer.verify(tokens.access_token)
         assert claims is not None
-        return Actor(
-            user_id=claims.user_id,
-            tenant_id=claims.tenant_id,
-            roles=claims.roles,
-            unit_ids=frozenset(UnitId(UUID(u)) for u in claims.unit_ids),
-            session_id=claims.session_id,
-        )
+        return Actor.from_claims(claims)
 
     def anas_membership_in(self, clinic: SignedUp) -> Membership:
         """The committed membership, edited in place where no use case changes it yet."""

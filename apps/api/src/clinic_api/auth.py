@@ -13,7 +13,6 @@ within that time without a database read on every request.
 from __future__ import annotations
 
 from typing import Any
-from uuid import UUID
 
 from blacksheep import Request
 from blacksheep.server.bindings import Binder
@@ -24,7 +23,7 @@ from clinic_api.logging_setup import tenant_id_var
 from clinic_core.application.actor import Actor
 from clinic_core.identity.ports import AccessClaims, AccessTokenVerifier
 from clinic_core.identity.sessions import CheckSession, SessionStanding
-from clinic_core.shared.ids import SessionId, TenantId, UnitId, UserId
+from clinic_core.shared.ids import SessionId, TenantId, UserId
 
 BEARER_SCHEME = "Bearer"
 _PRESENTED_TOKEN = "clinic_presented_token"
@@ -46,16 +45,9 @@ class ActorIdentity(Identity):
 def actor_from(claims: AccessClaims) -> Actor | None:
     """The actor a token speaks for; None when its unit ids are not UUIDs (a token we did not mint)."""
     try:
-        unit_ids = frozenset(UnitId(UUID(raw)) for raw in claims.unit_ids)
+        return Actor.from_claims(claims)
     except ValueError:
         return None
-    return Actor(
-        user_id=claims.user_id,
-        tenant_id=claims.tenant_id,
-        roles=claims.roles,
-        unit_ids=unit_ids,
-        session_id=claims.session_id,
-    )
 
 
 def bearer_token(request: Request) -> str | None:
@@ -112,13 +104,7 @@ class BearerAuthentication(AuthenticationHandler):
         if not standing.active:
             return None
         # The membership's roles and units as they are now, not as they were when the token was signed.
-        actor = Actor(
-            user_id=actor.user_id,
-            tenant_id=actor.tenant_id,
-            roles=standing.roles,
-            unit_ids=standing.unit_ids,
-            session_id=actor.session_id,
-        )
+        actor = actor.with_access(standing.roles, standing.unit_ids)
         tenant_id_var.set(str(actor.tenant_id))
         return ActorIdentity(actor)
 

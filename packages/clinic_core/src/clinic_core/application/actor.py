@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from uuid import UUID
 
 from returns.result import Failure, Result, Success
 
+from clinic_core.identity.ports import AccessClaims
 from clinic_core.shared.errors import Forbidden
 from clinic_core.shared.ids import SessionId, TenantId, UnitId, UserId
 from clinic_core.tenancy.permissions import Permission, Role, permissions_of
@@ -19,6 +21,22 @@ class Actor:
     unit_ids: frozenset[UnitId]
     """Empty: every unit of the tenant. Otherwise the member is restricted to these units."""
     session_id: SessionId | None = None
+
+    @classmethod
+    def from_claims(cls, claims: AccessClaims) -> Actor:
+        """The actor a verified access token speaks for. Raises ValueError for unit ids that are not UUIDs
+        (a token this platform did not mint)."""
+        return cls(
+            user_id=claims.user_id,
+            tenant_id=claims.tenant_id,
+            roles=claims.roles,
+            unit_ids=frozenset(UnitId(UUID(raw)) for raw in claims.unit_ids),
+            session_id=claims.session_id,
+        )
+
+    def with_access(self, roles: frozenset[Role], unit_ids: frozenset[UnitId]) -> Actor:
+        """The same person and session with the roles and units their membership has now."""
+        return replace(self, roles=roles, unit_ids=unit_ids)
 
     @property
     def permissions(self) -> frozenset[Permission]:
