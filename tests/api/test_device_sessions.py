@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from tests.api.conftest import Api, auth_header, body_of
+from collections.abc import Callable
+from typing import Any
+
+from clinic_api.services import RateLimit, RateLimits
+from tests.api.conftest import PASSWORD, Api, auth_header, body_of
 
 
 async def test_each_sign_in_is_a_session_and_the_current_one_is_marked(api: Api) -> None:
@@ -65,3 +69,44 @@ async def test_revoke_others_keeps_only_this_session(api: Api) -> None:
 
 async def test_sessions_need_a_signed_in_caller(api: Api) -> None:
     assert (await api.get("/v1/auth/sessions")).status == 401
+
+
+async def test_changing_my_password_ends_my_other_sessions(api: Api) -> None:
+    await api.sign_up("ana@example.com", "Clínica A")
+    elsewhere = await api.log_in("ana@example.com")
+    here = await api.log_in("ana@example.com")
+    wrong = await api.post(
+        "/v1/auth/change-password",
+        {"current_password": "not the password!", "new_password": "tres pratos de trigo para tres tigres"},
+        here["access_token"],
+    )
+    assert wrong.status == 422
+    assert (await body_of(wrong))["errors"][0]["field"] == "current_password"
+    changed = await api.post(
+        "/v1/auth/change-password",
+        {"current_password": PASSWORD, "new_password": "tres pratos de trigo para tres tigres"},
+        here["access_token"],
+    )
+    assert changed.status == 200
+    assert (await body_of(changed))["ended_sessions"] == 1
+    assert (await api.get("/v1/me", elsewhere["access_token"])).status == 401
+    assert (await api.get("/v1/me", here["access_token"])).status == 200
+    assert (await api.log_in("ana@example.com", "tres pratos de trigo para tres tigres"))["access_token"]
+
+
+async def test_guessing_my_current_password_is_throttled(make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(limits=RateLimits(login_per_email=RateLimit(3)))
+    await api.sign_up("ana@example.com", "Clínica A")
+    token = (await api.log_in("ana@example.com"))["access_token"]
+    statuses = []
+    for n in range(4):
+        answer = await api.post(
+            "/v1/auth/change-password",
+            {
+                "current_password": f"guess number {n:04d}",
+                "new_password": "tres pratos de trigo para tres tigres",
+            },
+            token,
+        )
+        statuses.append(answer.status)
+    assert statuses == [422, 422, 422, 429]

@@ -26,6 +26,7 @@ from clinic_api.openapi import configure_openapi
 from clinic_api.rate_limiting import Throttle, rate_limit_headers_middleware
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
+from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
@@ -47,6 +48,7 @@ def configure_services(container: Container, services: AppServices, metrics: Htt
         (LogOut, services.log_out),
         (SwitchTenant, services.switch_tenant),
         (GetMe, services.get_me),
+        (ChangePassword, services.change_password),
         (ListMySessions, services.list_my_sessions),
         (RevokeMySession, services.revoke_my_session),
         (RevokeMyOtherSessions, services.revoke_my_other_sessions),

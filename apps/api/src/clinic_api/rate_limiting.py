@@ -119,6 +119,13 @@ class Throttle:
         per_email = await self._spend(f"login:email:{email_key(email)}", self._limits.login_per_email)
         return per_email.tighter(per_ip)
 
+    async def password_check(self, ip: str, account: str) -> Quota:
+        """Guesses of a signed-in account's current password (a stolen access token must not make them
+        free): the login budgets, counted per account."""
+        per_ip = await self._spend(f"login:ip:{ip}", self._limits.login_per_ip)
+        per_account = await self._spend(f"password:account:{account}", self._limits.login_per_email)
+        return per_account.tighter(per_ip)
+
     async def signup(self, ip: str) -> Quota:
         return await self._spend(f"signup:ip:{ip}", self._limits.signup_per_ip)
 

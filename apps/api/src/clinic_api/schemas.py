@@ -76,6 +76,21 @@ class LogInRequest(RequestModel):
     tenant_slug: ShortText | None = None
 
 
+class ChangePasswordRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"current_password": "the old passphrase", "new_password": "a brand new long passphrase"}
+            ]
+        }
+    )
+
+    current_password: Secret
+    new_password: Secret
+    end_other_sessions: bool = True
+    """End every other session of this account (not this one). On by default."""
+
+
 class RefreshTokenRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"refresh_token": "k3Jq...Xw"}]})
 
@@ -395,3 +410,8 @@ class DeviceSessionList(ResponseModel):
 class RevokedSessions(ResponseModel):
     revoked: int
     """How many sessions were ended."""
+
+
+class PasswordChanged(ResponseModel):
+    ended_sessions: int
+    """How many other sessions were ended."""

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from clinic_core.application.ports import RateLimiter
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
+from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
@@ -59,6 +60,7 @@ class AppServices:
     switch_tenant: SwitchTenant
     get_me: GetMe
     check_session: CheckSession
+    change_password: ChangePassword
     list_my_sessions: ListMySessions
     revoke_my_session: RevokeMySession
     revoke_my_other_sessions: RevokeMyOtherSessions
@@ -113,6 +115,7 @@ class AppServices:
             switch_tenant=SwitchTenant(uow, issuer, clock),
             get_me=GetMe(uow),
             check_session=CheckSession(uow, clock),
+            change_password=ChangePassword(uow, hasher, clock),
             list_my_sessions=ListMySessions(uow, clock),
             revoke_my_session=RevokeMySession(uow, clock),
             revoke_my_other_sessions=RevokeMyOtherSessions(uow, clock),

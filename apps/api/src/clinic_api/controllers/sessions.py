@@ -9,8 +9,16 @@ from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
 from clinic_api.responses import client_ip, json_response, user_agent
 from clinic_api.routing import post
-from clinic_api.schemas import LogInRequest, RefreshTokenRequest, SwitchTenantRequest, TokenPairOut
+from clinic_api.schemas import (
+    ChangePasswordRequest,
+    LogInRequest,
+    PasswordChanged,
+    RefreshTokenRequest,
+    SwitchTenantRequest,
+    TokenPairOut,
+)
 from clinic_core.application.actor import Actor
+from clinic_core.identity.credentials import ChangePassword, ChangePasswordCommand
 from clinic_core.identity.sessions import (
     LogIn,
     LogInCommand,
@@ -31,10 +39,11 @@ class Auth(APIController):
         refresh_session: RefreshSession,
         log_out: LogOut,
         switch_tenant: SwitchTenant,
+        change_password: ChangePassword,
         throttle: Throttle,
     ) -> None:
         self._log_in, self._refresh, self._log_out = log_in, refresh_session, log_out
-        self._switch_tenant, self._throttle = switch_tenant, throttle
+        self._switch_tenant, self._change_password, self._throttle = switch_tenant, change_password, throttle
 
     @classmethod
     def route(cls) -> str:
@@ -106,3 +115,22 @@ class Auth(APIController):
             )
         )
         return json_response(TokenPairOut.of(pair))
+
+    @documented(200, PasswordChanged, problems=(401, 404, 422, 429, 503))
+    @post("/change-password")
+    async def change_password(self, request: Request, actor: Actor, body: ChangePasswordRequest) -> Response:
+        """Change my password. Needs the current one; ends my other sessions unless
+        `end_other_sessions` is false. A wrong current password is a 422 field error on `current_password`.
+        """
+        await self._throttle.password_check(client_ip(request), str(actor.user_id))
+        ended = unwrap_or_raise(
+            await self._change_password(
+                ChangePasswordCommand(
+                    actor=actor,
+                    current_password=body.current_password,
+                    new_password=body.new_password,
+                    end_other_sessions=body.end_other_sessions,
+                )
+            )
+        )
+        return json_response(PasswordChanged(ended_sessions=ended))

@@ -37,6 +37,7 @@ class RevocationReason(StrEnum):
     EXPIRED = "expired"
     MEMBERSHIP_ENDED = "membership_ended"
     REVOKED_BY_USER = "revoked_by_user"
+    PASSWORD_CHANGED = "password_changed"
 
 
 @dataclass(eq=False, kw_only=True)

@@ -56,6 +56,10 @@ class UserRepository(Protocol):
 
     async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]: ...
 
+    async def save(self, user: User) -> None:
+        """Write back the user's name and password hash (the email is the account's key and stays)."""
+        ...
+
 
 class SessionRepository(Protocol):
     async def add(self, session: AuthSession) -> None: ...

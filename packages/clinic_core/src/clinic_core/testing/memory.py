@@ -154,6 +154,9 @@ class _Users(_Repo[User]):
     async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]:
         return {u.id: u for u in self._where(lambda u: u.id in user_ids)}
 
+    async def save(self, user: User) -> None:
+        self._put(user.id, user)
+
 
 class _Units(_Repo[Unit]):
     async def add(self, unit: Unit) -> None:

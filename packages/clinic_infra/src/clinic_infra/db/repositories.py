@@ -182,6 +182,14 @@ class SqlUserRepository(_Repository):
         rows = await self._rows(select(t.users).where(t.users.c.id.in_(user_ids)))
         return {UserId(r["id"]): _user(r) for r in rows}
 
+    async def save(self, user: User) -> None:
+        await self._db.execute(
+            update(t.users)
+            .where(t.users.c.id == user.id)
+            .values(name=user.name.value, password_hash=user.password_hash)
+        )
+        self._db.saw(user)
+
 
 # --- units -----------------------------------------------------------------------------------------------
 

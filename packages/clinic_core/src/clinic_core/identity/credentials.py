@@ -1,0 +1,71 @@
+"""Changing one's password while signed in: the current one proves it is the account's owner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from returns.result import Failure, Result, Success
+
+from clinic_core.application.actor import Actor
+from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.identity.model import RevocationReason
+from clinic_core.identity.passwords import check_password, normalise_password
+from clinic_core.identity.ports import PasswordHasher
+from clinic_core.shared.clock import Clock
+from clinic_core.shared.errors import InvalidInput, NotFound
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePasswordCommand:
+    actor: Actor
+    current_password: str
+    new_password: str
+    end_other_sessions: bool = True
+    """A changed password usually means a worry: end every other session too (not this one)."""
+
+
+class ChangePassword:
+    """Returns how many other sessions it ended. A wrong current password is a field error, not a 401:
+    the caller's token is fine, the form is not."""
+
+    def __init__(self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock) -> None:
+        self._uow, self._hasher, self._clock = uow, hasher, clock
+
+    async def __call__(self, cmd: ChangePasswordCommand) -> Result[int, InvalidInput | NotFound]:
+        user_id = cmd.actor.user_id
+        async with self._uow(Scope(user_id=user_id), read_only=True) as uow:
+            user = await uow.users.get(user_id)
+        if user is None:
+            return Failure(NotFound("user", str(user_id)))
+        current = normalise_password(cmd.current_password)
+        if not await self._hasher.verify(current, user.password_hash):
+            return Failure(
+                InvalidInput.of("current_password", "wrong_password", "the current password is wrong")
+            )
+        new = check_password(
+            cmd.new_password, context=(user.email.value, user.name.value), field="new_password"
+        )
+        if isinstance(new, Failure):
+            return new
+        if new.unwrap() == current:
+            return Failure(
+                InvalidInput.of("new_password", "unchanged", "choose a password you have not used here")
+            )
+        new_hash = await self._hasher.hash(new.unwrap())  # slow: outside the transaction
+
+        now = self._clock.now()
+        async with self._uow(Scope(user_id=user_id)) as uow:
+            user = await uow.users.get(user_id)
+            if user is None:
+                return Failure(NotFound("user", str(user_id)))
+            user.password_hash = new_hash
+            await uow.users.save(user)
+            ended = 0
+            if cmd.end_other_sessions:
+                for session in await uow.sessions.active_of(user_id, now):
+                    if session.id != cmd.actor.session_id:
+                        session.revoke(now, RevocationReason.PASSWORD_CHANGED)
+                        await uow.sessions.save(session)
+                        ended += 1
+            await uow.commit()
+        return Success(ended)
