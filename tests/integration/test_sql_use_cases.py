@@ -10,6 +10,7 @@ from returns.result import Failure, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
+from clinic_core.identity.credentials import ChangePassword, ChangePasswordCommand
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.model import InvalidRefreshToken, RefreshTokenReused, TokenPair
@@ -325,3 +326,21 @@ async def test_my_sessions_are_listed_newest_first_and_ended_one_by_one_or_all_b
     assert (await RevokeMyOtherSessions(sql_uow, clock)(actors[-1])).unwrap() == 1
     remaining = (await ListMySessions(sql_uow, clock)(actors[-1])).unwrap()
     assert [d.session.id for d in remaining] == [actors[-1].session_id]
+
+
+async def test_a_changed_password_is_stored_and_other_sessions_end(
+    sql_uow: SqlUnitOfWorkFactory, issuer: FakeAccessTokenIssuer
+) -> None:
+    clinic = await sign_up(sql_uow)
+    hasher, clock = FakePasswordHasher(), SystemClock()
+    login = LogIn(sql_uow, hasher, issuer, clock)
+    other = _actor_of(issuer, (await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
+    here = _actor_of(issuer, (await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
+    new = "tres pratos de trigo para tres tigres"
+    assert (
+        await ChangePassword(sql_uow, hasher, clock)(ChangePasswordCommand(here, PASSWORD, new))
+    ).unwrap() == 1
+    assert not (await CheckSession(sql_uow, clock)(other)).active
+    assert (await CheckSession(sql_uow, clock)(here)).active
+    assert isinstance(await login(LogInCommand(clinic.owner.email.value, PASSWORD)), Failure)
+    assert isinstance(await login(LogInCommand(clinic.owner.email.value, new)), Success)
