@@ -8,6 +8,7 @@ from datetime import timedelta
 from returns.result import Failure, Success
 
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import RequestContext
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.identity.credentials import ChangePassword, ChangePasswordCommand
@@ -68,7 +69,13 @@ async def test_login_refresh_rotation_and_reuse_detection(
     clinic = await sign_up(sql_uow)
     login = LogIn(sql_uow, FakePasswordHasher(), issuer, SystemClock())
     tokens = (
-        await login(LogInCommand(clinic.owner.email.value, PASSWORD, user_agent="pytest", ip="127.0.0.1"))
+        await login(
+            LogInCommand(
+                clinic.owner.email.value,
+                PASSWORD,
+                context=RequestContext(ip="127.0.0.1", user_agent="pytest"),
+            )
+        )
     ).unwrap()
     assert issuer.decode(tokens.access_token)["tid"] == str(clinic.tenant.id)
 

@@ -74,6 +74,8 @@ class LogInRequest(RequestModel):
     email: ShortText
     password: Secret
     tenant_slug: ShortText | None = None
+    device_label: ShortText | None = None
+    """Shown in the user's list of sessions ("Recepção - PC 2")."""
 
 
 class ChangePasswordRequest(RequestModel):
@@ -384,6 +386,7 @@ class DeviceSessionOut(ResponseModel):
     expires_at: datetime
     """The session's absolute end; sign in again after it."""
     user_agent: str | None
+    device_label: str | None
     ip: str | None
     current: bool
     """The session this request was made with."""
@@ -398,6 +401,7 @@ class DeviceSessionOut(ResponseModel):
             last_used_at=s.last_used_at,
             expires_at=s.expires_at,
             user_agent=s.user_agent,
+            device_label=s.device_label,
             ip=s.ip,
             current=device.current,
         )

@@ -7,7 +7,7 @@ from blacksheep.server.controllers import APIController
 from clinic_api.openapi import documented
 from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
-from clinic_api.responses import client_ip, json_response, user_agent
+from clinic_api.responses import client_ip, device_fingerprint, json_response, request_context
 from clinic_api.routing import post
 from clinic_api.schemas import (
     ChangePasswordRequest,
@@ -65,8 +65,9 @@ class Auth(APIController):
                     email=body.email,
                     password=body.password,
                     tenant_slug=body.tenant_slug,
-                    user_agent=user_agent(request),
-                    ip=client_ip(request),
+                    device_label=body.device_label,
+                    device_fingerprint=device_fingerprint(request),
+                    context=request_context(request),
                 )
             )
         )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from clinic_core.audit.ports import AuditLog
 from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
@@ -79,6 +80,13 @@ class UnitOfWork(Protocol):
 
     @property
     def invitations(self) -> InvitationRepository: ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The tenant's audit trail. An event added here commits or rolls back with the change it records;
+        a use case that fails but must leave a trace (a wrong password) records it in a unit of work of its
+        own."""
+        ...
 
     async def __aenter__(self) -> Self: ...
 

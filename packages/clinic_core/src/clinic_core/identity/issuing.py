@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from clinic_core.application.context import RequestContext
 from clinic_core.application.unit_of_work import UnitOfWork
 from clinic_core.identity.model import (
     ACCESS_TOKEN_LIFETIME,
@@ -20,7 +21,12 @@ from clinic_core.tenancy.model import Membership
 
 
 def open_session(
-    membership: Membership, now: datetime, user_agent: str | None, ip: str | None
+    membership: Membership,
+    now: datetime,
+    context: RequestContext,
+    *,
+    label: str | None = None,
+    fingerprint: str | None = None,
 ) -> AuthSession:
     return AuthSession(
         id=SessionId(new_uuid()),
@@ -29,9 +35,16 @@ def open_session(
         created_at=now,
         last_used_at=now,
         expires_at=now + SESSION_ABSOLUTE_LIFETIME,
-        user_agent=(user_agent or None) and user_agent[:512],
-        ip=ip,
+        user_agent=context.user_agent,
+        ip=context.ip,
+        device_label=(label or "").strip()[:100] or None,
+        fingerprint_hash=fingerprint_hash(fingerprint),
     )
+
+
+def fingerprint_hash(fingerprint: str | None) -> str | None:
+    """The stored form of a device fingerprint: only its digest (it identifies a device; keep it opaque)."""
+    return digest(fingerprint) if fingerprint else None
 
 
 async def issue_tokens(

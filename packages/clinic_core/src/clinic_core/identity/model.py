@@ -50,6 +50,10 @@ class AuthSession:
     expires_at: datetime
     user_agent: str | None = None
     ip: str | None = None
+    device_label: str | None = None
+    """What the user calls the device ("Recepção - PC 2"), as the client sent it at sign-in."""
+    fingerprint_hash: str | None = None
+    """SHA-256 of the device fingerprint the client sent at sign-in; refreshes must present the same one."""
     revoked_at: datetime | None = None
     revoked_reason: RevocationReason | None = None
     events: list[DomainEvent] = field(default_factory=list, repr=False)

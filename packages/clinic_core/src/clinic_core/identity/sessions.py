@@ -8,7 +8,9 @@ from datetime import datetime
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
+from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.identity.issuing import issue_tokens, open_session
 from clinic_core.identity.model import (
     AuthSession,
@@ -17,6 +19,7 @@ from clinic_core.identity.model import (
     RefreshTokenReused,
     RevocationReason,
     TokenPair,
+    User,
 )
 from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import AccessTokenIssuer, PasswordHasher
@@ -49,12 +52,20 @@ class LogInCommand:
     email: str
     password: str
     tenant_slug: str | None = None
-    user_agent: str | None = None
-    ip: str | None = None
+    device_label: str | None = None
+    """What the user calls this device; shown in their list of sessions."""
+    device_fingerprint: str | None = None
+    """An opaque value the client keeps per device (a random id in its storage); the session is bound to
+    its hash, and every refresh must present it again."""
+    context: RequestContext = NO_CONTEXT
 
 
 class LogIn:
-    """Password sign-in. Opens a new session in the chosen tenant (or the user's first active one)."""
+    """Password sign-in. Opens a new session in the chosen tenant (or the user's first active one).
+
+    Two steps: ``_authenticate`` decides whether the password proves the account, ``_sign_in`` opens the
+    session for a proven user.
+    """
 
     def __init__(
         self, uow: UnitOfWorkFactory, hasher: PasswordHasher, issuer: AccessTokenIssuer, clock: Clock
@@ -64,6 +75,12 @@ class LogIn:
     async def __call__(
         self, cmd: LogInCommand
     ) -> Result[TokenPair, InvalidCredentials | NoAccessToTenant | TenantSuspended]:
+        authenticated = await self._authenticate(cmd)
+        if isinstance(authenticated, Failure):
+            return authenticated
+        return await self._sign_in(authenticated.unwrap(), cmd)
+
+    async def _authenticate(self, cmd: LogInCommand) -> Result[User, InvalidCredentials]:
         email = Email.parse(cmd.email)
         user = None
         if isinstance(email, Success):
@@ -74,7 +91,11 @@ class LogIn:
             return Failure(InvalidCredentials())
         if not await self._hasher.verify(normalise_password(cmd.password), user.password_hash):
             return Failure(InvalidCredentials())
+        return Success(user)
 
+    async def _sign_in(
+        self, user: User, cmd: LogInCommand
+    ) -> Result[TokenPair, NoAccessToTenant | TenantSuspended]:
         slug = Slug.parse(cmd.tenant_slug).value_or(None) if cmd.tenant_slug else None
         if cmd.tenant_slug and slug is None:
             return Failure(NoAccessToTenant())
@@ -85,9 +106,21 @@ class LogIn:
                 return chosen
             tenant, membership = chosen.unwrap()
             await uow.bind(Scope(tenant_id=tenant.id, user_id=user.id))
-            session = open_session(membership, now, cmd.user_agent, cmd.ip)
+            session = open_session(
+                membership, now, cmd.context, label=cmd.device_label, fingerprint=cmd.device_fingerprint
+            )
             await uow.sessions.add(session)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
+            await uow.audit.add(
+                AuditEvent.record(
+                    AuditAction.SIGN_IN_SUCCEEDED,
+                    tenant_id=tenant.id,
+                    at=now,
+                    context=cmd.context,
+                    actor_user_id=user.id,
+                    target=AuditTarget("session", str(session.id)),
+                )
+            )
             await uow.commit()
         return Success(tokens)
 

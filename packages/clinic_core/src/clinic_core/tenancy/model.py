@@ -28,6 +28,26 @@ class Plan(StrEnum):
     FRANCHISE = "franchise"
 
 
+class UnverifiedEmailAccess(StrEnum):
+    """What a member whose email is not verified yet may do in a clinic."""
+
+    FULL = "full"
+    """Everything their roles allow."""
+    NO_PATIENT_DATA = "no_patient_data"
+    """Sign in and work on the clinic's setup, but read or write no patient data (the default)."""
+    NONE = "none"
+    """Not sign in to this clinic at all."""
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityPolicy:
+    """A clinic's own security rules, on top of the platform's."""
+
+    require_mfa_for_staff: bool = False
+    """Staff (every role but client) must use a second factor; those without one enrol at next sign-in."""
+    unverified_email_access: UnverifiedEmailAccess = UnverifiedEmailAccess.NO_PATIENT_DATA
+
+
 @dataclass(frozen=True, slots=True)
 class Address:
     line1: str
@@ -76,6 +96,7 @@ class Tenant:
     plan: Plan
     status: TenantStatus
     created_at: datetime
+    security: SecurityPolicy = field(default_factory=SecurityPolicy)
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property

@@ -20,6 +20,7 @@ from clinic_core.application.unit_of_work import (
     collect_events,
     narrow,
 )
+from clinic_core.audit.model import AuditEvent, AuditQuery
 from clinic_core.identity.model import AuthSession, RefreshToken, User
 from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
 from clinic_core.shared.ids import (
@@ -54,6 +55,7 @@ class _Tables:
     invitations: dict[UUID, Invitation] = field(default_factory=dict)
     sessions: dict[UUID, AuthSession] = field(default_factory=dict)
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
+    audit_events: dict[UUID, AuditEvent] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -248,6 +250,28 @@ class _RefreshTokens(_Repo[RefreshToken]):
         return True
 
 
+class _AuditEvents(_Repo[AuditEvent]):
+    async def add(self, event: AuditEvent) -> None:
+        if event.id in self._rows:
+            raise UniqueViolation("pk_audit_events")
+        self._put(event.id, event)
+
+    async def page(self, page: PageRequest, query: AuditQuery) -> Page[AuditEvent]:
+        def matches(e: AuditEvent) -> bool:
+            return (
+                (not query.actions or e.action in query.actions)
+                and (query.actor_user_id is None or e.actor_user_id == query.actor_user_id)
+                and (query.since is None or e.occurred_at >= query.since)
+                and (query.until is None or e.occurred_at < query.until)
+                and (page.after is None or e.id < page.after)
+            )
+
+        newest_first = sorted(self._where(matches), key=lambda e: e.id, reverse=True)
+        items = newest_first[: page.limit]
+        more = len(newest_first) > page.limit
+        return Page(items, items[-1].id if more and items else None)
+
+
 class InMemoryUnitOfWork:
     """Works on a private copy of the store; ``commit`` publishes it, anything else discards it."""
 
@@ -287,8 +311,9 @@ class InMemoryUnitOfWork:
         self._units = _Units(t.units, seen, in_tenant)
         self._memberships = _Memberships(t.memberships, seen, in_tenant)
         self._invitations = _Invitations(t.invitations, seen, in_tenant)
+        self._audit = _AuditEvents(t.audit_events, seen, in_tenant)
 
-    def _in_tenant(self, row: Unit | Membership | Invitation) -> bool:
+    def _in_tenant(self, row: Unit | Membership | Invitation | AuditEvent) -> bool:
         return row.tenant_id == self._tenant()
 
     def _tenant(self) -> TenantId:
@@ -310,6 +335,11 @@ class InMemoryUnitOfWork:
     def invitations(self) -> _Invitations:
         self._tenant()
         return self._invitations
+
+    @property
+    def audit(self) -> _AuditEvents:
+        self._tenant()
+        return self._audit
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

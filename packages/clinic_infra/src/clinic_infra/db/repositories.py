@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import Select, Table, bindparam, insert, select, update
 
 from clinic_core.application.pagination import Page, PageRequest
+from clinic_core.audit.model import AuditAction, AuditEvent, AuditEventId, AuditQuery, AuditTarget
 from clinic_core.identity.model import AuthSession, RefreshToken, RevocationReason, User
 from clinic_core.shared.ids import (
     InvitationId,
@@ -26,7 +27,17 @@ from clinic_core.shared.ids import (
     UserId,
 )
 from clinic_core.shared.values import Email, PersonName, Phone, Slug, TimeZone
-from clinic_core.tenancy.model import Address, Invitation, Membership, Plan, Tenant, TenantStatus, Unit
+from clinic_core.tenancy.model import (
+    Address,
+    Invitation,
+    Membership,
+    Plan,
+    SecurityPolicy,
+    Tenant,
+    TenantStatus,
+    Unit,
+    UnverifiedEmailAccess,
+)
 from clinic_core.tenancy.permissions import Role
 from clinic_infra.db import tables as t
 from clinic_infra.db.types import UtcDateTime
@@ -94,6 +105,17 @@ def _tenant(row: Row) -> Tenant:
         plan=Plan(row["plan"]),
         status=TenantStatus(row["status"]),
         created_at=row["created_at"],
+        security=_security_policy(row["security"] or {}),
+    )
+
+
+def _security_policy(doc: Mapping[str, Any]) -> SecurityPolicy:
+    default = SecurityPolicy()
+    return SecurityPolicy(
+        require_mfa_for_staff=bool(doc.get("require_mfa_for_staff", default.require_mfa_for_staff)),
+        unverified_email_access=UnverifiedEmailAccess(
+            doc.get("unverified_email_access", default.unverified_email_access)
+        ),
     )
 
 
@@ -105,6 +127,10 @@ def _tenant_values(tenant: Tenant) -> dict[str, Any]:
         "plan": tenant.plan.value,
         "status": tenant.status.value,
         "created_at": tenant.created_at,
+        "security": {
+            "require_mfa_for_staff": tenant.security.require_mfa_for_staff,
+            "unverified_email_access": tenant.security.unverified_email_access.value,
+        },
     }
 
 
@@ -443,6 +469,8 @@ def _session(row: Row) -> AuthSession:
         expires_at=row["expires_at"],
         user_agent=row["user_agent"],
         ip=row["ip"],
+        device_label=row["device_label"],
+        fingerprint_hash=row["fingerprint_hash"],
         revoked_at=row["revoked_at"],
         revoked_reason=RevocationReason(row["revoked_reason"]) if row["revoked_reason"] else None,
     )
@@ -460,6 +488,8 @@ class SqlSessionRepository(_Repository):
                 expires_at=session.expires_at,
                 user_agent=session.user_agent,
                 ip=session.ip,
+                device_label=session.device_label,
+                fingerprint_hash=session.fingerprint_hash,
                 revoked_at=session.revoked_at,
                 revoked_reason=session.revoked_reason.value if session.revoked_reason else None,
             )
@@ -528,3 +558,60 @@ class SqlRefreshTokenRepository(_Repository):
             update(rt).where(rt.c.id == token_id, rt.c.rotated_at.is_(None)).values(rotated_at=at)
         )
         return result.rowcount == 1
+
+
+# --- audit trail -----------------------------------------------------------------------------------------
+
+
+def _audit_event(row: Row) -> AuditEvent:
+    kind, target_id = row["target_kind"], row["target_id"]
+    return AuditEvent(
+        id=AuditEventId(row["id"]),
+        tenant_id=TenantId(row["tenant_id"]),
+        action=AuditAction(row["action"]),
+        occurred_at=row["occurred_at"],
+        actor_user_id=UserId(row["actor_user_id"]) if row["actor_user_id"] else None,
+        actor_api_key_id=row["actor_api_key_id"],
+        target=AuditTarget(kind, target_id) if kind and target_id else None,
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+        request_id=row["request_id"],
+        details=dict(row["details"] or {}),
+    )
+
+
+class SqlAuditLog(_Repository):
+    async def add(self, event: AuditEvent) -> None:
+        await self._db.execute(
+            insert(t.audit_events).values(
+                tenant_id=self._db.tenant_id(),
+                id=event.id,
+                action=event.action.value,
+                occurred_at=event.occurred_at,
+                actor_user_id=event.actor_user_id,
+                actor_api_key_id=event.actor_api_key_id,
+                target_kind=event.target.kind if event.target else None,
+                target_id=event.target.id if event.target else None,
+                ip=event.ip,
+                user_agent=event.user_agent,
+                request_id=event.request_id,
+                details=dict(event.details),
+            )
+        )
+
+    async def page(self, page: PageRequest, query: AuditQuery) -> Page[AuditEvent]:
+        a = t.audit_events
+        statement = select(a).where(a.c.tenant_id == self._db.tenant_id())
+        if query.actions:
+            statement = statement.where(a.c.action.in_(sorted(action.value for action in query.actions)))
+        if query.actor_user_id is not None:
+            statement = statement.where(a.c.actor_user_id == query.actor_user_id)
+        if query.since is not None:
+            statement = statement.where(a.c.occurred_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(a.c.occurred_at < query.until)
+        if page.after is not None:
+            statement = statement.where(a.c.id < page.after)
+        rows = await self._rows(statement.order_by(a.c.id.desc()).limit(page.limit + 1))
+        kept, next_after = _page_of(rows, page)
+        return Page([_audit_event(row) for row in kept], next_after)

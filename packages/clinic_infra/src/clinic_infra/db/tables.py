@@ -45,6 +45,7 @@ tenants = Table(
     Column("plan", String(20), nullable=False),
     Column("status", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("security", JsonDocument, nullable=False, server_default="{}"),
     UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 
@@ -70,6 +71,8 @@ auth_sessions = Table(
     Column("expires_at", UtcDateTime, nullable=False),
     Column("user_agent", String(512)),
     Column("ip", String(45)),
+    Column("device_label", String(100)),
+    Column("fingerprint_hash", String(64)),
     Column("revoked_at", UtcDateTime),
     Column("revoked_reason", String(40)),
     Index("ix_auth_sessions_user_id", "user_id"),
@@ -169,5 +172,26 @@ outbox = Table(
     PrimaryKeyConstraint("tenant_id", "id", name="pk_outbox"),
 )
 
-TENANT_TABLES = ("units", "memberships", "membership_units", "invitations", "outbox")
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("actor_user_id", Uuid),
+    Column("actor_api_key_id", Uuid),
+    Column("target_kind", String(40)),
+    Column("target_id", String(64)),
+    Column("ip", String(45)),
+    Column("user_agent", String(512)),
+    Column("request_id", String(128)),
+    Column("details", JsonDocument, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_audit_events"),
+    # Filters an admin uses: by action and by person, newest first (ids are time-ordered).
+    Index("ix_audit_events_tenant_id_action_id", "tenant_id", "action", "id"),
+    Index("ix_audit_events_tenant_id_actor_user_id_id", "tenant_id", "actor_user_id", "id"),
+)
+
+TENANT_TABLES = ("units", "memberships", "membership_units", "invitations", "outbox", "audit_events")
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""

@@ -30,6 +30,7 @@ from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.repositories import (
+    SqlAuditLog,
     SqlInvitationRepository,
     SqlMembershipRepository,
     SqlRefreshTokenRepository,
@@ -116,6 +117,7 @@ class SqlUnitOfWork:
         self._units = SqlUnitRepository(self._db)
         self._memberships = SqlMembershipRepository(self._db)
         self._invitations = SqlInvitationRepository(self._db)
+        self._audit = SqlAuditLog(self._db)
         return self
 
     async def __aexit__(
@@ -191,6 +193,11 @@ class SqlUnitOfWork:
     def invitations(self) -> SqlInvitationRepository:
         self._tenant_repo()
         return self._invitations
+
+    @property
+    def audit(self) -> SqlAuditLog:
+        self._tenant_repo()
+        return self._audit
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
