@@ -13,7 +13,7 @@ from returns.result import Failure
 
 from clinic_core.application.actor import Actor
 from clinic_core.application.unit_of_work import Scope
-from clinic_core.identity.model import SESSION_ABSOLUTE_LIFETIME, RefreshTokenReused, TokenPair
+from clinic_core.identity.model import DEFAULT_SESSION_POLICY, RefreshTokenReused, TokenPair
 from clinic_core.identity.sessions import (
     CheckSession,
     LogIn,
@@ -184,7 +184,7 @@ async def test_a_session_whose_membership_is_gone_does_not_stand(clinics: Clinic
 async def test_a_session_past_its_absolute_lifetime_does_not_stand(clinics: Clinics) -> None:
     tokens = await clinics.log_in()
     actor = clinics.actor_of(tokens)  # read the claims before the access token itself expires
-    clinics.clock.advance(SESSION_ABSOLUTE_LIFETIME)
+    clinics.clock.advance(DEFAULT_SESSION_POLICY.absolute_lifetime)
     assert await CheckSession(clinics.uow, clinics.clock)(actor) == SessionStanding(active=False)
 
 

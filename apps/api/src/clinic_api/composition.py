@@ -8,6 +8,7 @@ database roles, demo data. Pools are created here but connect lazily, and are cl
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 import redis.exceptions
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from clinic_api.demo import seed_demo
 from clinic_api.services import AppServices, RateLimit, RateLimits, ReadinessCheck
 from clinic_core.application.ports import RateLimiter
+from clinic_core.identity.model import SessionPolicy
 from clinic_core.shared.clock import Clock, SystemClock
 from clinic_infra.db import migrate as migrations
 from clinic_infra.db.engine import create_engine, is_postgres
@@ -148,6 +150,10 @@ def compose(settings: Settings) -> Composition:
             clock=clock,
             jwks=tokens.jwks,
             rate_limiter=rate_limiter,
+            sessions=SessionPolicy(
+                idle_timeout=timedelta(minutes=settings.session_idle_timeout_minutes),
+                absolute_lifetime=timedelta(hours=settings.session_lifetime_hours),
+            ),
         ),
         readiness=readiness,
         on_stop=[close_pools],

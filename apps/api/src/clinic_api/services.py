@@ -15,6 +15,7 @@ from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
+from clinic_core.identity.model import DEFAULT_SESSION_POLICY, SessionPolicy
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.shared.clock import Clock
@@ -102,6 +103,7 @@ class AppServices:
         clock: Clock,
         jwks: Callable[[], dict[str, Any]],
         rate_limiter: RateLimiter,
+        sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
     ) -> AppServices:
         """Every use case built on the same ports: what a composition root and the tests both want.
 
@@ -109,10 +111,10 @@ class AppServices:
         """
         return cls(
             sign_up=SignUp(uow, hasher, clock),
-            log_in=LogIn(uow, hasher, issuer, clock),
-            refresh_session=RefreshSession(uow, issuer, clock),
+            log_in=LogIn(uow, hasher, issuer, clock, sessions=sessions),
+            refresh_session=RefreshSession(uow, issuer, clock, sessions=sessions),
             log_out=LogOut(uow, clock),
-            switch_tenant=SwitchTenant(uow, issuer, clock),
+            switch_tenant=SwitchTenant(uow, issuer, clock, sessions=sessions),
             get_me=GetMe(uow),
             check_session=CheckSession(uow, clock),
             change_password=ChangePassword(uow, hasher, clock),

@@ -75,6 +75,18 @@ class Settings(BaseSettings):
         description="How long an API process trusts what it learnt of a session; logout and revocation take "
         "effect within it on every process.",
     )
+    session_idle_timeout_minutes: int = Field(
+        default=30,
+        ge=16,
+        le=30 * 24 * 60,
+        description="A session without a token refresh for this long ends (NIST 800-63B AAL2: 30).",
+    )
+    session_lifetime_hours: int = Field(
+        default=12,
+        ge=1,
+        le=90 * 24,
+        description="A session ends this long after sign-in, however active (NIST 800-63B AAL2: 12).",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")

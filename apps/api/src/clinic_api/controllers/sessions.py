@@ -79,10 +79,20 @@ class Auth(APIController):
     async def refresh(self, request: Request, body: RefreshTokenRequest) -> Response:
         """Trade a refresh token for a new token pair. Each refresh token works once.
 
-        Presenting an already used refresh token revokes its whole session (it was copied).
+        Presenting an already used refresh token revokes its whole session (it was copied). A session
+        opened with an `X-Device-Fingerprint` header is bound to it: a refresh without the same value
+        revokes the session too (`device_mismatch`).
         """
         await self._throttle.refresh(client_ip(request))
-        pair = unwrap_or_raise(await self._refresh(RefreshCommand(body.refresh_token)))
+        pair = unwrap_or_raise(
+            await self._refresh(
+                RefreshCommand(
+                    body.refresh_token,
+                    device_fingerprint=device_fingerprint(request),
+                    context=request_context(request),
+                )
+            )
+        )
         return json_response(TokenPairOut.of(pair))
 
     @allow_anonymous()
@@ -95,7 +105,7 @@ class Auth(APIController):
 
     @documented(200, TokenPairOut, problems=(401, 403, 409, 422))
     @post("/switch-tenant")
-    async def switch_tenant(self, actor: Actor, body: SwitchTenantRequest) -> Response:
+    async def switch_tenant(self, request: Request, actor: Actor, body: SwitchTenantRequest) -> Response:
         """Move the current session to another clinic the user belongs to; returns a new token pair.
 
         It spends the session's refresh token exactly as a refresh does (so it needs it, and presenting a
@@ -112,6 +122,8 @@ class Auth(APIController):
                     refresh_token=body.refresh_token,
                     tenant_slug=body.tenant_slug,
                     tenant_id=TenantId(body.tenant_id) if body.tenant_id else None,
+                    device_fingerprint=device_fingerprint(request),
+                    context=request_context(request),
                 )
             )
         )

@@ -8,10 +8,9 @@ from clinic_core.application.context import RequestContext
 from clinic_core.application.unit_of_work import UnitOfWork
 from clinic_core.identity.model import (
     ACCESS_TOKEN_LIFETIME,
-    REFRESH_TOKEN_LIFETIME,
-    SESSION_ABSOLUTE_LIFETIME,
     AuthSession,
     RefreshToken,
+    SessionPolicy,
     TokenPair,
 )
 from clinic_core.identity.ports import AccessClaims, AccessTokenIssuer
@@ -25,16 +24,19 @@ def open_session(
     now: datetime,
     context: RequestContext,
     *,
+    policy: SessionPolicy,
     label: str | None = None,
     fingerprint: str | None = None,
 ) -> AuthSession:
+    expires_at = now + policy.absolute_lifetime
     return AuthSession(
         id=SessionId(new_uuid()),
         user_id=membership.user_id,
         tenant_id=membership.tenant_id,
         created_at=now,
         last_used_at=now,
-        expires_at=now + SESSION_ABSOLUTE_LIFETIME,
+        expires_at=expires_at,
+        idle_expires_at=min(now + policy.idle_timeout, expires_at),
         user_agent=context.user_agent,
         ip=context.ip,
         device_label=(label or "").strip()[:100] or None,
@@ -52,7 +54,8 @@ async def issue_tokens(
 ) -> TokenPair:
     """Add a new refresh token to the session's family and sign an access token for the membership.
 
-    The refresh token never outlives its session's absolute lifetime.
+    The refresh token lives as long as the session may: an idle session dies through its idle deadline,
+    which every refresh checks, not through its token.
     """
     secret = new_secret()
     await uow.refresh_tokens.add(
@@ -61,7 +64,7 @@ async def issue_tokens(
             session_id=session.id,
             token_hash=digest(secret),
             issued_at=now,
-            expires_at=min(now + REFRESH_TOKEN_LIFETIME, session.expires_at),
+            expires_at=session.expires_at,
         )
     )
     access = issuer.issue(

@@ -17,8 +17,31 @@ from clinic_core.shared.ids import RefreshTokenId, SessionId, TenantId, UserId
 from clinic_core.shared.values import Email, PersonName
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
-REFRESH_TOKEN_LIFETIME = timedelta(days=30)
-SESSION_ABSOLUTE_LIFETIME = timedelta(days=90)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """How long a sign-in lasts. The defaults are NIST SP 800-63B's for AAL2, which OWASP ASVS level 2
+    (3.3.2) points to: sign in again after 12 hours, or after 30 minutes without a refresh.
+
+    A client that is in use refreshes every ``ACCESS_TOKEN_LIFETIME``, which keeps an open session alive;
+    so the idle timeout must be longer than that. Values are stamped on each session when it opens and
+    on each refresh, so a change of settings applies from the next sign-in or refresh.
+    """
+
+    idle_timeout: timedelta = timedelta(minutes=30)
+    absolute_lifetime: timedelta = timedelta(hours=12)
+
+    def __post_init__(self) -> None:
+        if self.idle_timeout <= ACCESS_TOKEN_LIFETIME:
+            raise ValueError(
+                f"the idle timeout must be longer than an access token's {ACCESS_TOKEN_LIFETIME}"
+            )
+        if self.absolute_lifetime < self.idle_timeout:
+            raise ValueError("the absolute lifetime cannot be shorter than the idle timeout")
+
+
+DEFAULT_SESSION_POLICY = SessionPolicy()
 
 
 @dataclass(eq=False, kw_only=True)
@@ -38,6 +61,7 @@ class RevocationReason(StrEnum):
     MEMBERSHIP_ENDED = "membership_ended"
     REVOKED_BY_USER = "revoked_by_user"
     PASSWORD_CHANGED = "password_changed"
+    DEVICE_MISMATCH = "device_mismatch"
 
 
 @dataclass(eq=False, kw_only=True)
@@ -48,6 +72,9 @@ class AuthSession:
     created_at: datetime
     last_used_at: datetime
     expires_at: datetime
+    """The absolute end: no refresh extends it."""
+    idle_expires_at: datetime | None = None
+    """Ends the session unless a refresh moves it on; None for no idle limit."""
     user_agent: str | None = None
     ip: str | None = None
     device_label: str | None = None
@@ -59,7 +86,16 @@ class AuthSession:
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     def is_active(self, now: datetime) -> bool:
-        return self.revoked_at is None and now < self.expires_at
+        return (
+            self.revoked_at is None
+            and now < self.expires_at
+            and (self.idle_expires_at is None or now < self.idle_expires_at)
+        )
+
+    def touch(self, now: datetime, policy: SessionPolicy) -> None:
+        """A refresh: the session was in use now, so its idle deadline moves on (never past its end)."""
+        self.last_used_at = now
+        self.idle_expires_at = min(now + policy.idle_timeout, self.expires_at)
 
     def revoke(self, now: datetime, reason: RevocationReason) -> None:
         if self.revoked_at is None:
@@ -99,6 +135,14 @@ class InvalidRefreshToken(Unauthenticated):
     @property
     def detail(self) -> str:
         return "the refresh token is invalid, expired or revoked"
+
+
+class DeviceMismatch(Unauthenticated):
+    code = "device_mismatch"
+
+    @property
+    def detail(self) -> str:
+        return "this refresh token belongs to another device; the session has been revoked, sign in again"
 
 
 class RefreshTokenReused(Unauthenticated):

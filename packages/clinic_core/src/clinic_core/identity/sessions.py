@@ -11,13 +11,16 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
-from clinic_core.identity.issuing import issue_tokens, open_session
+from clinic_core.identity.issuing import fingerprint_hash, issue_tokens, open_session
 from clinic_core.identity.model import (
+    DEFAULT_SESSION_POLICY,
     AuthSession,
+    DeviceMismatch,
     InvalidCredentials,
     InvalidRefreshToken,
     RefreshTokenReused,
     RevocationReason,
+    SessionPolicy,
     TokenPair,
     User,
 )
@@ -68,9 +71,16 @@ class LogIn:
     """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, issuer: AccessTokenIssuer, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        issuer: AccessTokenIssuer,
+        clock: Clock,
+        *,
+        sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
     ) -> None:
         self._uow, self._hasher, self._issuer, self._clock = uow, hasher, issuer, clock
+        self._sessions = sessions
 
     async def __call__(
         self, cmd: LogInCommand
@@ -107,7 +117,12 @@ class LogIn:
             tenant, membership = chosen.unwrap()
             await uow.bind(Scope(tenant_id=tenant.id, user_id=user.id))
             session = open_session(
-                membership, now, cmd.context, label=cmd.device_label, fingerprint=cmd.device_fingerprint
+                membership,
+                now,
+                cmd.context,
+                policy=self._sessions,
+                label=cmd.device_label,
+                fingerprint=cmd.device_fingerprint,
             )
             await uow.sessions.add(session)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
@@ -128,43 +143,79 @@ class LogIn:
 @dataclass(frozen=True, slots=True)
 class RefreshCommand:
     refresh_token: str
+    device_fingerprint: str | None = None
+    """The value the client sent when it signed in, if it sent one then: the session is bound to it."""
+    context: RequestContext = NO_CONTEXT
 
 
 async def _redeem(
-    uow: UnitOfWork, refresh_token: str, now: datetime
-) -> Result[AuthSession, InvalidRefreshToken | RefreshTokenReused]:
-    """Spend a refresh token: the session it belongs to, if the token was live.
+    uow: UnitOfWork, refresh_token: str, now: datetime, fingerprint: str | None, context: RequestContext
+) -> Result[AuthSession, InvalidRefreshToken | RefreshTokenReused | DeviceMismatch]:
+    """Spend a refresh token: the session it belongs to, if the token was live and came from its device.
 
-    Presenting a token that was already spent is theft or a replay: the whole session is revoked, and the
-    revocation is committed even though the caller fails. The spend itself is a compare-and-set, so of
-    two requests racing with one token, one wins and the other counts as a replay.
+    Presenting a token that was already spent is theft or a replay, and presenting it from another device
+    than the one that signed in is theft: either way the whole session is revoked, and the revocation is
+    committed even though the caller fails. The spend itself is a compare-and-set, so of two requests
+    racing with one token, one wins and the other counts as a replay.
     """
     token = await uow.refresh_tokens.get_by_hash(digest(refresh_token))
     session = await uow.sessions.get(token.session_id) if token else None
     if token is None or session is None or not session.is_active(now):
         return Failure(InvalidRefreshToken())
+    if session.fingerprint_hash is not None and fingerprint_hash(fingerprint) != session.fingerprint_hash:
+        await _revoke_for_theft(uow, session, now, RevocationReason.DEVICE_MISMATCH, context)
+        return Failure(DeviceMismatch())
     if token.rotated_at is not None or not await uow.refresh_tokens.mark_rotated(token.id, now):
-        session.revoke(now, RevocationReason.REFRESH_TOKEN_REUSED)
-        await uow.sessions.save(session)
-        await uow.commit()
+        await _revoke_for_theft(uow, session, now, RevocationReason.REFRESH_TOKEN_REUSED, context)
         return Failure(RefreshTokenReused())
     if token.expires_at <= now:
         return Failure(InvalidRefreshToken())
     return Success(session)
 
 
+async def _revoke_for_theft(
+    uow: UnitOfWork, session: AuthSession, now: datetime, reason: RevocationReason, context: RequestContext
+) -> None:
+    session.revoke(now, reason)
+    await uow.sessions.save(session)
+    await uow.bind(Scope(tenant_id=session.tenant_id))
+    action = (
+        AuditAction.DEVICE_MISMATCH
+        if reason is RevocationReason.DEVICE_MISMATCH
+        else AuditAction.REFRESH_TOKEN_REUSED
+    )
+    await uow.audit.add(
+        AuditEvent.record(
+            action,
+            tenant_id=session.tenant_id,
+            at=now,
+            context=context,
+            target=AuditTarget("session", str(session.id)),
+            user_id=str(session.user_id),
+        )
+    )
+    await uow.commit()
+
+
 class RefreshSession:
     """Rotate a refresh token: a new pair for the same session, with the membership's current roles."""
 
-    def __init__(self, uow: UnitOfWorkFactory, issuer: AccessTokenIssuer, clock: Clock) -> None:
-        self._uow, self._issuer, self._clock = uow, issuer, clock
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        issuer: AccessTokenIssuer,
+        clock: Clock,
+        *,
+        sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
+    ) -> None:
+        self._uow, self._issuer, self._clock, self._sessions = uow, issuer, clock, sessions
 
     async def __call__(
         self, cmd: RefreshCommand
-    ) -> Result[TokenPair, InvalidRefreshToken | RefreshTokenReused | TenantSuspended]:
+    ) -> Result[TokenPair, InvalidRefreshToken | RefreshTokenReused | DeviceMismatch | TenantSuspended]:
         now = self._clock.now()
         async with self._uow(Scope()) as uow:
-            redeemed = await _redeem(uow, cmd.refresh_token, now)
+            redeemed = await _redeem(uow, cmd.refresh_token, now, cmd.device_fingerprint, cmd.context)
             if isinstance(redeemed, Failure):
                 return redeemed
             session = redeemed.unwrap()
@@ -178,7 +229,7 @@ class RefreshSession:
                 return Failure(InvalidRefreshToken())
             if not tenant.is_active:
                 return Failure(TenantSuspended())
-            session.last_used_at = now
+            session.touch(now, self._sessions)
             await uow.sessions.save(session)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
             await uow.commit()
@@ -210,6 +261,8 @@ class SwitchTenantCommand:
     """The session's live refresh token: an access token alone must not be enough to extend a session."""
     tenant_slug: str | None = None
     tenant_id: TenantId | None = None
+    device_fingerprint: str | None = None
+    context: RequestContext = NO_CONTEXT
 
 
 class AlreadyInTenant(Conflict):
@@ -227,14 +280,26 @@ class SwitchTenant:
     issues a pair for the new tenant; access tokens of the old tenant stop being accepted.
     """
 
-    def __init__(self, uow: UnitOfWorkFactory, issuer: AccessTokenIssuer, clock: Clock) -> None:
-        self._uow, self._issuer, self._clock = uow, issuer, clock
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        issuer: AccessTokenIssuer,
+        clock: Clock,
+        *,
+        sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
+    ) -> None:
+        self._uow, self._issuer, self._clock, self._sessions = uow, issuer, clock, sessions
 
     async def __call__(
         self, cmd: SwitchTenantCommand
     ) -> Result[
         TokenPair,
-        NoAccessToTenant | TenantSuspended | InvalidRefreshToken | RefreshTokenReused | AlreadyInTenant,
+        NoAccessToTenant
+        | TenantSuspended
+        | InvalidRefreshToken
+        | RefreshTokenReused
+        | DeviceMismatch
+        | AlreadyInTenant,
     ]:
         if cmd.tenant_slug is None and cmd.tenant_id is None:
             return Failure(NoAccessToTenant())
@@ -247,7 +312,7 @@ class SwitchTenant:
             tenant, membership = chosen.unwrap()
             if tenant.id == cmd.actor.tenant_id:
                 return Failure(AlreadyInTenant())
-            redeemed = await _redeem(uow, cmd.refresh_token, now)
+            redeemed = await _redeem(uow, cmd.refresh_token, now, cmd.device_fingerprint, cmd.context)
             if isinstance(redeemed, Failure):
                 return redeemed
             session = redeemed.unwrap()
@@ -255,7 +320,7 @@ class SwitchTenant:
                 return Failure(InvalidRefreshToken())  # another session's token: roll its spend back
             await uow.bind(Scope(tenant_id=tenant.id, user_id=user_id))
             session.tenant_id = tenant.id
-            session.last_used_at = now
+            session.touch(now, self._sessions)
             await uow.sessions.save(session)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
             await uow.commit()

@@ -81,6 +81,8 @@ _ACTIVE_SESSIONS_OF = (
         t.auth_sessions.c.user_id == bindparam("user_id"),
         t.auth_sessions.c.revoked_at.is_(None),
         t.auth_sessions.c.expires_at > bindparam("now", type_=UtcDateTime),
+        t.auth_sessions.c.idle_expires_at.is_(None)
+        | (t.auth_sessions.c.idle_expires_at > bindparam("now", type_=UtcDateTime)),
     )
     .order_by(t.auth_sessions.c.last_used_at.desc(), t.auth_sessions.c.id.desc())
 )
@@ -467,6 +469,7 @@ def _session(row: Row) -> AuthSession:
         created_at=row["created_at"],
         last_used_at=row["last_used_at"],
         expires_at=row["expires_at"],
+        idle_expires_at=row["idle_expires_at"],
         user_agent=row["user_agent"],
         ip=row["ip"],
         device_label=row["device_label"],
@@ -486,6 +489,7 @@ class SqlSessionRepository(_Repository):
                 created_at=session.created_at,
                 last_used_at=session.last_used_at,
                 expires_at=session.expires_at,
+                idle_expires_at=session.idle_expires_at,
                 user_agent=session.user_agent,
                 ip=session.ip,
                 device_label=session.device_label,
@@ -511,6 +515,7 @@ class SqlSessionRepository(_Repository):
             .values(
                 tenant_id=session.tenant_id,
                 last_used_at=session.last_used_at,
+                idle_expires_at=session.idle_expires_at,
                 revoked_at=session.revoked_at,
                 revoked_reason=session.revoked_reason.value if session.revoked_reason else None,
             )

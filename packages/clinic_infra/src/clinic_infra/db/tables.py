@@ -69,6 +69,7 @@ auth_sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_used_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    Column("idle_expires_at", UtcDateTime),
     Column("user_agent", String(512)),
     Column("ip", String(45)),
     Column("device_label", String(100)),

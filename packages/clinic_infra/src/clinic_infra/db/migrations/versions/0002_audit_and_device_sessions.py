@@ -53,6 +53,7 @@ def upgrade() -> None:
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.add_column(sa.Column("security", _JSON, server_default="{}", nullable=False))
     with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("idle_expires_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("device_label", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("fingerprint_hash", sa.String(length=64), nullable=True))
     guard_tenant_table("audit_events")
@@ -64,6 +65,7 @@ def downgrade() -> None:
     with op.batch_alter_table("auth_sessions", schema=None) as batch_op:
         batch_op.drop_column("fingerprint_hash")
         batch_op.drop_column("device_label")
+        batch_op.drop_column("idle_expires_at")
     with op.batch_alter_table("tenants", schema=None) as batch_op:
         batch_op.drop_column("security")
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
