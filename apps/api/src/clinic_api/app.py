@@ -26,6 +26,7 @@ from clinic_api.openapi import configure_openapi
 from clinic_api.rate_limiting import Throttle, rate_limit_headers_middleware
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
+from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
@@ -58,6 +59,7 @@ def configure_services(container: Container, services: AppServices, metrics: Htt
         (ListMembers, services.list_members),
         (GetMember, services.get_member),
         (InviteMember, services.invite_member),
+        (ListAuditEvents, services.list_audit_events),
         (AcceptInvitation, services.accept_invitation),
     ]
     for declared, use_case in use_cases:

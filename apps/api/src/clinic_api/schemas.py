@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from clinic_core.audit.model import AuditEvent
 from clinic_core.identity.devices import DeviceSession
 from clinic_core.identity.me import Me
 from clinic_core.identity.model import TokenPair, User
@@ -419,3 +420,45 @@ class RevokedSessions(ResponseModel):
 class PasswordChanged(ResponseModel):
     ended_sessions: int
     """How many other sessions were ended."""
+
+
+class AuditTargetOut(ResponseModel):
+    kind: str
+    """What the event is about: `session`, `membership`, `api_key`, `role`, `invitation`..."""
+    id: str
+
+
+class AuditEventOut(ResponseModel):
+    id: UUID
+    action: str
+    """`auth.sign_in_succeeded`, `auth.session_revoked`, `api_key.created`... (see the API guide)."""
+    occurred_at: datetime
+    actor_user_id: UUID | None
+    """Who acted; empty for an anonymous attempt or an API key."""
+    actor_api_key_id: UUID | None
+    target: AuditTargetOut | None
+    ip: str | None
+    user_agent: str | None
+    request_id: str | None
+    """The `X-Request-ID` of the request, to find it in the logs."""
+    details: dict[str, str | int | bool | None]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditEventOut:
+        return cls(
+            id=event.id,
+            action=event.action.value,
+            occurred_at=event.occurred_at,
+            actor_user_id=event.actor_user_id,
+            actor_api_key_id=event.actor_api_key_id,
+            target=AuditTargetOut(kind=event.target.kind, id=event.target.id) if event.target else None,
+            ip=event.ip,
+            user_agent=event.user_agent,
+            request_id=event.request_id,
+            details=dict(event.details),
+        )
+
+
+class AuditEventPage(ResponseModel):
+    items: list[AuditEventOut]
+    next_cursor: str | None

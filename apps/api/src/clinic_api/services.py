@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from clinic_core.application.ports import RateLimiter
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
+from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
@@ -72,6 +73,7 @@ class AppServices:
     get_member: GetMember
     invite_member: InviteMember
     accept_invitation: AcceptInvitation
+    list_audit_events: ListAuditEvents
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -128,6 +130,7 @@ class AppServices:
             get_member=GetMember(uow),
             invite_member=InviteMember(uow, clock),
             accept_invitation=AcceptInvitation(uow, hasher, clock),
+            list_audit_events=ListAuditEvents(uow),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

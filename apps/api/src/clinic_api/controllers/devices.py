@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from blacksheep import Response
+from blacksheep import Request, Response
 from blacksheep.server.controllers import APIController
 
 from clinic_api.openapi import documented
 from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
-from clinic_api.responses import json_response
+from clinic_api.responses import json_response, request_context
 from clinic_api.routing import delete, get, post
 from clinic_api.schemas import DeviceSessionList, DeviceSessionOut, RevokedSessions
 from clinic_core.application.actor import Actor
@@ -35,7 +35,7 @@ class DeviceSessions(APIController):
 
     @documented(204, problems=(401, 404))
     @delete("/{session_id}")
-    async def revoke_session(self, actor: Actor, session_id: str) -> Response:
+    async def revoke_session(self, request: Request, actor: Actor, session_id: str) -> Response:
         """End one of my sessions: its refresh token stops working at once, its access tokens within
         `CLINIC_SESSION_CACHE_SECONDS`. Another person's session is 404.
 
@@ -44,11 +44,12 @@ class DeviceSessions(APIController):
         parsed = parse_uuid(session_id)
         if parsed is None:
             raise ProblemRaised(problem_for(NotFound("session")))
-        unwrap_or_raise(await self._revoke(actor, SessionId(parsed)))
+        unwrap_or_raise(await self._revoke(actor, SessionId(parsed), request_context(request)))
         return Response(204)
 
     @documented(200, RevokedSessions, problems=(401,))
     @post("/revoke-others")
-    async def revoke_other_sessions(self, actor: Actor) -> Response:
+    async def revoke_other_sessions(self, request: Request, actor: Actor) -> Response:
         """End every session of mine except this one (after a password change, or a lost device)."""
-        return json_response(RevokedSessions(revoked=unwrap_or_raise(await self._revoke_others(actor))))
+        revoked = unwrap_or_raise(await self._revoke_others(actor, request_context(request)))
+        return json_response(RevokedSessions(revoked=revoked))

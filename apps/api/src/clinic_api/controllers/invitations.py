@@ -8,7 +8,7 @@ from clinic_api.auth import ActorIdentity
 from clinic_api.openapi import documented
 from clinic_api.problems import unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
-from clinic_api.responses import client_ip, json_response
+from clinic_api.responses import client_ip, json_response, request_context
 from clinic_api.routing import post
 from clinic_api.schemas import AcceptInvitationRequest, InvitationOut, InviteMemberRequest, MemberOut
 from clinic_core.application.actor import Actor
@@ -33,7 +33,7 @@ class Invitations(APIController):
 
     @documented(201, InvitationOut, problems=(401, 403, 409, 422))
     @post("/")
-    async def invite_member(self, actor: Actor, body: InviteMemberRequest) -> Response:
+    async def invite_member(self, request: Request, actor: Actor, body: InviteMemberRequest) -> Response:
         """Invite someone to the current clinic with the given roles, in every unit or only in `unit_ids`.
 
         The response holds the invitation token, shown this once: deliver it to the invitee.
@@ -45,6 +45,7 @@ class Invitations(APIController):
                     email=body.email,
                     roles=frozenset(body.roles),
                     unit_ids=frozenset(UnitId(unit_id) for unit_id in body.unit_ids),
+                    context=request_context(request),
                 )
             )
         )
@@ -66,7 +67,11 @@ class Invitations(APIController):
         member = unwrap_or_raise(
             await self._accept(
                 AcceptInvitationCommand(
-                    token=body.token, signed_in_as=signed_in_as, password=body.password, name=body.name
+                    token=body.token,
+                    signed_in_as=signed_in_as,
+                    password=body.password,
+                    name=body.name,
+                    context=request_context(request),
                 )
             )
         )

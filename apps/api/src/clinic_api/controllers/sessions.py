@@ -143,6 +143,7 @@ class Auth(APIController):
                     current_password=body.current_password,
                     new_password=body.new_password,
                     end_other_sessions=body.end_other_sessions,
+                    context=request_context(request),
                 )
             )
         )

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
-from clinic_core.identity.model import RevocationReason
+from clinic_core.audit.model import AuditAction, AuditEvent
+from clinic_core.identity.devices import revocation_event
+from clinic_core.identity.model import AuthSession, RevocationReason
 from clinic_core.identity.passwords import check_password, normalise_password
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
@@ -22,6 +25,7 @@ class ChangePasswordCommand:
     new_password: str
     end_other_sessions: bool = True
     """A changed password usually means a worry: end every other session too (not this one)."""
+    context: RequestContext = NO_CONTEXT
 
 
 class ChangePassword:
@@ -54,18 +58,32 @@ class ChangePassword:
         new_hash = await self._hasher.hash(new.unwrap())  # slow: outside the transaction
 
         now = self._clock.now()
-        async with self._uow(Scope(user_id=user_id)) as uow:
+        async with self._uow(Scope(tenant_id=cmd.actor.tenant_id, user_id=user_id)) as uow:
             user = await uow.users.get(user_id)
             if user is None:
                 return Failure(NotFound("user", str(user_id)))
             user.password_hash = new_hash
             await uow.users.save(user)
-            ended = 0
+            ended: list[AuthSession] = []
             if cmd.end_other_sessions:
                 for session in await uow.sessions.active_of(user_id, now):
                     if session.id != cmd.actor.session_id:
                         session.revoke(now, RevocationReason.PASSWORD_CHANGED)
                         await uow.sessions.save(session)
-                        ended += 1
+                        ended.append(session)
+            await uow.audit.add(
+                AuditEvent.record(
+                    AuditAction.PASSWORD_CHANGED,
+                    tenant_id=cmd.actor.tenant_id,
+                    at=now,
+                    context=cmd.context,
+                    actor_user_id=user_id,
+                    ended_sessions=len(ended),
+                )
+            )
+            if ended:
+                await uow.audit.add(
+                    revocation_event(cmd.actor, ended, now, cmd.context, RevocationReason.PASSWORD_CHANGED)
+                )
             await uow.commit()
-        return Success(ended)
+        return Success(len(ended))

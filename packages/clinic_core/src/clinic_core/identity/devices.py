@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.identity.model import AuthSession, RevocationReason
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import NotFound
@@ -19,6 +22,28 @@ class DeviceSession:
     session: AuthSession
     current: bool
     """The session the request was made with."""
+
+
+def revocation_event(
+    actor: Actor,
+    sessions: list[AuthSession],
+    now: datetime,
+    context: RequestContext,
+    reason: RevocationReason = RevocationReason.REVOKED_BY_USER,
+) -> AuditEvent:
+    """One audit event for sessions the actor ended, in the clinic the actor is working in (sessions of
+    one person span clinics; the trail of the clinic they acted from is where they acted)."""
+    target = AuditTarget("session", str(sessions[0].id)) if len(sessions) == 1 else None
+    return AuditEvent.record(
+        AuditAction.SESSION_REVOKED,
+        tenant_id=actor.tenant_id,
+        at=now,
+        context=context,
+        actor_user_id=actor.user_id,
+        target=target,
+        reason=reason.value,
+        sessions=len(sessions),
+    )
 
 
 class ListMySessions:
@@ -39,14 +64,17 @@ class RevokeMySession:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(self, actor: Actor, session_id: SessionId) -> Result[None, NotFound]:
+    async def __call__(
+        self, actor: Actor, session_id: SessionId, context: RequestContext = NO_CONTEXT
+    ) -> Result[None, NotFound]:
         now = self._clock.now()
-        async with self._uow(Scope(user_id=actor.user_id)) as uow:
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
             session = await uow.sessions.get(session_id)
             if session is None or session.user_id != actor.user_id or not session.is_active(now):
                 return Failure(NotFound("session", str(session_id)))
             session.revoke(now, RevocationReason.REVOKED_BY_USER)
             await uow.sessions.save(session)
+            await uow.audit.add(revocation_event(actor, [session], now, context))
             await uow.commit()
         return Success(None)
 
@@ -57,12 +85,14 @@ class RevokeMyOtherSessions:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(self, actor: Actor) -> Result[int, NotFound]:
+    async def __call__(self, actor: Actor, context: RequestContext = NO_CONTEXT) -> Result[int, NotFound]:
         now = self._clock.now()
-        async with self._uow(Scope(user_id=actor.user_id)) as uow:
+        async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
             others = [s for s in await uow.sessions.active_of(actor.user_id, now) if s.id != actor.session_id]
             for session in others:
                 session.revoke(now, RevocationReason.REVOKED_BY_USER)
                 await uow.sessions.save(session)
+            if others:
+                await uow.audit.add(revocation_event(actor, others, now, context))
             await uow.commit()
         return Success(len(others))

@@ -10,8 +10,10 @@ from uuid import UUID
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
+from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.identity.model import User
 from clinic_core.identity.passwords import check_password
 from clinic_core.identity.ports import PasswordHasher
@@ -96,6 +98,7 @@ class InviteMemberCommand:
     email: str
     roles: frozenset[str]
     unit_ids: frozenset[UnitId] = frozenset()
+    context: RequestContext = NO_CONTEXT
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,17 @@ class InviteMember:
                 )
             )
             await uow.invitations.add(invitation)
+            await uow.audit.add(
+                AuditEvent.record(
+                    AuditAction.MEMBER_INVITED,
+                    tenant_id=actor.tenant_id,
+                    at=now,
+                    context=cmd.context,
+                    actor_user_id=actor.user_id,
+                    target=AuditTarget("invitation", str(invitation.id)),
+                    roles=",".join(sorted(role.value for role in invitation.roles)),
+                )
+            )
             await uow.commit()
         return Success(InvitationIssued(invitation, invitation_token(actor.tenant_id, invitation.id, secret)))
 
@@ -200,6 +214,7 @@ class AcceptInvitationCommand:
     """For a new account: its password. Never checked against an existing account's (no password oracle)."""
     name: str | None = None
     """For a new account: the person's name."""
+    context: RequestContext = NO_CONTEXT
 
 
 class SignInRequired(Unauthenticated):
@@ -290,6 +305,17 @@ class AcceptInvitation:
             try:
                 await uow.invitations.save(invitation)
                 await uow.memberships.add(membership)
+                await uow.audit.add(
+                    AuditEvent.record(
+                        AuditAction.MEMBER_JOINED,
+                        tenant_id=tenant_id,
+                        at=now,
+                        context=cmd.context,
+                        actor_user_id=user.id,
+                        target=AuditTarget("membership", str(membership.id)),
+                        invitation_id=str(invitation.id),
+                    )
+                )
                 await uow.commit()
             except UniqueViolation:
                 return Failure(AlreadyMember())  # accepted twice at once: the first one won
