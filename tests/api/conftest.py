@@ -15,7 +15,7 @@ from blacksheep.testing import TestClient
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_api.app import create_app
-from clinic_api.services import AppServices
+from clinic_api.services import AppServices, RateLimit, RateLimits
 from clinic_core.application.ports import RateDecision
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.shared.clock import SystemClock
@@ -52,6 +52,16 @@ class FixedWindowRateLimiter:
         return RateDecision(count <= limit, max(0, limit - count), 0 if count <= limit else retry_after)
 
 
+GENEROUS_LIMITS = RateLimits(
+    login_per_ip=RateLimit(1_000),
+    login_per_email=RateLimit(1_000),
+    signup_per_ip=RateLimit(1_000, 3600),
+    anonymous_per_ip=RateLimit(10_000),
+    per_user=RateLimit(10_000),
+)
+"""Tests sign up and sign in far more often than people do; the tests of the budgets set their own."""
+
+
 def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> AppServices:
     """The app's services on fakes. The session cache is off, so a revocation shows on the next request."""
     issuer = FakeAccessTokenIssuer()
@@ -64,7 +74,7 @@ def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> App
         jwks=lambda: JWKS,
         rate_limiter=FixedWindowRateLimiter(),
     )
-    return replace(services, **{"session_cache_seconds": 0, **overrides})
+    return replace(services, **{"session_cache_seconds": 0, "limits": GENEROUS_LIMITS, **overrides})
 
 
 @dataclass

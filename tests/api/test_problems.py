@@ -191,9 +191,10 @@ async def test_rate_limit_keys_hold_no_email_in_clear(make_api: Callable[..., An
     limiter = FixedWindowRateLimiter()
     api: Api = await make_api(rate_limiter=limiter)
     await api.post("/v1/auth/login", {"email": "ana@example.com", "password": "x" * 12})
-    assert limiter.keys[0] == "login:ip:127.0.0.1"
-    assert limiter.keys[1].startswith("login:email:")
-    assert "ana" not in limiter.keys[1]
+    login_keys = [key for key in limiter.keys if key.startswith("login:")]
+    assert login_keys[0] == "login:ip:127.0.0.1"
+    assert login_keys[1].startswith("login:email:")
+    assert not [key for key in limiter.keys if "ana" in key]
 
 
 class RedisIsDown:

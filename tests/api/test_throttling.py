@@ -148,23 +148,28 @@ async def test_a_429_carries_the_fields_even_without_the_middleware(make_api: Ca
     assert rate_limit_fields(response) == (1, 0, 60)
 
 
-async def test_unthrottled_endpoints_and_later_requests_carry_no_fields(
+async def test_signed_in_requests_show_the_persons_general_budget(
     throttled_api: Callable[..., Awaitable[Api]],
 ) -> None:
     api = await throttled_api(RateLimits())
     token, _ = await api.owner_token(EMAIL, "Clínica Demo")
     me = await api.get("/v1/me", token)
     assert me.status == 200
-    assert rate_limit_fields(me) is None
+    fields = rate_limit_fields(me)
+    assert fields is not None
+    assert fields[:2] == (300, 299)  # the person's 300 a minute is tighter than the trial clinic's 600
 
 
-async def test_a_body_that_does_not_bind_spends_nothing_and_says_nothing(
+async def test_a_login_body_that_does_not_bind_spends_no_login_attempt(
     throttled_api: Callable[..., Awaitable[Api]],
 ) -> None:
     api = await throttled_api(RateLimits())
     response = await api.post("/v1/auth/login", {"email": EMAIL})
     assert response.status == 422
-    assert rate_limit_fields(response) is None
+    assert rate_limit_fields(response) == (100, 99, 1)  # only the anonymous general budget was spent
+    attempt = await api.post("/v1/auth/login", {"email": EMAIL, "password": WRONG_PASSWORD})
+    assert attempt.status == 401
+    assert rate_limit_fields(attempt) == (5, 4, 12)  # the first login attempt of this address
 
 
 async def test_the_app_itself_sends_the_fields_on_every_throttled_response(

@@ -29,7 +29,7 @@ from clinic_api.app import create_app
 from clinic_api.error_handling import _CODE_OF_STATUS, INTERNAL_ERROR
 from clinic_api.problems import status_of
 from clinic_api.rate_limiting import LIMITER_DOWN, too_many_requests
-from clinic_api.services import AppServices, RateLimits
+from clinic_api.services import AppServices, RateLimit, RateLimits
 from clinic_core.shared.clock import SystemClock
 from clinic_core.shared.errors import DomainError
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
@@ -122,12 +122,19 @@ def test_rate_limits_in_the_guide_are_the_defaults() -> None:
     text = guide()
     defaults, settings = RateLimits(), Settings()
     for limit in fields(RateLimits):
+        if not isinstance(getattr(defaults, limit.name), RateLimit):
+            continue
         variable = f"CLINIC_RATE_LIMIT_{limit.name.upper()}"
         value = getattr(defaults, limit.name).limit
         assert getattr(settings, f"rate_limit_{limit.name}") == value, "the setting and RateLimits disagree"
         rows = [line for line in text.splitlines() if f"`{variable}`" in line]
         assert len(rows) == 1, f"{variable} should have one row in docs/API.md"
         assert f"| {value} |" in rows[0], f"{variable}: the guide does not give its default, {value}"
+    plans = {plan.value: budget.limit for plan, budget in defaults.per_tenant_plan}
+    assert settings.rate_limit_per_tenant_plan == plans
+    for plan, value in plans.items():
+        assert f"| {plan} | {value} |" in text, f"the guide does not give the {plan} plan's budget"
+    assert {c.value for c in defaults.fail_open} == set(settings.rate_limit_fail_open.split(","))
 
 
 # --- the walkthrough, run ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from clinic_api.middlewares import (
     security_headers_middleware,
 )
 from clinic_api.openapi import configure_openapi
-from clinic_api.rate_limiting import Throttle, rate_limit_headers_middleware
+from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
 from clinic_core.audit.queries import ListAuditEvents
@@ -36,11 +36,13 @@ from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
 
 
-def configure_services(container: Container, services: AppServices, metrics: HttpMetrics) -> None:
+def configure_services(
+    container: Container, services: AppServices, metrics: HttpMetrics, throttle: Throttle
+) -> None:
     """Register what controllers ask for by type in their constructors."""
     container.add_instance(services, AppServices)
     container.add_instance(metrics, HttpMetrics)
-    container.add_instance(Throttle(services.rate_limiter, services.limits), Throttle)
+    container.add_instance(throttle, Throttle)
     # Registered under the use case's own class, whatever subclass the composition root passed in.
     use_cases: list[tuple[type[Any], object]] = [
         (SignUp, services.sign_up),
@@ -66,11 +68,13 @@ def configure_services(container: Container, services: AppServices, metrics: Htt
         container.add_instance(use_case, declared)
 
 
-def configure_authentication(app: Application, services: AppServices) -> None:
+def configure_authentication(app: Application, services: AppServices, throttle: Throttle) -> None:
     """Every route needs a valid bearer token unless it is marked ``allow_anonymous``: a new route is
     closed until someone opens it on purpose."""
     guard = SessionGuard(services.check_session, ttl_seconds=services.session_cache_seconds)
     app.use_authentication().add(BearerAuthentication(services.tokens, guard))
+    # After authentication has named the caller, before authorization refuses anonymous ones.
+    app.middlewares.append(RequestBudgetMiddleware(throttle), MiddlewareCategory.AUTH, 10)
     authenticated = Policy("authenticated", AuthenticatedRequirement())
     app.use_authorization(
         AuthorizationStrategy(authenticated, container=app.services, default_policy=authenticated)
@@ -131,9 +135,10 @@ def create_app(services: AppServices, *, docs: bool = True) -> Application:
     container = Container()
     app = Application(router=Router(), services=container)
     metrics = HttpMetrics()
-    configure_services(container, services, metrics)
+    throttle = Throttle(services.rate_limiter, services.limits, metrics)
+    configure_services(container, services, metrics, throttle)
     configure_error_handling(app, services.unavailable)
-    configure_authentication(app, services)
+    configure_authentication(app, services, throttle)
     configure_middlewares(app, metrics, services.max_request_body_bytes)
     configure_cors(app, services.cors_origins)
     configure_routes(app)

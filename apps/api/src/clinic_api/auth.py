@@ -24,13 +24,14 @@ from clinic_core.application.actor import Actor
 from clinic_core.identity.ports import AccessClaims, AccessTokenVerifier
 from clinic_core.identity.sessions import CheckSession, SessionStanding
 from clinic_core.shared.ids import SessionId, TenantId, UserId
+from clinic_core.tenancy.model import Plan
 
 BEARER_SCHEME = "Bearer"
 _PRESENTED_TOKEN = "clinic_presented_token"
 
 
 class ActorIdentity(Identity):
-    def __init__(self, actor: Actor) -> None:
+    def __init__(self, actor: Actor, plan: Plan | None = None) -> None:
         super().__init__(
             {
                 "sub": str(actor.user_id),
@@ -40,6 +41,8 @@ class ActorIdentity(Identity):
             BEARER_SCHEME,
         )
         self.actor = actor
+        self.plan = plan
+        """The clinic's plan: it sets the clinic's request budget."""
 
 
 def actor_from(claims: AccessClaims) -> Actor | None:
@@ -106,7 +109,7 @@ class BearerAuthentication(AuthenticationHandler):
         # The membership's roles and units as they are now, not as they were when the token was signed.
         actor = actor.with_access(standing.roles, standing.unit_ids)
         tenant_id_var.set(str(actor.tenant_id))
-        return ActorIdentity(actor)
+        return ActorIdentity(actor, standing.plan)
 
 
 def current_actor(request: Request) -> Actor:

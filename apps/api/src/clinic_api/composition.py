@@ -17,10 +17,11 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_api.demo import seed_demo
-from clinic_api.services import AppServices, RateLimit, RateLimits, ReadinessCheck
+from clinic_api.services import AppServices, RateLimit, RateLimits, ReadinessCheck, RouteClass
 from clinic_core.application.ports import RateLimiter
 from clinic_core.identity.model import SessionPolicy
 from clinic_core.shared.clock import Clock, SystemClock
+from clinic_core.tenancy.model import Plan
 from clinic_infra.db import migrate as migrations
 from clinic_infra.db.engine import create_engine, is_postgres
 from clinic_infra.db.roles import assume_role_on_connect, create_login_role
@@ -74,6 +75,32 @@ def migrate(settings: Settings, revision: str = "head", *, down: bool = False) -
     (migrations.downgrade if down else migrations.upgrade)(settings.effective_migrations_url, revision)
 
 
+def rate_limits(settings: Settings) -> RateLimits:
+    """The request budgets the settings ask for. Raises ValueError naming an unknown route class."""
+    fail_open = {name.strip() for name in settings.rate_limit_fail_open.split(",") if name.strip()}
+    known = {route_class.value for route_class in RouteClass}
+    if fail_open - known:
+        raise ValueError(
+            f"CLINIC_RATE_LIMIT_FAIL_OPEN: unknown route classes {sorted(fail_open - known)};"
+            f" the classes are {sorted(known)}"
+        )
+    return RateLimits(
+        login_per_ip=RateLimit(settings.rate_limit_login_per_ip),
+        login_per_email=RateLimit(settings.rate_limit_login_per_email),
+        signup_per_ip=RateLimit(settings.rate_limit_signup_per_ip, 3600),
+        refresh_per_ip=RateLimit(settings.rate_limit_refresh_per_ip),
+        accept_invitation_per_ip=RateLimit(settings.rate_limit_accept_invitation_per_ip),
+        anonymous_per_ip=RateLimit(settings.rate_limit_anonymous_per_ip),
+        per_user=RateLimit(settings.rate_limit_per_user),
+        per_api_key=RateLimit(settings.rate_limit_per_api_key),
+        per_tenant_plan=tuple(
+            (Plan(plan), RateLimit(limit))
+            for plan, limit in sorted(settings.rate_limit_per_tenant_plan.items())
+        ),
+        fail_open=frozenset(RouteClass(name) for name in fail_open),
+    )
+
+
 def create_db_login(settings: Settings, name: str, password: str | None) -> None:
     create_login_role(settings.effective_migrations_url, name, password)
 
@@ -125,13 +152,7 @@ def compose(settings: Settings) -> Composition:
         if redis is not None
         else InMemoryRateLimiter()
     )
-    limits = RateLimits(
-        login_per_ip=RateLimit(settings.rate_limit_login_per_ip),
-        login_per_email=RateLimit(settings.rate_limit_login_per_email),
-        signup_per_ip=RateLimit(settings.rate_limit_signup_per_ip),
-        refresh_per_ip=RateLimit(settings.rate_limit_refresh_per_ip),
-        accept_invitation_per_ip=RateLimit(settings.rate_limit_accept_invitation_per_ip),
-    )
+    limits = rate_limits(settings)
     readiness: list[ReadinessCheck] = [DatabaseReadiness(engine)]
     if redis is not None:
         readiness.append(RedisReadiness(redis))

@@ -29,6 +29,16 @@ class HttpMetrics:
             registry=self.registry,
         )
 
+        self.limiter_outages = Counter(
+            "rate_limiter_unavailable",
+            "Requests whose budget could not be counted (limiter down), by route class and outcome.",
+            ["route_class", "outcome"],
+            registry=self.registry,
+        )
+
+    def limiter_unavailable(self, route_class: str, *, served: bool) -> None:
+        self.limiter_outages.labels(route_class, "served" if served else "refused").inc()
+
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         labels = (method, route, str(status))
         self.requests.labels(*labels).inc()

@@ -19,8 +19,11 @@ from dataclasses import dataclass
 
 from blacksheep import Request, Response
 
+from clinic_api.auth import ActorIdentity
+from clinic_api.metrics import HttpMetrics
 from clinic_api.problems import Problem, ProblemRaised
-from clinic_api.services import RateLimit, RateLimits
+from clinic_api.responses import client_ip
+from clinic_api.services import RateLimit, RateLimits, RouteClass
 from clinic_core.application.ports import RateDecision, RateLimiter
 from clinic_core.shared.values import Email
 
@@ -111,37 +114,72 @@ class Throttle:
     Each call returns the tightest budget it spent and leaves it for ``rate_limit_headers_middleware``.
     """
 
-    def __init__(self, limiter: RateLimiter, limits: RateLimits) -> None:
-        self._limiter, self._limits = limiter, limits
+    def __init__(self, limiter: RateLimiter, limits: RateLimits, metrics: HttpMetrics | None = None) -> None:
+        self._limiter, self._limits, self._metrics = limiter, limits, metrics
 
-    async def login(self, ip: str, email: str) -> Quota:
-        per_ip = await self._spend(f"login:ip:{ip}", self._limits.login_per_ip)
-        per_email = await self._spend(f"login:email:{email_key(email)}", self._limits.login_per_email)
-        return per_email.tighter(per_ip)
+    async def login(self, ip: str, email: str) -> Quota | None:
+        per_ip = await self._spend(f"login:ip:{ip}", self._limits.login_per_ip, RouteClass.LOGIN)
+        per_email = await self._spend(
+            f"login:email:{email_key(email)}", self._limits.login_per_email, RouteClass.LOGIN
+        )
+        return _tightest(per_email, per_ip)
 
-    async def password_check(self, ip: str, account: str) -> Quota:
+    async def password_check(self, ip: str, account: str) -> Quota | None:
         """Guesses of a signed-in account's current password (a stolen access token must not make them
         free): the login budgets, counted per account."""
-        per_ip = await self._spend(f"login:ip:{ip}", self._limits.login_per_ip)
-        per_account = await self._spend(f"password:account:{account}", self._limits.login_per_email)
-        return per_account.tighter(per_ip)
+        per_ip = await self._spend(f"login:ip:{ip}", self._limits.login_per_ip, RouteClass.PASSWORD_CHECK)
+        per_account = await self._spend(
+            f"password:account:{account}", self._limits.login_per_email, RouteClass.PASSWORD_CHECK
+        )
+        return _tightest(per_account, per_ip)
 
-    async def signup(self, ip: str) -> Quota:
-        return await self._spend(f"signup:ip:{ip}", self._limits.signup_per_ip)
+    async def signup(self, ip: str) -> Quota | None:
+        return await self._spend(f"signup:ip:{ip}", self._limits.signup_per_ip, RouteClass.SIGNUP)
 
-    async def refresh(self, ip: str) -> Quota:
-        return await self._spend(f"refresh:ip:{ip}", self._limits.refresh_per_ip)
+    async def refresh(self, ip: str) -> Quota | None:
+        return await self._spend(f"refresh:ip:{ip}", self._limits.refresh_per_ip, RouteClass.REFRESH)
 
-    async def accept_invitation(self, ip: str) -> Quota:
-        return await self._spend(f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip)
+    async def accept_invitation(self, ip: str) -> Quota | None:
+        return await self._spend(
+            f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip, RouteClass.ACCEPT_INVITATION
+        )
 
-    async def _spend(self, key: str, budget: RateLimit) -> Quota:
+    async def anonymous(self, ip: str, route_class: RouteClass) -> Quota | None:
+        """The general budget of a caller without a credential."""
+        return await self._spend(f"any:ip:{ip}", self._limits.anonymous_per_ip, route_class)
+
+    async def signed_in(self, identity: ActorIdentity, route_class: RouteClass) -> Quota | None:
+        """The general budgets of a signed-in caller: theirs, and their clinic's (by its plan)."""
+        actor = identity.actor
+        own = await self._spend(f"any:user:{actor.user_id}", self._limits.per_user, route_class)
+        if own is None:  # the limiter is down and this class fails open: do not wait on it twice
+            return None
+        # The plan is in the key: a clinic that changes plan starts on its new budget at once.
+        clinic = await self._spend(
+            f"any:tenant:{identity.plan}:{actor.tenant_id}",
+            self._limits.per_tenant(identity.plan),
+            route_class,
+        )
+        return _tightest(own, clinic)
+
+    async def _spend(self, key: str, budget: RateLimit, route_class: RouteClass) -> Quota | None:
+        """The budget after this hit; None when the limiter is down and ``route_class`` fails open."""
         try:
             decision = await self._limiter.hit(key, budget.limit, budget.window_seconds)
         except Exception as outage:
+            fails_open = route_class in self._limits.fail_open
+            if self._metrics is not None:
+                self._metrics.limiter_unavailable(route_class.value, served=fails_open)
+            logger.warning(
+                "rate limiter unavailable; %s request %s",
+                route_class.value,
+                "served uncounted" if fails_open else "refused",
+                exc_info=outage,
+            )
+            if fails_open:
+                return None
             # Failing closed: without a count, a credential-guessing run would be unlimited. A 503 says
             # "try again", which is true, where a 500 would say the request itself broke something.
-            logger.warning("rate limiter unavailable", exc_info=outage)
             raise ProblemRaised(LIMITER_DOWN) from outage
         quota = Quota.of(budget, decision)
         spent = _spent_by_this_request.get()
@@ -150,3 +188,30 @@ class Throttle:
         if not decision.allowed:
             raise ProblemRaised(too_many_requests(decision.retry_after_seconds, quota))
         return quota
+
+
+def _tightest(first: Quota | None, second: Quota | None) -> Quota | None:
+    return first.tighter(second) if first is not None else second
+
+
+UNLIMITED_PATHS = ("/health/", "/metrics")
+"""Probes and scrapes come often from one address and cost nothing: not counted."""
+
+
+class RequestBudgetMiddleware:
+    """Spends the general budget of every request, after authentication has said who is calling and
+    before authorization refuses anyone (so that anonymous token-guessing is counted too)."""
+
+    def __init__(self, throttle: Throttle) -> None:
+        self._throttle = throttle
+
+    async def __call__(self, request: Request, handler: Callable[[Request], Awaitable[Response]]) -> Response:
+        path = request.url.path.decode("latin-1")
+        if request.method != "OPTIONS" and not path.startswith(UNLIMITED_PATHS):
+            route_class = RouteClass.READ if request.method in ("GET", "HEAD") else RouteClass.WRITE
+            identity = getattr(request, "identity", None)
+            if isinstance(identity, ActorIdentity):
+                await self._throttle.signed_in(identity, route_class)
+            else:
+                await self._throttle.anonymous(client_ip(request), route_class)
+        return await handler(request)

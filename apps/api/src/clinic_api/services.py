@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
 from clinic_core.application.ports import RateLimiter
@@ -21,6 +22,7 @@ from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, P
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
+from clinic_core.tenancy.model import Plan
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
 
@@ -42,15 +44,51 @@ class RateLimit:
     window_seconds: int = 60
 
 
+class RouteClass(StrEnum):
+    """What a request is, for rate limiting: each class has its budgets and its behaviour when the
+    limiter is down."""
+
+    READ = "read"
+    WRITE = "write"
+    LOGIN = "login"
+    SIGNUP = "signup"
+    REFRESH = "refresh"
+    ACCEPT_INVITATION = "accept_invitation"
+    PASSWORD_CHECK = "password_check"
+
+
+DEFAULT_TENANT_BUDGETS: tuple[tuple[Plan, RateLimit], ...] = (
+    (Plan.TRIAL, RateLimit(600)),
+    (Plan.CLINIC, RateLimit(3_000)),
+    (Plan.FRANCHISE, RateLimit(15_000)),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RateLimits:
-    """Per-minute budgets for the endpoints an attacker would hammer: credential guessing, sign-up spam."""
+    """Request budgets. The endpoints an attacker would hammer (credential guessing, sign-up spam) have
+    their own, per IP and per account; every other request spends a general budget: per IP while
+    anonymous, per person (or API key) and per clinic, by its plan, once signed in. Signed-in traffic is
+    not counted per IP: a clinic's staff often share one address behind NAT."""
 
-    login_per_ip: RateLimit = RateLimit(20)
+    login_per_ip: RateLimit = RateLimit(5)
     login_per_email: RateLimit = RateLimit(10)
-    signup_per_ip: RateLimit = RateLimit(5)
+    signup_per_ip: RateLimit = RateLimit(3, 3600)
     refresh_per_ip: RateLimit = RateLimit(60)
     accept_invitation_per_ip: RateLimit = RateLimit(10)
+    anonymous_per_ip: RateLimit = RateLimit(100)
+    per_user: RateLimit = RateLimit(300)
+    per_api_key: RateLimit = RateLimit(600)
+    per_tenant_plan: tuple[tuple[Plan, RateLimit], ...] = DEFAULT_TENANT_BUDGETS
+    fail_open: frozenset[RouteClass] = frozenset({RouteClass.READ})
+    """Classes served without counting while the limiter is unreachable (logged and counted in metrics);
+    the others answer 503. Reads by default: refusing every read because Redis blinked is an outage of
+    its own, while an uncounted login would be an unlimited password-guessing window."""
+
+    def per_tenant(self, plan: Plan | None) -> RateLimit:
+        """The clinic's budget; a plan missing from the table gets the trial's."""
+        budgets = dict(self.per_tenant_plan)
+        return budgets.get(plan or Plan.TRIAL) or budgets.get(Plan.TRIAL) or DEFAULT_TENANT_BUDGETS[0][1]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

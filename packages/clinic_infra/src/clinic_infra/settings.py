@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from clinic_core.tenancy.model import Plan
 
 
 def default_data_dir() -> Path:
@@ -48,17 +50,32 @@ class Settings(BaseSettings):
         default="clinic:", description="Prefix of every Redis key this deployment writes."
     )
     rate_limit_login_per_ip: int = Field(
-        default=20, ge=1, description="Login attempts per minute per client IP."
+        default=5, ge=1, description="Login attempts per minute per client IP."
     )
     rate_limit_login_per_email: int = Field(
         default=10, ge=1, description="Login attempts per minute per email."
     )
-    rate_limit_signup_per_ip: int = Field(default=5, ge=1, description="Sign-ups per minute per client IP.")
+    rate_limit_signup_per_ip: int = Field(default=3, ge=1, description="Sign-ups per hour per client IP.")
     rate_limit_refresh_per_ip: int = Field(
         default=60, ge=1, description="Token refreshes per minute per client IP."
     )
     rate_limit_accept_invitation_per_ip: int = Field(
         default=10, ge=1, description="Invitation accepts per minute per IP."
+    )
+    rate_limit_anonymous_per_ip: int = Field(
+        default=100, ge=1, description="Requests per minute per client IP without a credential."
+    )
+    rate_limit_per_user: int = Field(
+        default=300, ge=1, description="Requests per minute per signed-in person."
+    )
+    rate_limit_per_api_key: int = Field(default=600, ge=1, description="Requests per minute per API key.")
+    rate_limit_per_tenant_plan: dict[str, int] = Field(
+        default={"trial": 600, "clinic": 3000, "franchise": 15000},
+        description="Requests per minute per clinic, by plan (JSON).",
+    )
+    rate_limit_fail_open: str = Field(
+        default="read",
+        description="Route classes served uncounted while Redis is unreachable (comma-separated).",
     )
     cors_origins: str = Field(
         default="", description="Comma-separated browser origins allowed to call the API."
@@ -106,6 +123,17 @@ class Settings(BaseSettings):
     password_hash_concurrency: int = Field(
         default=4, ge=1, description="Argon2id hashes computed at once (each takes 19 MiB and ~40 ms of CPU)."
     )
+
+    @field_validator("rate_limit_per_tenant_plan")
+    @classmethod
+    def _known_plans(cls, budgets: dict[str, int]) -> dict[str, int]:
+        known = {plan.value for plan in Plan}
+        unknown = sorted(set(budgets) - known)
+        if unknown:
+            raise ValueError(f"unknown plans {unknown}; the plans are {sorted(known)}")
+        if any(limit < 1 for limit in budgets.values()):
+            raise ValueError("every budget must be at least 1 request per minute")
+        return budgets
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

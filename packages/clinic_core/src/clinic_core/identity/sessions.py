@@ -31,7 +31,7 @@ from clinic_core.shared.errors import Conflict
 from clinic_core.shared.ids import TenantId, UnitId
 from clinic_core.shared.tokens import digest
 from clinic_core.shared.values import Email, Slug
-from clinic_core.tenancy.model import Membership, NoAccessToTenant, Tenant, TenantSuspended
+from clinic_core.tenancy.model import Membership, NoAccessToTenant, Plan, Tenant, TenantSuspended
 from clinic_core.tenancy.permissions import Role
 
 
@@ -334,6 +334,8 @@ class SessionStanding:
     active: bool
     roles: frozenset[Role] = frozenset()
     unit_ids: frozenset[UnitId] = frozenset()
+    plan: Plan | None = None
+    """The tenant's plan, which sets its share of the API's request budget."""
 
 
 class CheckSession:
@@ -363,6 +365,8 @@ class CheckSession:
             and tenant.is_active
             and membership is not None
         )
-        if not good or membership is None:
+        if not good or membership is None or tenant is None:
             return SessionStanding(active=False)
-        return SessionStanding(active=True, roles=membership.roles, unit_ids=membership.unit_ids)
+        return SessionStanding(
+            active=True, roles=membership.roles, unit_ids=membership.unit_ids, plan=tenant.plan
+        )
