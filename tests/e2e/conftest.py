@@ -110,6 +110,7 @@ def pg_server(
             "CLINIC_RATE_LIMIT_SIGNUP_PER_IP": "1000",
             "CLINIC_RATE_LIMIT_LOGIN_PER_IP": "1000",
             "CLINIC_RATE_LIMIT_LOGIN_PER_EMAIL": str(LOGIN_PER_EMAIL),
+            "CLINIC_RATE_LIMIT_ANONYMOUS_PER_IP": "10000",  # every test's client comes from 127.0.0.1
         },
         "--migrate",
         "--seed-demo",
