@@ -135,6 +135,11 @@ class Throttle:
     async def accept_invitation(self, ip: str) -> Quota:
         return await self._spend(f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip)
 
+    async def mfa_verify(self, ip: str) -> Quota:
+        """Second-factor codes sent with a challenge token: the token caps them at five, this caps the
+        tokens a client can cycle through."""
+        return await self._spend(f"mfa-verify:ip:{ip}", self._limits.mfa_verify_per_ip)
+
     async def _spend(self, key: str, budget: RateLimit) -> Quota:
         try:
             decision = await self._limiter.hit(key, budget.limit, budget.window_seconds)
