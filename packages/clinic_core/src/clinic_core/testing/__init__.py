@@ -8,6 +8,7 @@ to others before ``commit``, unique constraints raise ``UniqueViolation``, and c
 from clinic_core.shared.clock import FixedClock
 from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher, FakeSecretBox
 from clinic_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+from clinic_core.testing.sign_in import tokens_only
 
 __all__ = [
     "FakeAccessTokenIssuer",
@@ -17,4 +18,5 @@ __all__ = [
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUnitOfWorkFactory",
+    "tokens_only",
 ]
