@@ -92,7 +92,7 @@ def matching_step(
         return None
     now = time_step(at, period)
     found = None
-    for step in range(now - ALLOWED_DRIFT_STEPS, now + ALLOWED_DRIFT_STEPS + 1):
+    for step in range(max(0, now - ALLOWED_DRIFT_STEPS), now + ALLOWED_DRIFT_STEPS + 1):
         fresh = last_used_step is None or step > last_used_step
         if hmac.compare_digest(code_at(secret, step, algorithm=algorithm, digits=digits), code) and fresh:
             found = step if found is None else found
