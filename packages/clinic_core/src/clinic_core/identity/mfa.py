@@ -33,6 +33,7 @@ from clinic_core.identity.second_factor import (
     TotpCredential,
 )
 from clinic_core.identity.totp import (
+    DIGITS,
     matching_step,
     new_recovery_codes,
     new_secret,
@@ -89,7 +90,8 @@ async def spend_second_factor(
 def split_code(code: str) -> dict[str, str]:
     """One field that takes either kind of code: six digits are a TOTP code, anything else a recovery code."""
     normalised = normalise_code(code)
-    return {"code": normalised} if normalised.isdigit() else {"recovery_code": code}
+    is_totp = normalised.isdigit() and len(normalised) == DIGITS
+    return {"code": normalised} if is_totp else {"recovery_code": code}
 
 
 async def record_mfa_failure(
