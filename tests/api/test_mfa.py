@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
 
+from clinic_api.services import RateLimit, RateLimits
 from tests.api.conftest import PASSWORD, Api, body_of
 
 
@@ -88,6 +90,25 @@ async def test_the_full_two_step_login(api: Api) -> None:
         "/v1/auth/mfa/verify", {"challenge_token": challenge["challenge_token"], "code": code(secret, 1)}
     )
     assert (await body_of(again))["code"] == "invalid_mfa_challenge"
+    # And the code is spent: replayed on a new challenge, it is refused.
+    replayed = await api.post(
+        "/v1/auth/mfa/verify",
+        {
+            "challenge_token": (await log_in(api, "ana@example.com"))["challenge_token"],
+            "code": code(secret, 1),
+        },
+    )
+    assert replayed.status == 401
+    assert (await body_of(replayed))["code"] == "invalid_mfa_code"
+
+
+async def test_codes_are_throttled_per_client_ip(make_api: Callable[..., Any]) -> None:
+    api: Api = await make_api(limits=RateLimits(mfa_verify_per_ip=RateLimit(3)))
+    statuses = [
+        (await api.post("/v1/auth/mfa/verify", {"challenge_token": "made-up", "code": "123456"})).status
+        for _ in range(4)
+    ]
+    assert statuses == [401, 401, 401, 429]
 
 
 async def test_a_recovery_code_signs_in_once_and_disabling_needs_password_and_code(api: Api) -> None:

@@ -11,6 +11,7 @@ import pyotp
 import pytest
 from returns.result import Success
 
+from clinic_api.composition import load_settings, secret_box
 from clinic_core.application.actor import Actor
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.identity.mfa import (
@@ -205,3 +206,18 @@ def test_the_generated_key_file_is_private_and_kept(tmp_path: Path) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert load_or_create_key(path) == key
     assert len(key) == 32
+
+
+def test_the_composition_uses_the_configured_key_or_one_generated_in_the_data_directory(
+    tmp_path: Path,
+) -> None:
+    configured = new_key()
+    box = secret_box(load_settings(data_dir=tmp_path, secret_key=configured))
+    assert AesGcmSecretBox(parse_key(configured)).decrypt(box.encrypt(b"seed")) == b"seed"
+    assert not (tmp_path / "secret-box.key").exists()
+
+    generated = secret_box(load_settings(data_dir=tmp_path))
+    sealed = generated.encrypt(b"seed", associated="u")
+    assert stat.S_IMODE((tmp_path / "secret-box.key").stat().st_mode) == 0o600
+    # Another process on the same data directory reads the same key.
+    assert secret_box(load_settings(data_dir=tmp_path)).decrypt(sealed, associated="u") == b"seed"
