@@ -19,7 +19,12 @@ from clinic_api.services import AppServices, RateLimit, RateLimits
 from clinic_core.application.ports import RateDecision
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.shared.clock import SystemClock
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_core.testing import (
+    FakeAccessTokenIssuer,
+    FakePasswordHasher,
+    FakeSecretBox,
+    InMemoryUnitOfWorkFactory,
+)
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 
 PASSWORD = "correct horse battery staple"
@@ -73,6 +78,7 @@ def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> App
         clock=SystemClock(),
         jwks=lambda: JWKS,
         rate_limiter=FixedWindowRateLimiter(),
+        secret_box=FakeSecretBox(),
     )
     return replace(services, **{"session_cache_seconds": 0, "limits": GENEROUS_LIMITS, **overrides})
 
@@ -96,6 +102,10 @@ class Api:
     async def post(self, path: str, body: object, token: str | None = None) -> Response:
         content = Content(b"application/json", json.dumps(body).encode())
         return await self.client.post(path, headers=auth_header(token), content=content)
+
+    async def put(self, path: str, body: object, token: str | None = None) -> Response:
+        content = Content(b"application/json", json.dumps(body).encode())
+        return await self.client.put(path, headers=auth_header(token), content=content)
 
     async def get(self, path: str, token: str | None = None, **query: str) -> Response:
         return await self.client.get(path, headers=auth_header(token), query=query or None)

@@ -60,6 +60,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
         return await api.post(path, body or {}, token)
     if method == "DELETE":
         return await api.client.delete(path, headers=auth_header(token))
+    if method == "PUT":
+        return await api.put(path, body or {}, token)
     raise AssertionError(f"teach the walker to send {method}")
 
 
@@ -167,6 +169,9 @@ PUBLIC = {
     ("POST", "/v1/auth/refresh"),
     ("POST", "/v1/auth/logout"),
     ("POST", "/v1/invitations/accept"),
+    ("POST", "/v1/auth/mfa/verify"),
+    ("POST", "/v1/auth/mfa/required-enrolment"),
+    ("POST", "/v1/auth/mfa/required-enrolment/confirm"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
     ("GET", "/metrics"),

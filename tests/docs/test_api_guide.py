@@ -32,7 +32,12 @@ from clinic_api.rate_limiting import LIMITER_DOWN, too_many_requests
 from clinic_api.services import AppServices, RateLimit, RateLimits
 from clinic_core.shared.clock import SystemClock
 from clinic_core.shared.errors import DomainError
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_core.testing import (
+    FakeAccessTokenIssuer,
+    FakePasswordHasher,
+    FakeSecretBox,
+    InMemoryUnitOfWorkFactory,
+)
 from clinic_infra.ratelimit import InMemoryRateLimiter
 from clinic_infra.settings import Settings
 from tests.docs.markdown import DOCS, sections_with
@@ -61,6 +66,7 @@ async def app() -> AsyncIterator[Application]:
         clock=SystemClock(),
         jwks=lambda: {"keys": []},
         rate_limiter=InMemoryRateLimiter(),
+        secret_box=FakeSecretBox(),
     )
     built = create_app(services)
     # Routes move from the controllers' registry into the router at start. BlackSheep leaves start/stop

@@ -42,7 +42,7 @@ from clinic_core.tenancy.model import Membership, Plan
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import EmailAlreadyRegistered, SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand, GetUnit, ListUnits
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher
+from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, tokens_only
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.conftest import PASSWORD, sign_up, unique_email
 
@@ -67,7 +67,7 @@ async def test_login_refresh_rotation_and_reuse_detection(
     sql_uow: SqlUnitOfWorkFactory, issuer: FakeAccessTokenIssuer
 ) -> None:
     clinic = await sign_up(sql_uow)
-    login = LogIn(sql_uow, FakePasswordHasher(), issuer, SystemClock())
+    login = tokens_only(LogIn(sql_uow, FakePasswordHasher(), issuer, SystemClock()))
     tokens = (
         await login(
             LogInCommand(
@@ -94,7 +94,7 @@ async def test_two_refreshes_racing_with_one_token_cannot_both_win(
 ) -> None:
     clinic = await sign_up(sql_uow)
     tokens = (
-        await LogIn(sql_uow, FakePasswordHasher(), issuer, SystemClock())(
+        await tokens_only(LogIn(sql_uow, FakePasswordHasher(), issuer, SystemClock()))(
             LogInCommand(clinic.owner.email.value, PASSWORD)
         )
     ).unwrap()
@@ -216,7 +216,7 @@ async def test_a_user_of_two_tenants_switches_between_them(
     ).unwrap()
 
     tokens = (
-        await LogIn(sql_uow, FakePasswordHasher(), issuer, clock)(
+        await tokens_only(LogIn(sql_uow, FakePasswordHasher(), issuer, clock))(
             LogInCommand(clinic_a.owner.email.value, PASSWORD, tenant_slug=clinic_b.tenant.slug.value)
         )
     ).unwrap()
@@ -247,7 +247,7 @@ async def test_a_logged_out_session_no_longer_stands(
 ) -> None:
     clinic = await sign_up(sql_uow)
     clock = SystemClock()
-    log_in = LogIn(sql_uow, FakePasswordHasher(), issuer, clock)
+    log_in = tokens_only(LogIn(sql_uow, FakePasswordHasher(), issuer, clock))
     tokens = (await log_in(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap()
     other_device = (await log_in(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap()
     check = CheckSession(sql_uow, clock)
@@ -318,7 +318,7 @@ async def test_my_sessions_are_listed_newest_first_and_ended_one_by_one_or_all_b
 ) -> None:
     clinic = await sign_up(sql_uow)
     clock = FixedClock(SystemClock().now())
-    login = LogIn(sql_uow, FakePasswordHasher(), issuer, clock)
+    login = tokens_only(LogIn(sql_uow, FakePasswordHasher(), issuer, clock))
     pairs = []
     for _ in range(3):
         pairs.append((await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
@@ -340,7 +340,7 @@ async def test_a_changed_password_is_stored_and_other_sessions_end(
 ) -> None:
     clinic = await sign_up(sql_uow)
     hasher, clock = FakePasswordHasher(), SystemClock()
-    login = LogIn(sql_uow, hasher, issuer, clock)
+    login = tokens_only(LogIn(sql_uow, hasher, issuer, clock))
     other = _actor_of(issuer, (await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
     here = _actor_of(issuer, (await login(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap())
     new = "tres pratos de trigo para tres tigres"

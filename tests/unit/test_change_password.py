@@ -16,6 +16,7 @@ from clinic_core.testing import (
     FakePasswordHasher,
     FixedClock,
     InMemoryUnitOfWorkFactory,
+    tokens_only,
 )
 
 OLD = "correct horse battery staple"
@@ -29,7 +30,7 @@ async def _world() -> tuple[InMemoryUnitOfWorkFactory, FakeAccessTokenIssuer, Fi
     await SignUp(uow, hasher, clock)(
         SignUpCommand("Clínica A", "Centro", "America/Sao_Paulo", "Ana Souza", "ana@example.com", OLD)
     )
-    login = LogIn(uow, hasher, issuer, clock)
+    login = tokens_only(LogIn(uow, hasher, issuer, clock))
     actors = []
     for _ in range(3):
         claims = issuer.verify((await login(LogInCommand("ana@example.com", OLD))).unwrap().access_token)
@@ -51,7 +52,7 @@ async def test_the_new_password_signs_in_and_the_other_sessions_end() -> None:
     assert (await change(ChangePasswordCommand(here, OLD, NEW))).unwrap() == 2
     check = CheckSession(uow, clock)
     assert [(await check(a)).active for a in (laptop, phone, here)] == [False, False, True]
-    login = LogIn(uow, FakePasswordHasher(), issuer, clock)
+    login = tokens_only(LogIn(uow, FakePasswordHasher(), issuer, clock))
     assert isinstance(await login(LogInCommand("ana@example.com", OLD)), Failure)
     assert (await login(LogInCommand("ana@example.com", NEW))).unwrap().access_token
 
@@ -72,7 +73,9 @@ async def test_a_wrong_current_password_changes_nothing() -> None:
     )
     assert _codes(result) == [("current_password", "wrong_password")]
     assert (
-        await LogIn(uow, FakePasswordHasher(), issuer, clock)(LogInCommand("ana@example.com", OLD))
+        await tokens_only(LogIn(uow, FakePasswordHasher(), issuer, clock))(
+            LogInCommand("ana@example.com", OLD)
+        )
     ).unwrap()
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from returns.result import Failure, Success
+from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
@@ -58,7 +59,13 @@ from clinic_core.tenancy.model import (
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_core.testing import (
+    FakeAccessTokenIssuer,
+    FakePasswordHasher,
+    InMemoryUnitOfWorkFactory,
+    tokens_only,
+)
+from clinic_core.testing.sign_in import LogInError
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "tres pratos de trigo para tres tigres"
@@ -91,8 +98,8 @@ class World:
         return AcceptInvitation(self.uow, self.hasher, self.clock)
 
     @property
-    def log_in(self) -> LogIn:
-        return LogIn(self.uow, self.hasher, self.issuer, self.clock)
+    def log_in(self) -> Callable[[LogInCommand], Awaitable[Result[TokenPair, LogInError]]]:
+        return tokens_only(LogIn(self.uow, self.hasher, self.issuer, self.clock))
 
     @property
     def switch(self) -> SwitchTenant:

@@ -31,7 +31,12 @@ from clinic_core.identity.sessions import (
 )
 from clinic_core.shared.clock import FixedClock
 from clinic_core.tenancy.signup import SignUp, SignUpCommand
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_core.testing import (
+    FakeAccessTokenIssuer,
+    FakePasswordHasher,
+    InMemoryUnitOfWorkFactory,
+    tokens_only,
+)
 
 PASSWORD = "correct horse battery staple"
 POLICY = SessionPolicy(idle_timeout=timedelta(minutes=30), absolute_lifetime=timedelta(hours=12))
@@ -50,7 +55,7 @@ class World:
         command = LogInCommand(
             "ana@example.com", PASSWORD, device_label="Recepção", device_fingerprint=fingerprint
         )
-        return (await self.log_in(command)).unwrap()
+        return (await tokens_only(self.log_in)(command)).unwrap()
 
     def actor_of(self, tokens: TokenPair) -> Actor:
         """Read while the access token is fresh: the checks below outlive it on purpose."""

@@ -36,7 +36,12 @@ from clinic_core.tenancy.members import (
 from clinic_core.tenancy.model import Membership, Plan
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignedUp, SignUp, SignUpCommand
-from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
+from clinic_core.testing import (
+    FakeAccessTokenIssuer,
+    FakePasswordHasher,
+    InMemoryUnitOfWorkFactory,
+    tokens_only,
+)
 
 PASSWORD = "correct horse battery staple"
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -54,7 +59,7 @@ class Clinics:
 
     async def log_in(self, email: str = "ana@example.com", tenant: SignedUp | None = None) -> TokenPair:
         slug = tenant.tenant.slug.value if tenant else None
-        login = LogIn(self.uow, FakePasswordHasher(), self.issuer, self.clock)
+        login = tokens_only(LogIn(self.uow, FakePasswordHasher(), self.issuer, self.clock))
         return (await login(LogInCommand(email, PASSWORD, tenant_slug=slug))).unwrap()
 
     def actor_of(self, tokens: TokenPair) -> Actor:

@@ -18,6 +18,7 @@ from clinic_core.testing import (
     FakePasswordHasher,
     InMemoryUnitOfWork,
     InMemoryUnitOfWorkFactory,
+    tokens_only,
 )
 
 PASSWORD = "correct horse battery staple"
@@ -41,7 +42,9 @@ async def test_signup_then_login_refresh_and_reuse_detection() -> None:
     assert signed.tenant.slug.value == "clinica-bela"
     assert [r.topic for r in uow.store.outbox] == ["tenancy.tenant_created", "tenancy.unit_created"]
 
-    tokens = (await LogIn(uow, hasher, issuer, clock)(LogInCommand("ANA@example.com", PASSWORD))).unwrap()
+    tokens = (
+        await tokens_only(LogIn(uow, hasher, issuer, clock))(LogInCommand("ANA@example.com", PASSWORD))
+    ).unwrap()
     claims = issuer.decode(tokens.access_token)
     assert claims["tid"] == str(signed.tenant.id)
     assert claims["roles"] == ["owner"]
@@ -60,7 +63,7 @@ async def test_wrong_password_and_unknown_email_fail_alike() -> None:
     uow, hasher, issuer = InMemoryUnitOfWorkFactory(), FakePasswordHasher(), FakeAccessTokenIssuer()
     clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
     await SignUp(uow, hasher, clock)(_signup_cmd())
-    login = LogIn(uow, hasher, issuer, clock)
+    login = tokens_only(LogIn(uow, hasher, issuer, clock))
     wrong = await login(LogInCommand("ana@example.com", "not the password at all"))
     unknown = await login(LogInCommand("nobody@example.com", PASSWORD))
     assert wrong.failure() == unknown.failure() == InvalidCredentials()
@@ -92,7 +95,9 @@ async def test_logout_ends_the_session() -> None:
     uow, hasher, issuer = InMemoryUnitOfWorkFactory(), FakePasswordHasher(), FakeAccessTokenIssuer()
     clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
     await SignUp(uow, hasher, clock)(_signup_cmd())
-    tokens = (await LogIn(uow, hasher, issuer, clock)(LogInCommand("ana@example.com", PASSWORD))).unwrap()
+    tokens = (
+        await tokens_only(LogIn(uow, hasher, issuer, clock))(LogInCommand("ana@example.com", PASSWORD))
+    ).unwrap()
     assert isinstance(await LogOut(uow, clock)(RefreshCommand(tokens.refresh_token)), Success)
     assert isinstance(await RefreshSession(uow, issuer, clock)(RefreshCommand(tokens.refresh_token)), Failure)
 

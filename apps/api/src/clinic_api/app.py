@@ -30,8 +30,17 @@ from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
+from clinic_core.identity.mfa import (
+    ConfirmMfaEnrolment,
+    DisableMfa,
+    GetMfaStatus,
+    RegenerateRecoveryCodes,
+    StartMfaEnrolment,
+)
+from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartRequiredEnrolment, VerifyMfa
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
+from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
 
@@ -63,6 +72,16 @@ def configure_services(
         (InviteMember, services.invite_member),
         (ListAuditEvents, services.list_audit_events),
         (AcceptInvitation, services.accept_invitation),
+        (GetMfaStatus, services.get_mfa_status),
+        (StartMfaEnrolment, services.start_mfa_enrolment),
+        (ConfirmMfaEnrolment, services.confirm_mfa_enrolment),
+        (RegenerateRecoveryCodes, services.regenerate_recovery_codes),
+        (DisableMfa, services.disable_mfa),
+        (VerifyMfa, services.verify_mfa),
+        (StartRequiredEnrolment, services.start_required_enrolment),
+        (CompleteRequiredEnrolment, services.complete_required_enrolment),
+        (GetSecurityPolicy, services.get_security_policy),
+        (UpdateSecurityPolicy, services.update_security_policy),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

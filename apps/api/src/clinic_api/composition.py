@@ -32,6 +32,7 @@ from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
 from clinic_infra.security.keyring import DirectoryKeyRing, RingKey, Rotation, rotate_keys
 from clinic_infra.security.passwords import Argon2idPasswordHasher
+from clinic_infra.security.secret_box import AesGcmSecretBox, load_or_create_key, parse_key
 from clinic_infra.settings import Settings as Settings  # re-exported: entry points name it through here
 
 
@@ -90,6 +91,7 @@ def rate_limits(settings: Settings) -> RateLimits:
         signup_per_ip=RateLimit(settings.rate_limit_signup_per_ip, 3600),
         refresh_per_ip=RateLimit(settings.rate_limit_refresh_per_ip),
         accept_invitation_per_ip=RateLimit(settings.rate_limit_accept_invitation_per_ip),
+        mfa_verify_per_ip=RateLimit(settings.rate_limit_mfa_verify_per_ip),
         anonymous_per_ip=RateLimit(settings.rate_limit_anonymous_per_ip),
         per_user=RateLimit(settings.rate_limit_per_user),
         per_api_key=RateLimit(settings.rate_limit_per_api_key),
@@ -117,6 +119,13 @@ def _key_ring(settings: Settings) -> KeyRing:
         return DirectoryKeyRing(_keys_dir(settings), legacy_key=settings.data_dir / "jwt-signing-key.pem")
     previous = settings.jwt_previous_keys_file.read_text() if settings.jwt_previous_keys_file else ""
     return StaticKeyRing(SigningKey.from_pem(configured.encode()), tuple(split_pem_keys(previous)))
+
+
+def secret_box(settings: Settings) -> AesGcmSecretBox:
+    """The box for stored TOTP secrets: CLINIC_SECRET_KEY, or a key generated once beside the signing keys."""
+    if settings.secret_key is not None:
+        return AesGcmSecretBox(parse_key(settings.secret_key.get_secret_value()))
+    return AesGcmSecretBox(load_or_create_key(settings.data_dir / "secret-box.key"))
 
 
 def _keys_dir(settings: Settings) -> Path:
@@ -175,6 +184,7 @@ def compose(settings: Settings) -> Composition:
                 idle_timeout=timedelta(minutes=settings.session_idle_timeout_minutes),
                 absolute_lifetime=timedelta(hours=settings.session_lifetime_hours),
             ),
+            secret_box=secret_box(settings),
         ),
         readiness=readiness,
         on_stop=[close_pools],

@@ -144,6 +144,11 @@ class Throttle:
             f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip, RouteClass.ACCEPT_INVITATION
         )
 
+    async def mfa_verify(self, ip: str) -> Quota | None:
+        """Second-factor codes sent with a challenge token: the token caps them at five, this caps the
+        tokens a client can cycle through."""
+        return await self._spend(f"mfa-verify:ip:{ip}", self._limits.mfa_verify_per_ip, RouteClass.MFA_VERIFY)
+
     async def anonymous(self, ip: str, route_class: RouteClass) -> Quota | None:
         """The general budget of a caller without a credential."""
         return await self._spend(f"any:ip:{ip}", self._limits.anonymous_per_ip, route_class)

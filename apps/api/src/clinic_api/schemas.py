@@ -8,17 +8,20 @@ rules in clinic_core, so that the core's own messages are the ones clients see.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from clinic_core.audit.model import AuditEvent
 from clinic_core.identity.devices import DeviceSession
 from clinic_core.identity.me import Me
+from clinic_core.identity.mfa_sign_in import EnrolledSignIn
 from clinic_core.identity.model import TokenPair, User
+from clinic_core.identity.second_factor import MfaChallenge, MfaEnrolment, MfaEnrolmentChallenge, MfaStatus
+from clinic_core.identity.signing_in import SignInOutcome
 from clinic_core.tenancy.members import InvitationIssued, Member
-from clinic_core.tenancy.model import Address, Tenant, Unit
+from clinic_core.tenancy.model import Address, SecurityPolicy, Tenant, Unit
 
 ShortText = Annotated[str, Field(max_length=300)]
 Secret = Annotated[str, Field(max_length=1024)]
@@ -462,3 +465,183 @@ class AuditEventOut(ResponseModel):
 class AuditEventPage(ResponseModel):
     items: list[AuditEventOut]
     next_cursor: str | None
+
+
+# Multi-factor authentication (TOTP)
+
+
+class MfaPasswordRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "correct horse battery staple"}]})
+
+    password: Secret
+    """The current password again: changing the second factor needs more than an access token."""
+
+
+class MfaCodeRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"code": "492039"}]})
+
+    code: Annotated[str, Field(max_length=20)]
+    """The six digits the authenticator app shows now."""
+
+
+class MfaChangeRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"password": "correct horse battery staple", "code": "492039"}]}
+    )
+
+    password: Secret
+    code: Annotated[str, Field(max_length=40)]
+    """A code from the authenticator app, or one of the recovery codes."""
+
+
+class MfaVerifyRequest(RequestModel):
+    """The challenge token of the login response, with either ``code`` or ``recovery_code``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"challenge_token": "Vb4...2Q", "code": "492039"}]}
+    )
+
+    challenge_token: Secret
+    code: Annotated[str, Field(max_length=20)] | None = None
+    recovery_code: Annotated[str, Field(max_length=40)] | None = None
+
+
+class EnrolmentTokenRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"enrolment_token": "p0Q...7w"}]})
+
+    enrolment_token: Secret
+
+
+class RequiredEnrolmentConfirmRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"enrolment_token": "p0Q...7w", "code": "492039"}]}
+    )
+
+    enrolment_token: Secret
+    code: Annotated[str, Field(max_length=20)]
+
+
+class SecurityPolicyRequest(RequestModel):
+    """Fields left out stay as they are."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"require_mfa_for_staff": True}]})
+
+    require_mfa_for_staff: bool | None = None
+    """Staff (every role but client) must use a second factor; those without one enrol at next sign-in."""
+    unverified_email_access: Literal["full", "no_patient_data", "none"] | None = None
+    """What a member whose email is not verified may do in this clinic."""
+
+
+class MfaChallengeOut(ResponseModel):
+    """Login's answer when the password was right and the account has a second factor."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mfa_required": True, "challenge_token": "Vb4...2Q", "expires_in": 300}]
+        }
+    )
+
+    mfa_required: Literal[True] = True
+    challenge_token: str
+    """Send it with a code to POST /v1/auth/mfa/verify. Single use, at most five codes."""
+    expires_in: int
+    """Seconds the challenge stays valid."""
+
+    @classmethod
+    def of(cls, challenge: MfaChallenge) -> MfaChallengeOut:
+        return cls(challenge_token=challenge.challenge_token, expires_in=challenge.expires_in)
+
+
+class MfaEnrolmentRequiredOut(ResponseModel):
+    """Login's answer when the clinic requires a second factor and the account has none yet."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"mfa_enrolment_required": True, "enrolment_token": "p0Q...7w", "expires_in": 600}]
+        }
+    )
+
+    mfa_enrolment_required: Literal[True] = True
+    enrolment_token: str
+    """For POST /v1/auth/mfa/required-enrolment and .../confirm, which completes the sign-in."""
+    expires_in: int
+
+    @classmethod
+    def of(cls, challenge: MfaEnrolmentChallenge) -> MfaEnrolmentRequiredOut:
+        return cls(enrolment_token=challenge.enrolment_token, expires_in=challenge.expires_in)
+
+
+class MfaEnrolmentOut(ResponseModel):
+    secret: str
+    """Base32, for typing into the app by hand when the QR code cannot be scanned."""
+    otpauth_uri: str
+    """``otpauth://totp/Clinic:<email>?secret=...&issuer=Clinic``: what the QR code encodes."""
+    qr_code: str
+    """The QR code of ``otpauth_uri`` as an image: ``data:image/svg+xml;base64,...``."""
+
+    @classmethod
+    def of(cls, enrolment: MfaEnrolment, qr_code: str) -> MfaEnrolmentOut:
+        return cls(secret=enrolment.secret, otpauth_uri=enrolment.otpauth_uri, qr_code=qr_code)
+
+
+class RecoveryCodesOut(ResponseModel):
+    recovery_codes: list[str]
+    """Ten single-use codes, shown this once: each can stand in for a code from the app one time."""
+
+
+class MfaStatusOut(ResponseModel):
+    enabled: bool
+    enabled_at: datetime | None
+    enrolment_pending: bool
+    """An enrolment was started and not confirmed yet."""
+    recovery_codes_left: int
+
+    @classmethod
+    def of(cls, status: MfaStatus) -> MfaStatusOut:
+        return cls(
+            enabled=status.enabled,
+            enabled_at=status.enabled_at,
+            enrolment_pending=status.enrolment_pending,
+            recovery_codes_left=status.recovery_codes_left,
+        )
+
+
+class EnrolledSignInOut(TokenPairOut):
+    recovery_codes: list[str]
+    """Shown this once."""
+
+    @classmethod
+    def of_enrolled(cls, enrolled: EnrolledSignIn) -> EnrolledSignInOut:
+        pair = enrolled.tokens
+        return cls(
+            access_token=pair.access_token,
+            refresh_token=pair.refresh_token,
+            token_type=pair.token_type,
+            expires_in=pair.expires_in,
+            recovery_codes=enrolled.recovery_codes,
+        )
+
+
+class SecurityPolicyOut(ResponseModel):
+    require_mfa_for_staff: bool
+    unverified_email_access: str
+
+    @classmethod
+    def of(cls, policy: SecurityPolicy) -> SecurityPolicyOut:
+        return cls(
+            require_mfa_for_staff=policy.require_mfa_for_staff,
+            unverified_email_access=policy.unverified_email_access.value,
+        )
+
+
+class LogInOut(RootModel[TokenPairOut | MfaChallengeOut | MfaEnrolmentRequiredOut]):
+    """Tokens; or, when a second factor must follow, ``mfa_required`` with a challenge token; or, when the
+    clinic requires a second factor the account lacks, ``mfa_enrolment_required`` with an enrolment token."""
+
+    @classmethod
+    def of(cls, outcome: SignInOutcome) -> LogInOut:
+        if isinstance(outcome, MfaChallenge):
+            return cls(MfaChallengeOut.of(outcome))
+        if isinstance(outcome, MfaEnrolmentChallenge):
+            return cls(MfaEnrolmentRequiredOut.of(outcome))
+        return cls(TokenPairOut.of(outcome))

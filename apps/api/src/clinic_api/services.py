@@ -11,18 +11,27 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
-from clinic_core.application.ports import RateLimiter
+from clinic_core.application.ports import RateLimiter, SecretBox
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
+from clinic_core.identity.mfa import (
+    ConfirmMfaEnrolment,
+    DisableMfa,
+    GetMfaStatus,
+    RegenerateRecoveryCodes,
+    StartMfaEnrolment,
+)
+from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartRequiredEnrolment, VerifyMfa
 from clinic_core.identity.model import DEFAULT_SESSION_POLICY, SessionPolicy
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
+from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
 
@@ -55,6 +64,7 @@ class RouteClass(StrEnum):
     REFRESH = "refresh"
     ACCEPT_INVITATION = "accept_invitation"
     PASSWORD_CHECK = "password_check"
+    MFA_VERIFY = "mfa_verify"
 
 
 DEFAULT_TENANT_BUDGETS: tuple[tuple[Plan, RateLimit], ...] = (
@@ -76,6 +86,7 @@ class RateLimits:
     signup_per_ip: RateLimit = RateLimit(3, 3600)
     refresh_per_ip: RateLimit = RateLimit(60)
     accept_invitation_per_ip: RateLimit = RateLimit(10)
+    mfa_verify_per_ip: RateLimit = RateLimit(20)
     anonymous_per_ip: RateLimit = RateLimit(100)
     per_user: RateLimit = RateLimit(300)
     per_api_key: RateLimit = RateLimit(600)
@@ -112,6 +123,16 @@ class AppServices:
     invite_member: InviteMember
     accept_invitation: AcceptInvitation
     list_audit_events: ListAuditEvents
+    get_mfa_status: GetMfaStatus
+    start_mfa_enrolment: StartMfaEnrolment
+    confirm_mfa_enrolment: ConfirmMfaEnrolment
+    regenerate_recovery_codes: RegenerateRecoveryCodes
+    disable_mfa: DisableMfa
+    verify_mfa: VerifyMfa
+    start_required_enrolment: StartRequiredEnrolment
+    complete_required_enrolment: CompleteRequiredEnrolment
+    get_security_policy: GetSecurityPolicy
+    update_security_policy: UpdateSecurityPolicy
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -144,6 +165,7 @@ class AppServices:
         jwks: Callable[[], dict[str, Any]],
         rate_limiter: RateLimiter,
         sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
+        secret_box: SecretBox,
     ) -> AppServices:
         """Every use case built on the same ports: what a composition root and the tests both want.
 
@@ -169,6 +191,18 @@ class AppServices:
             invite_member=InviteMember(uow, clock),
             accept_invitation=AcceptInvitation(uow, hasher, clock),
             list_audit_events=ListAuditEvents(uow),
+            get_mfa_status=GetMfaStatus(uow),
+            start_mfa_enrolment=StartMfaEnrolment(uow, hasher, secret_box, clock),
+            confirm_mfa_enrolment=ConfirmMfaEnrolment(uow, secret_box, clock),
+            regenerate_recovery_codes=RegenerateRecoveryCodes(uow, hasher, secret_box, clock),
+            disable_mfa=DisableMfa(uow, hasher, secret_box, clock),
+            verify_mfa=VerifyMfa(uow, issuer, secret_box, clock, sessions=sessions),
+            start_required_enrolment=StartRequiredEnrolment(uow, issuer, secret_box, clock),
+            complete_required_enrolment=CompleteRequiredEnrolment(
+                uow, issuer, secret_box, clock, sessions=sessions
+            ),
+            get_security_policy=GetSecurityPolicy(uow),
+            update_security_policy=UpdateSecurityPolicy(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
         description="PEM private keys that no longer sign but still verify (and are published), after a "
         "rotation of a configured key. Without a configured key, `clinic-admin keys rotate` manages them.",
     )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="base64url of 32 random bytes: the AES-256-GCM key that encrypts stored TOTP secrets. "
+        "Default: generated once in the data directory (secret-box.key, mode 0600).",
+    )
+    rate_limit_mfa_verify_per_ip: int = Field(
+        default=20, ge=1, description="Second-factor codes per minute per client IP (sign-in and enrolment)."
+    )
     jwt_issuer: str = "clinic"
     jwt_audience: str = "clinic-api"
     log_level: str = "INFO"

@@ -11,6 +11,7 @@ from clinic_api.responses import client_ip, device_fingerprint, json_response, r
 from clinic_api.routing import post
 from clinic_api.schemas import (
     ChangePasswordRequest,
+    LogInOut,
     LogInRequest,
     PasswordChanged,
     RefreshTokenRequest,
@@ -50,16 +51,20 @@ class Auth(APIController):
         return "/v1/auth"
 
     @allow_anonymous()
-    @documented(200, TokenPairOut, problems=(401, 403, 422, 429, 503))
+    @documented(200, LogInOut, problems=(401, 403, 422, 429, 503))
     @post("/login")
     async def log_in(self, request: Request, body: LogInRequest) -> Response:
         """Sign in with email and password; returns an access token and a refresh token.
 
         Without `tenant_slug` the session opens in the user's first active clinic. A wrong email and a
-        wrong password get the same answer.
+        wrong password get the same answer. An account with a second factor gets
+        `{"mfa_required": true, "challenge_token": ...}` instead: send a code with it to
+        `POST /v1/auth/mfa/verify`. Staff of a clinic that requires a second factor, who have none yet, get
+        `{"mfa_enrolment_required": true, "enrolment_token": ...}`: enrol with
+        `POST /v1/auth/mfa/required-enrolment` and its `/confirm`, which completes the sign-in.
         """
         await self._throttle.login(client_ip(request), body.email)
-        pair = unwrap_or_raise(
+        outcome = unwrap_or_raise(
             await self._log_in(
                 LogInCommand(
                     email=body.email,
@@ -71,7 +76,7 @@ class Auth(APIController):
                 )
             )
         )
-        return json_response(TokenPairOut.of(pair))
+        return json_response(LogInOut.of(outcome))
 
     @allow_anonymous()
     @documented(200, TokenPairOut, problems=(401, 403, 422, 429, 503))

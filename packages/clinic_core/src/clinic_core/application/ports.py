@@ -22,3 +22,17 @@ class RateLimiter(Protocol):
         """Take one token from the bucket under ``key``: it holds at most ``limit`` tokens and refills
         continuously at ``limit`` per ``window_seconds``; the hit is allowed while a whole token is left."""
         ...
+
+
+class SecretBox(Protocol):
+    """Authenticated encryption for secrets the product must read back (TOTP seeds), unlike passwords.
+
+    ``associated`` binds a sealed value to its owner (say, the user id): a value copied onto another row
+    does not open there.
+    """
+
+    def encrypt(self, plaintext: bytes, *, associated: str = "") -> str: ...
+
+    def decrypt(self, sealed: str, *, associated: str = "") -> bytes:
+        """Raises ValueError when ``sealed`` was not encrypted by this box's key for ``associated``."""
+        ...

@@ -14,7 +14,13 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.audit.ports import AuditLog
-from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
+from clinic_core.identity.ports import (
+    MfaChallengeRepository,
+    MfaRepository,
+    RefreshTokenRepository,
+    SessionRepository,
+    UserRepository,
+)
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -69,6 +75,14 @@ class UnitOfWork(Protocol):
 
     @property
     def directory(self) -> UserMembershipDirectory: ...
+
+    @property
+    def mfa(self) -> MfaRepository:
+        """TOTP credentials and recovery codes (global, keyed by user)."""
+        ...
+
+    @property
+    def mfa_challenges(self) -> MfaChallengeRepository: ...
 
     @property
     def units(self) -> UnitRepository:

@@ -12,7 +12,7 @@ from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent
 from clinic_core.identity.devices import revocation_event
 from clinic_core.identity.model import AuthSession, RevocationReason
-from clinic_core.identity.passwords import check_password, normalise_password
+from clinic_core.identity.passwords import check_password, min_password_length, normalise_password
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import InvalidInput, NotFound
@@ -47,7 +47,10 @@ class ChangePassword:
                 InvalidInput.of("current_password", "wrong_password", "the current password is wrong")
             )
         new = check_password(
-            cmd.new_password, context=(user.email.value, user.name.value), field="new_password"
+            cmd.new_password,
+            context=(user.email.value, user.name.value),
+            field="new_password",
+            min_length=min_password_length(user),
         )
         if isinstance(new, Failure):
             return new

@@ -51,7 +51,13 @@ class User:
     name: PersonName
     password_hash: str
     created_at: datetime
+    mfa_enabled_at: datetime | None = None
+    """When a second factor (TOTP) was confirmed; None without one. Its secret lives apart (MfaRepository)."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def has_mfa(self) -> bool:
+        return self.mfa_enabled_at is not None
 
 
 class RevocationReason(StrEnum):

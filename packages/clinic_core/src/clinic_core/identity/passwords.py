@@ -1,6 +1,7 @@
 """The password policy (NIST SP 800-63B 5.1.1, OWASP ASVS 2.1): length and guessability, no composition rules.
 
-A password is refused when it is shorter than 12 or longer than 128 characters, when it is on zxcvbn's list
+A password is refused when it is shorter than 12 (8 for an account with a second factor, which no longer
+stands alone between an attacker and the account) or longer than 128 characters, when it is on zxcvbn's list
 of common passwords, when zxcvbn scores it below 3 ("safely unguessable" starts there) given the words of
 the person and the clinic it belongs to and a few very common Brazilian ones, or when at least half of it
 is the person's or the clinic's words. Nothing here logs or keeps the password.
@@ -20,9 +21,11 @@ from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 from zxcvbn.frequency_lists import FREQUENCY_LISTS  # type: ignore[import-untyped]
 from zxcvbn.matching import L33T_TABLE, enumerate_l33t_subs, relevant_l33t_subtable  # type: ignore[import-untyped]
 
+from clinic_core.identity.model import User
 from clinic_core.shared.errors import InvalidInput
 
 MIN_LENGTH = 12
+MIN_LENGTH_WITH_MFA = 8
 MAX_LENGTH = 128
 MIN_SCORE = 3
 SCORED_LENGTH = 100  # what follows can only add guesses; zxcvbn's own max_length would refuse, not truncate
@@ -77,17 +80,23 @@ def normalise_password(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+def min_password_length(user: User | None) -> int:
+    """The shortest password ``user``'s account may have (a new account: None)."""
+    return MIN_LENGTH_WITH_MFA if user is not None and user.has_mfa else MIN_LENGTH
+
+
 def check_password(
-    password: str, *, context: tuple[str, ...] = (), field: str = "password"
+    password: str, *, context: tuple[str, ...] = (), field: str = "password", min_length: int = MIN_LENGTH
 ) -> Result[str, InvalidInput]:
     """The password (NFKC-normalised) if acceptable.
 
     ``context`` holds what the password must not be built on: the person's name, their email (whole, or
     its local part), the clinic's name. Each is split into words, with and without accents.
+    ``min_length``: ``min_password_length(user)`` for an existing account.
     """
     normalised = normalise_password(password)
-    if len(normalised) < MIN_LENGTH:
-        return Failure(InvalidInput.of(field, "too_short", f"use at least {MIN_LENGTH} characters"))
+    if len(normalised) < min_length:
+        return Failure(InvalidInput.of(field, "too_short", f"use at least {min_length} characters"))
     if len(normalised) > MAX_LENGTH:
         return Failure(InvalidInput.of(field, "too_long", f"use at most {MAX_LENGTH} characters"))
     refusal = _guessability_refusal(normalised, personal_words(context))

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from clinic_core.identity.model import AuthSession, RefreshToken, User
+from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.shared.ids import RefreshTokenId, SessionId, TenantId, UserId
 from clinic_core.shared.values import Email
 from clinic_core.tenancy.permissions import Role
@@ -80,4 +81,50 @@ class RefreshTokenRepository(Protocol):
 
     async def mark_rotated(self, token_id: RefreshTokenId, at: datetime) -> bool:
         """Atomically mark the token rotated. False if it already was: two refreshes raced, or it was copied."""
+        ...
+
+
+class MfaRepository(Protocol):
+    """A person's TOTP credential (on the user's row) and recovery codes. Global, like users.
+
+    The writes that spend something (a time step, a recovery code) are compare-and-sets: of two requests
+    racing with one code, exactly one sees True.
+    """
+
+    async def get(self, user_id: UserId) -> TotpCredential | None: ...
+
+    async def set_pending_secret(self, user_id: UserId, sealed_secret: str | None) -> None: ...
+
+    async def enable(self, user_id: UserId, sealed_secret: str, at: datetime, used_step: int) -> None:
+        """Make ``sealed_secret`` the confirmed one (the pending one is cleared) and mark the user enrolled."""
+        ...
+
+    async def disable(self, user_id: UserId) -> None:
+        """Forget the secrets, the last used step and every recovery code."""
+        ...
+
+    async def spend_step(self, user_id: UserId, step: int) -> bool:
+        """Record ``step`` as the last used one if it is later than the stored one; False if it is not."""
+        ...
+
+    async def replace_recovery_codes(self, user_id: UserId, code_hashes: list[str], at: datetime) -> None: ...
+
+    async def spend_recovery_code(self, user_id: UserId, code_hash: str, at: datetime) -> bool:
+        """Mark the unused code with this digest used; False if there is none (wrong, or used already)."""
+        ...
+
+    async def unused_recovery_codes(self, user_id: UserId) -> int: ...
+
+
+class MfaChallengeRepository(Protocol):
+    async def add(self, challenge: MfaChallengeRecord) -> None: ...
+
+    async def get_by_hash(self, token_hash: str) -> MfaChallengeRecord | None: ...
+
+    async def spend_attempt(self, challenge_id: MfaChallengeId, max_attempts: int) -> bool:
+        """Count one attempt if fewer than ``max_attempts`` were made and it is unused; False otherwise."""
+        ...
+
+    async def mark_used(self, challenge_id: MfaChallengeId, at: datetime) -> bool:
+        """Atomically mark the challenge used. False if it already was."""
         ...

@@ -11,7 +11,7 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
-from clinic_core.identity.issuing import fingerprint_hash, issue_tokens, open_session
+from clinic_core.identity.issuing import fingerprint_hash, issue_tokens
 from clinic_core.identity.model import (
     DEFAULT_SESSION_POLICY,
     AuthSession,
@@ -26,6 +26,12 @@ from clinic_core.identity.model import (
 )
 from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import AccessTokenIssuer, PasswordHasher
+from clinic_core.identity.signing_in import (
+    SignInOutcome,
+    issue_challenge,
+    second_factor_needed,
+    start_session,
+)
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.ids import TenantId, UnitId
@@ -50,6 +56,10 @@ def _choose(
     return Failure(NoAccessToTenant())
 
 
+choose_membership = _choose
+"""The same choice for the second step of a sign-in (``identity.mfa_sign_in``)."""
+
+
 @dataclass(frozen=True, slots=True)
 class LogInCommand:
     email: str
@@ -67,7 +77,8 @@ class LogIn:
     """Password sign-in. Opens a new session in the chosen tenant (or the user's first active one).
 
     Two steps: ``_authenticate`` decides whether the password proves the account, ``_sign_in`` opens the
-    session for a proven user.
+    session for a proven user, or answers with a challenge when a second factor must follow
+    (``identity.mfa_sign_in`` completes it).
     """
 
     def __init__(
@@ -84,7 +95,7 @@ class LogIn:
 
     async def __call__(
         self, cmd: LogInCommand
-    ) -> Result[TokenPair, InvalidCredentials | NoAccessToTenant | TenantSuspended]:
+    ) -> Result[SignInOutcome, InvalidCredentials | NoAccessToTenant | TenantSuspended]:
         authenticated = await self._authenticate(cmd)
         if isinstance(authenticated, Failure):
             return authenticated
@@ -105,39 +116,38 @@ class LogIn:
 
     async def _sign_in(
         self, user: User, cmd: LogInCommand
-    ) -> Result[TokenPair, NoAccessToTenant | TenantSuspended]:
+    ) -> Result[SignInOutcome, NoAccessToTenant | TenantSuspended]:
+        """Tokens, or a challenge when the account has a second factor or the clinic requires one."""
         slug = Slug.parse(cmd.tenant_slug).value_or(None) if cmd.tenant_slug else None
         if cmd.tenant_slug and slug is None:
             return Failure(NoAccessToTenant())
         now = self._clock.now()
+        device = {
+            "device_label": cmd.device_label,
+            "fingerprint_hash": fingerprint_hash(cmd.device_fingerprint),
+        }
         async with self._uow(Scope(user_id=user.id)) as uow:
             chosen = _choose(await uow.directory.memberships_of(user.id), slug.value if slug else None, None)
             if isinstance(chosen, Failure):
                 return chosen
             tenant, membership = chosen.unwrap()
-            await uow.bind(Scope(tenant_id=tenant.id, user_id=user.id))
-            session = open_session(
-                membership,
-                now,
-                cmd.context,
-                policy=self._sessions,
-                label=cmd.device_label,
-                fingerprint=cmd.device_fingerprint,
-            )
-            await uow.sessions.add(session)
-            tokens = await issue_tokens(uow, self._issuer, session, membership, now)
-            await uow.audit.add(
-                AuditEvent.record(
-                    AuditAction.SIGN_IN_SUCCEEDED,
-                    tenant_id=tenant.id,
-                    at=now,
+            purpose = second_factor_needed(user, tenant, membership)
+            outcome: SignInOutcome
+            if purpose is not None:
+                outcome = await issue_challenge(uow, membership, purpose, now, context=cmd.context, **device)
+            else:
+                outcome = await start_session(
+                    uow,
+                    self._issuer,
+                    tenant,
+                    membership,
+                    now,
+                    policy=self._sessions,
                     context=cmd.context,
-                    actor_user_id=user.id,
-                    target=AuditTarget("session", str(session.id)),
+                    **device,
                 )
-            )
             await uow.commit()
-        return Success(tokens)
+        return Success(outcome)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,14 +6,17 @@ to others before ``commit``, unique constraints raise ``UniqueViolation``, and c
 """
 
 from clinic_core.shared.clock import FixedClock
-from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher
+from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher, FakeSecretBox
 from clinic_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+from clinic_core.testing.sign_in import tokens_only
 
 __all__ = [
     "FakeAccessTokenIssuer",
     "FakePasswordHasher",
+    "FakeSecretBox",
     "FixedClock",
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUnitOfWorkFactory",
+    "tokens_only",
 ]

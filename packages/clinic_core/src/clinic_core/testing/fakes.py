@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -70,3 +71,23 @@ class FakeAccessTokenIssuer:
         except (ValueError, KeyError, TypeError):
             return None
         return claims if claims.expires_at > self._clock.now() else None
+
+
+class FakeSecretBox:
+    """Reversible and tamper-evident, but keyless: tests only. The output is not the plaintext, so a
+    test that finds a secret in clear in storage catches a use case that forgot to encrypt."""
+
+    def encrypt(self, plaintext: bytes, *, associated: str = "") -> str:
+        tag = hashlib.sha256(associated.encode() + b"|" + plaintext).hexdigest()[:16]
+        return f"fake${tag}${base64.urlsafe_b64encode(plaintext[::-1]).decode()}"
+
+    def decrypt(self, sealed: str, *, associated: str = "") -> bytes:
+        try:
+            prefix, tag, body = sealed.split("$")
+            plaintext = base64.urlsafe_b64decode(body.encode())[::-1]
+        except (ValueError, TypeError) as error:
+            raise ValueError("not sealed by FakeSecretBox") from error
+        expected = hashlib.sha256(associated.encode() + b"|" + plaintext).hexdigest()[:16]
+        if prefix != "fake" or not hmac.compare_digest(tag, expected):
+            raise ValueError("not sealed by FakeSecretBox for this owner")
+        return plaintext

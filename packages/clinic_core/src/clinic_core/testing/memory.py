@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -22,7 +22,14 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.audit.model import AuditEvent, AuditQuery
 from clinic_core.identity.model import AuthSession, RefreshToken, User
-from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
+from clinic_core.identity.ports import (
+    MfaChallengeRepository,
+    MfaRepository,
+    RefreshTokenRepository,
+    SessionRepository,
+    UserRepository,
+)
+from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.shared.ids import (
     InvitationId,
     MembershipId,
@@ -31,6 +38,7 @@ from clinic_core.shared.ids import (
     TenantId,
     UnitId,
     UserId,
+    new_uuid,
 )
 from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
@@ -47,6 +55,14 @@ class OutboxRecord:
 
 
 @dataclass
+class _RecoveryCode:
+    user_id: UserId
+    code_hash: str
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass
 class _Tables:
     tenants: dict[UUID, Tenant] = field(default_factory=dict)
     users: dict[UUID, User] = field(default_factory=dict)
@@ -56,6 +72,9 @@ class _Tables:
     sessions: dict[UUID, AuthSession] = field(default_factory=dict)
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     audit_events: dict[UUID, AuditEvent] = field(default_factory=dict)
+    totp_credentials: dict[UUID, TotpCredential] = field(default_factory=dict)
+    recovery_codes: dict[UUID, _RecoveryCode] = field(default_factory=dict)
+    mfa_challenges: dict[UUID, MfaChallengeRecord] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -63,6 +82,7 @@ class _Tables:
         _unique("uq_tenants_slug", (t.slug.value for t in self.tenants.values()))
         _unique("uq_memberships_tenant_user", ((m.tenant_id, m.user_id) for m in self.memberships.values()))
         _unique("uq_refresh_tokens_hash", (t.token_hash for t in self.refresh_tokens.values()))
+        _unique("uq_mfa_challenges_token_hash", (c.token_hash for c in self.mfa_challenges.values()))
 
 
 def _unique(constraint: str, values: Iterable[object]) -> None:
@@ -272,6 +292,85 @@ class _AuditEvents(_Repo[AuditEvent]):
         return Page(items, items[-1].id if more and items else None)
 
 
+class _Mfa:
+    """TOTP state on the user (like the users table's columns) and recovery codes."""
+
+    def __init__(self, tables: _Tables) -> None:
+        self._t = tables
+
+    async def get(self, user_id: UserId) -> TotpCredential | None:
+        if user_id not in self._t.users:
+            return None
+        return self._t.totp_credentials.get(user_id, TotpCredential(user_id=user_id))
+
+    def _put(self, credential: TotpCredential) -> None:
+        self._t.totp_credentials[credential.user_id] = credential
+        self._t.users[credential.user_id].mfa_enabled_at = credential.enabled_at
+
+    async def set_pending_secret(self, user_id: UserId, sealed_secret: str | None) -> None:
+        current = await self.get(user_id)
+        if current is not None:
+            self._put(replace(current, pending_secret=sealed_secret))
+
+    async def enable(self, user_id: UserId, sealed_secret: str, at: datetime, used_step: int) -> None:
+        if user_id in self._t.users:
+            self._put(TotpCredential(user_id, secret=sealed_secret, enabled_at=at, last_used_step=used_step))
+
+    async def disable(self, user_id: UserId) -> None:
+        if user_id in self._t.users:
+            self._put(TotpCredential(user_id))
+            codes = self._t.recovery_codes
+            for key in [k for k, c in codes.items() if c.user_id == user_id]:
+                del codes[key]
+
+    async def spend_step(self, user_id: UserId, step: int) -> bool:
+        current = await self.get(user_id)
+        if current is None or (current.last_used_step is not None and current.last_used_step >= step):
+            return False
+        self._put(replace(current, last_used_step=step))
+        return True
+
+    async def replace_recovery_codes(self, user_id: UserId, code_hashes: list[str], at: datetime) -> None:
+        codes = self._t.recovery_codes
+        for key in [k for k, c in codes.items() if c.user_id == user_id]:
+            del codes[key]
+        for code_hash in code_hashes:
+            codes[new_uuid()] = _RecoveryCode(user_id, code_hash, at)
+
+    async def spend_recovery_code(self, user_id: UserId, code_hash: str, at: datetime) -> bool:
+        for code in self._t.recovery_codes.values():
+            if code.user_id == user_id and code.code_hash == code_hash and code.used_at is None:
+                code.used_at = at
+                return True
+        return False
+
+    async def unused_recovery_codes(self, user_id: UserId) -> int:
+        return sum(c.user_id == user_id and c.used_at is None for c in self._t.recovery_codes.values())
+
+
+class _MfaChallenges(_Repo[MfaChallengeRecord]):
+    async def add(self, challenge: MfaChallengeRecord) -> None:
+        self._put(challenge.id, challenge)
+
+    async def get_by_hash(self, token_hash: str) -> MfaChallengeRecord | None:
+        found = self._where(lambda c: c.token_hash == token_hash)
+        return copy.copy(found[0]) if found else None
+
+    async def spend_attempt(self, challenge_id: MfaChallengeId, max_attempts: int) -> bool:
+        challenge = self._rows.get(challenge_id)
+        if challenge is None or challenge.used_at is not None or challenge.attempts >= max_attempts:
+            return False
+        challenge.attempts += 1
+        return True
+
+    async def mark_used(self, challenge_id: MfaChallengeId, at: datetime) -> bool:
+        challenge = self._rows.get(challenge_id)
+        if challenge is None or challenge.used_at is not None:
+            return False
+        challenge.used_at = at
+        return True
+
+
 class InMemoryUnitOfWork:
     """Works on a private copy of the store; ``commit`` publishes it, anything else discards it."""
 
@@ -281,6 +380,8 @@ class InMemoryUnitOfWork:
     sessions: SessionRepository
     refresh_tokens: RefreshTokenRepository
     directory: UserMembershipDirectory
+    mfa: MfaRepository
+    mfa_challenges: MfaChallengeRepository
 
     def __init__(self, store: InMemoryStore, scope: Scope, *, read_only: bool = False) -> None:
         self._store = store
@@ -308,6 +409,8 @@ class InMemoryUnitOfWork:
         self.sessions = _Sessions(t.sessions, seen, everyone)
         self.refresh_tokens = _RefreshTokens(t.refresh_tokens, seen, everyone)
         self.directory = _Directory(t, self.scope)
+        self.mfa = _Mfa(t)
+        self.mfa_challenges = _MfaChallenges(t.mfa_challenges, seen, everyone)
         self._units = _Units(t.units, seen, in_tenant)
         self._memberships = _Memberships(t.memberships, seen, in_tenant)
         self._invitations = _Invitations(t.invitations, seen, in_tenant)

@@ -12,11 +12,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Select, Table, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, delete, func, insert, or_, select, update
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditEventId, AuditQuery, AuditTarget
 from clinic_core.identity.model import AuthSession, RefreshToken, RevocationReason, User
+from clinic_core.identity.second_factor import (
+    ChallengePurpose,
+    MfaChallengeId,
+    MfaChallengeRecord,
+    TotpCredential,
+)
 from clinic_core.shared.ids import (
     InvitationId,
     MembershipId,
@@ -25,6 +31,7 @@ from clinic_core.shared.ids import (
     TenantId,
     UnitId,
     UserId,
+    new_uuid,
 )
 from clinic_core.shared.values import Email, PersonName, Phone, Slug, TimeZone
 from clinic_core.tenancy.model import (
@@ -180,6 +187,7 @@ def _user(row: Row) -> User:
         name=PersonName(row["name"]),
         password_hash=row["password_hash"],
         created_at=row["created_at"],
+        mfa_enabled_at=row["mfa_enabled_at"],
     )
 
 
@@ -561,6 +569,150 @@ class SqlRefreshTokenRepository(_Repository):
         rt = t.refresh_tokens
         result = await self._db.execute(
             update(rt).where(rt.c.id == token_id, rt.c.rotated_at.is_(None)).values(rotated_at=at)
+        )
+        return result.rowcount == 1
+
+
+# --- second factor --------------------------------------------------------------------------------------
+
+_TOTP_OF = select(
+    t.users.c.id,
+    t.users.c.mfa_secret,
+    t.users.c.mfa_pending_secret,
+    t.users.c.mfa_enabled_at,
+    t.users.c.mfa_last_step,
+).where(t.users.c.id == bindparam("id"))
+_CHALLENGE_BY_HASH = _one_by(t.mfa_challenges, "token_hash")
+
+
+class SqlMfaRepository(_Repository):
+    async def get(self, user_id: UserId) -> TotpCredential | None:
+        row = await self._row(_TOTP_OF, {"id": user_id})
+        if row is None:
+            return None
+        return TotpCredential(
+            user_id=UserId(row["id"]),
+            secret=row["mfa_secret"],
+            pending_secret=row["mfa_pending_secret"],
+            enabled_at=row["mfa_enabled_at"],
+            last_used_step=row["mfa_last_step"],
+        )
+
+    async def set_pending_secret(self, user_id: UserId, sealed_secret: str | None) -> None:
+        await self._db.execute(
+            update(t.users).where(t.users.c.id == user_id).values(mfa_pending_secret=sealed_secret)
+        )
+
+    async def enable(self, user_id: UserId, sealed_secret: str, at: datetime, used_step: int) -> None:
+        await self._db.execute(
+            update(t.users)
+            .where(t.users.c.id == user_id)
+            .values(
+                mfa_secret=sealed_secret, mfa_pending_secret=None, mfa_enabled_at=at, mfa_last_step=used_step
+            )
+        )
+
+    async def disable(self, user_id: UserId) -> None:
+        await self._db.execute(
+            update(t.users)
+            .where(t.users.c.id == user_id)
+            .values(mfa_secret=None, mfa_pending_secret=None, mfa_enabled_at=None, mfa_last_step=None)
+        )
+        await self._db.execute(delete(t.mfa_recovery_codes).where(t.mfa_recovery_codes.c.user_id == user_id))
+
+    async def spend_step(self, user_id: UserId, step: int) -> bool:
+        # The compare-and-set: a second transaction with the same code waits for the first one's row lock
+        # (PostgreSQL, READ COMMITTED) or its write lock (SQLite), then finds the step taken.
+        u = t.users
+        result = await self._db.execute(
+            update(u)
+            .where(u.c.id == user_id, or_(u.c.mfa_last_step.is_(None), u.c.mfa_last_step < step))
+            .values(mfa_last_step=step)
+        )
+        return result.rowcount == 1
+
+    async def replace_recovery_codes(self, user_id: UserId, code_hashes: list[str], at: datetime) -> None:
+        codes = t.mfa_recovery_codes
+        await self._db.execute(delete(codes).where(codes.c.user_id == user_id))
+        if code_hashes:
+            await self._db.execute(
+                insert(codes),
+                [
+                    {"id": new_uuid(), "user_id": user_id, "code_hash": h, "created_at": at}
+                    for h in code_hashes
+                ],
+            )
+
+    async def spend_recovery_code(self, user_id: UserId, code_hash: str, at: datetime) -> bool:
+        codes = t.mfa_recovery_codes
+        result = await self._db.execute(
+            update(codes)
+            .where(codes.c.user_id == user_id, codes.c.code_hash == code_hash, codes.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+        return result.rowcount >= 1
+
+    async def unused_recovery_codes(self, user_id: UserId) -> int:
+        codes = t.mfa_recovery_codes
+        count = await self._db.execute(
+            select(func.count()).where(codes.c.user_id == user_id, codes.c.used_at.is_(None))
+        )
+        return int(count.scalar_one())
+
+
+def _mfa_challenge(row: Row) -> MfaChallengeRecord:
+    return MfaChallengeRecord(
+        id=MfaChallengeId(row["id"]),
+        user_id=UserId(row["user_id"]),
+        tenant_id=TenantId(row["tenant_id"]),
+        purpose=ChallengePurpose(row["purpose"]),
+        token_hash=row["token_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        device_label=row["device_label"],
+        fingerprint_hash=row["fingerprint_hash"],
+        ip=row["ip"],
+        attempts=row["attempts"],
+        used_at=row["used_at"],
+    )
+
+
+class SqlMfaChallengeRepository(_Repository):
+    async def add(self, challenge: MfaChallengeRecord) -> None:
+        await self._db.execute(
+            insert(t.mfa_challenges).values(
+                id=challenge.id,
+                user_id=challenge.user_id,
+                tenant_id=challenge.tenant_id,
+                purpose=challenge.purpose.value,
+                token_hash=challenge.token_hash,
+                created_at=challenge.created_at,
+                expires_at=challenge.expires_at,
+                device_label=challenge.device_label,
+                fingerprint_hash=challenge.fingerprint_hash,
+                ip=challenge.ip,
+                attempts=challenge.attempts,
+                used_at=challenge.used_at,
+            )
+        )
+
+    async def get_by_hash(self, token_hash: str) -> MfaChallengeRecord | None:
+        row = await self._row(_CHALLENGE_BY_HASH, {"token_hash": token_hash})
+        return _mfa_challenge(row) if row else None
+
+    async def spend_attempt(self, challenge_id: MfaChallengeId, max_attempts: int) -> bool:
+        c = t.mfa_challenges
+        result = await self._db.execute(
+            update(c)
+            .where(c.c.id == challenge_id, c.c.used_at.is_(None), c.c.attempts < max_attempts)
+            .values(attempts=c.c.attempts + 1)
+        )
+        return result.rowcount == 1
+
+    async def mark_used(self, challenge_id: MfaChallengeId, at: datetime) -> bool:
+        c = t.mfa_challenges
+        result = await self._db.execute(
+            update(c).where(c.c.id == challenge_id, c.c.used_at.is_(None)).values(used_at=at)
         )
         return result.rowcount == 1
 

@@ -8,6 +8,7 @@ split by tenant. On PostgreSQL they also carry row-level security (see the migra
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -57,6 +58,11 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # The second factor: secrets as the SecretBox encrypted them, never in clear.
+    Column("mfa_secret", String(255)),
+    Column("mfa_pending_secret", String(255)),
+    Column("mfa_enabled_at", UtcDateTime),
+    Column("mfa_last_step", BigInteger),
     UniqueConstraint("email", name="uq_users_email"),
 )
 
@@ -90,6 +96,35 @@ refresh_tokens = Table(
     Column("rotated_at", UtcDateTime),
     UniqueConstraint("token_hash", name="uq_refresh_tokens_hash"),
     Index("ix_refresh_tokens_session_id", "session_id"),
+)
+
+mfa_recovery_codes = Table(
+    "mfa_recovery_codes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    Index("ix_mfa_recovery_codes_user_id", "user_id"),
+)
+
+mfa_challenges = Table(
+    "mfa_challenges",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("device_label", String(100)),
+    Column("fingerprint_hash", String(64)),
+    Column("ip", String(45)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("used_at", UtcDateTime),
+    UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),
 )
 
 # --- tenant-owned tables (row-level security on PostgreSQL) --------------------------------------------------

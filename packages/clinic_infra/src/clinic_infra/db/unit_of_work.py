@@ -33,6 +33,8 @@ from clinic_infra.db.repositories import (
     SqlAuditLog,
     SqlInvitationRepository,
     SqlMembershipRepository,
+    SqlMfaChallengeRepository,
+    SqlMfaRepository,
     SqlRefreshTokenRepository,
     SqlSessionRepository,
     SqlTenantRepository,
@@ -114,6 +116,8 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(self._db)
         self.refresh_tokens = SqlRefreshTokenRepository(self._db)
         self.directory = SqlUserMembershipDirectory(self._db)
+        self.mfa = SqlMfaRepository(self._db)
+        self.mfa_challenges = SqlMfaChallengeRepository(self._db)
         self._units = SqlUnitRepository(self._db)
         self._memberships = SqlMembershipRepository(self._db)
         self._invitations = SqlInvitationRepository(self._db)
