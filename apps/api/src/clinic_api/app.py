@@ -29,7 +29,9 @@ from clinic_api.services import AppServices
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
+from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.identity.verification import ResendVerification, VerifyEmail
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
@@ -59,6 +61,10 @@ def configure_services(container: Container, services: AppServices, metrics: Htt
         (GetMember, services.get_member),
         (InviteMember, services.invite_member),
         (AcceptInvitation, services.accept_invitation),
+        (VerifyEmail, services.verify_email),
+        (ResendVerification, services.resend_verification),
+        (ForgotPassword, services.forgot_password),
+        (ResetPassword, services.reset_password),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

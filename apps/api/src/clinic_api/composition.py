@@ -129,6 +129,9 @@ def compose(settings: Settings) -> Composition:
         signup_per_ip=RateLimit(settings.rate_limit_signup_per_ip),
         refresh_per_ip=RateLimit(settings.rate_limit_refresh_per_ip),
         accept_invitation_per_ip=RateLimit(settings.rate_limit_accept_invitation_per_ip),
+        forgot_password_per_ip=RateLimit(settings.rate_limit_forgot_password_per_ip),
+        account_token_per_ip=RateLimit(settings.rate_limit_account_token_per_ip),
+        resend_verification_per_account=RateLimit(settings.rate_limit_resend_verification_per_account, 3600),
     )
     readiness: list[ReadinessCheck] = [DatabaseReadiness(engine)]
     if redis is not None:

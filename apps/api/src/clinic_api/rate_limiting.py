@@ -135,6 +135,18 @@ class Throttle:
     async def accept_invitation(self, ip: str) -> Quota:
         return await self._spend(f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip)
 
+    async def forgot_password(self, ip: str) -> Quota:
+        return await self._spend(f"forgot-password:ip:{ip}", self._limits.forgot_password_per_ip)
+
+    async def account_token(self, ip: str) -> Quota:
+        """Verification and reset links opened from one address."""
+        return await self._spend(f"account-token:ip:{ip}", self._limits.account_token_per_ip)
+
+    async def resend_verification(self, account: str) -> Quota:
+        return await self._spend(
+            f"resend-verification:account:{account}", self._limits.resend_verification_per_account
+        )
+
     async def _spend(self, key: str, budget: RateLimit) -> Quota:
         try:
             decision = await self._limiter.hit(key, budget.limit, budget.window_seconds)

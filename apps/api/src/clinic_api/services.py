@@ -16,7 +16,9 @@ from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
+from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.identity.verification import ResendVerification, VerifyEmail
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.signup import SignUp
@@ -49,6 +51,10 @@ class RateLimits:
     signup_per_ip: RateLimit = RateLimit(5)
     refresh_per_ip: RateLimit = RateLimit(60)
     accept_invitation_per_ip: RateLimit = RateLimit(10)
+    forgot_password_per_ip: RateLimit = RateLimit(5)
+    account_token_per_ip: RateLimit = RateLimit(10)
+    """Verification and reset links opened (tokens have 256 bits: this only keeps floods off)."""
+    resend_verification_per_account: RateLimit = RateLimit(3, 3600)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +77,10 @@ class AppServices:
     get_member: GetMember
     invite_member: InviteMember
     accept_invitation: AcceptInvitation
+    verify_email: VerifyEmail
+    resend_verification: ResendVerification
+    forgot_password: ForgotPassword
+    reset_password: ResetPassword
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -126,6 +136,10 @@ class AppServices:
             get_member=GetMember(uow),
             invite_member=InviteMember(uow, clock),
             accept_invitation=AcceptInvitation(uow, hasher, clock),
+            verify_email=VerifyEmail(uow, clock),
+            resend_verification=ResendVerification(uow, clock),
+            forgot_password=ForgotPassword(uow, clock),
+            reset_password=ResetPassword(uow, hasher, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

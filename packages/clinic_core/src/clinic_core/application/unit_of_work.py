@@ -14,7 +14,14 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.audit.ports import AuditLog
-from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
+from clinic_core.identity.ports import (
+    AccountTokenRepository,
+    PasswordResetRequestLog,
+    RefreshTokenRepository,
+    SessionRepository,
+    SignInFailureRepository,
+    UserRepository,
+)
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -69,6 +76,15 @@ class UnitOfWork(Protocol):
 
     @property
     def directory(self) -> UserMembershipDirectory: ...
+
+    @property
+    def account_tokens(self) -> AccountTokenRepository: ...
+
+    @property
+    def reset_requests(self) -> PasswordResetRequestLog: ...
+
+    @property
+    def sign_in_failures(self) -> SignInFailureRepository: ...
 
     @property
     def units(self) -> UnitRepository:

@@ -28,7 +28,13 @@ class User:
     name: PersonName
     password_hash: str
     created_at: datetime
+    email_verified_at: datetime | None = None
+    """When the account proved it receives mail at ``email`` (a verification or reset link was opened)."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class RevocationReason(StrEnum):
@@ -38,6 +44,7 @@ class RevocationReason(StrEnum):
     MEMBERSHIP_ENDED = "membership_ended"
     REVOKED_BY_USER = "revoked_by_user"
     PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
 
 
 @dataclass(eq=False, kw_only=True)

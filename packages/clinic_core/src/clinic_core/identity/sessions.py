@@ -11,6 +11,7 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
+from clinic_core.identity.account_security import EmailNotVerified
 from clinic_core.identity.issuing import issue_tokens, open_session
 from clinic_core.identity.model import (
     AuthSession,
@@ -23,13 +24,20 @@ from clinic_core.identity.model import (
 )
 from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import AccessTokenIssuer, PasswordHasher
+from clinic_core.identity.throttling import (
+    DEFAULT_THROTTLE_POLICY,
+    SignInThrottle,
+    SignInThrottled,
+    SignInThrottlePolicy,
+)
+from clinic_core.identity.verification import may_sign_in, withheld_permissions
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.ids import TenantId, UnitId
 from clinic_core.shared.tokens import digest
-from clinic_core.shared.values import Email, Slug
+from clinic_core.shared.values import Slug
 from clinic_core.tenancy.model import Membership, NoAccessToTenant, Tenant, TenantSuspended
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import Permission, Role
 
 
 def _choose(
@@ -64,38 +72,49 @@ class LogIn:
     """Password sign-in. Opens a new session in the chosen tenant (or the user's first active one).
 
     Two steps: ``_authenticate`` decides whether the password proves the account, ``_sign_in`` opens the
-    session for a proven user.
+    session for a proven user. Guessing is slowed down by ``throttle_policy`` (see ``throttling``).
     """
 
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, issuer: AccessTokenIssuer, clock: Clock
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        issuer: AccessTokenIssuer,
+        clock: Clock,
+        *,
+        throttle_policy: SignInThrottlePolicy = DEFAULT_THROTTLE_POLICY,
     ) -> None:
         self._uow, self._hasher, self._issuer, self._clock = uow, hasher, issuer, clock
+        self._throttle = SignInThrottle(uow, clock, throttle_policy)
 
     async def __call__(
         self, cmd: LogInCommand
-    ) -> Result[TokenPair, InvalidCredentials | NoAccessToTenant | TenantSuspended]:
+    ) -> Result[
+        TokenPair,
+        InvalidCredentials | SignInThrottled | NoAccessToTenant | TenantSuspended | EmailNotVerified,
+    ]:
         authenticated = await self._authenticate(cmd)
         if isinstance(authenticated, Failure):
             return authenticated
         return await self._sign_in(authenticated.unwrap(), cmd)
 
-    async def _authenticate(self, cmd: LogInCommand) -> Result[User, InvalidCredentials]:
-        email = Email.parse(cmd.email)
-        user = None
-        if isinstance(email, Success):
-            async with self._uow(Scope(), read_only=True) as uow:
-                user = await uow.users.get_by_email(email.unwrap())
-        if user is None:
+    async def _authenticate(self, cmd: LogInCommand) -> Result[User, InvalidCredentials | SignInThrottled]:
+        admitted = await self._throttle.admit(cmd.email, cmd.device_fingerprint, cmd.context)
+        if isinstance(admitted, Failure):
+            return admitted
+        attempt = admitted.unwrap()
+        if attempt.user is None:
             await self._hasher.burn(cmd.password)  # the same time as a wrong password: no account oracle
             return Failure(InvalidCredentials())
-        if not await self._hasher.verify(normalise_password(cmd.password), user.password_hash):
+        if not await self._hasher.verify(normalise_password(cmd.password), attempt.user.password_hash):
+            await self._throttle.failed(attempt, cmd.context)
             return Failure(InvalidCredentials())
-        return Success(user)
+        await self._throttle.succeeded(attempt)
+        return Success(attempt.user)
 
     async def _sign_in(
         self, user: User, cmd: LogInCommand
-    ) -> Result[TokenPair, NoAccessToTenant | TenantSuspended]:
+    ) -> Result[TokenPair, NoAccessToTenant | TenantSuspended | EmailNotVerified]:
         slug = Slug.parse(cmd.tenant_slug).value_or(None) if cmd.tenant_slug else None
         if cmd.tenant_slug and slug is None:
             return Failure(NoAccessToTenant())
@@ -105,6 +124,8 @@ class LogIn:
             if isinstance(chosen, Failure):
                 return chosen
             tenant, membership = chosen.unwrap()
+            if not may_sign_in(user, tenant):
+                return Failure(EmailNotVerified())
             await uow.bind(Scope(tenant_id=tenant.id, user_id=user.id))
             session = open_session(
                 membership, now, cmd.context, label=cmd.device_label, fingerprint=cmd.device_fingerprint
@@ -161,7 +182,7 @@ class RefreshSession:
 
     async def __call__(
         self, cmd: RefreshCommand
-    ) -> Result[TokenPair, InvalidRefreshToken | RefreshTokenReused | TenantSuspended]:
+    ) -> Result[TokenPair, InvalidRefreshToken | RefreshTokenReused | TenantSuspended | EmailNotVerified]:
         now = self._clock.now()
         async with self._uow(Scope()) as uow:
             redeemed = await _redeem(uow, cmd.refresh_token, now)
@@ -178,6 +199,9 @@ class RefreshSession:
                 return Failure(InvalidRefreshToken())
             if not tenant.is_active:
                 return Failure(TenantSuspended())
+            user = await uow.users.get(session.user_id)
+            if user is None or not may_sign_in(user, tenant):
+                return Failure(EmailNotVerified())  # the token is not spent: verifying lets it work again
             session.last_used_at = now
             await uow.sessions.save(session)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
@@ -234,7 +258,12 @@ class SwitchTenant:
         self, cmd: SwitchTenantCommand
     ) -> Result[
         TokenPair,
-        NoAccessToTenant | TenantSuspended | InvalidRefreshToken | RefreshTokenReused | AlreadyInTenant,
+        NoAccessToTenant
+        | TenantSuspended
+        | InvalidRefreshToken
+        | RefreshTokenReused
+        | AlreadyInTenant
+        | EmailNotVerified,
     ]:
         if cmd.tenant_slug is None and cmd.tenant_id is None:
             return Failure(NoAccessToTenant())
@@ -247,6 +276,9 @@ class SwitchTenant:
             tenant, membership = chosen.unwrap()
             if tenant.id == cmd.actor.tenant_id:
                 return Failure(AlreadyInTenant())
+            user = await uow.users.get(user_id)
+            if user is None or not may_sign_in(user, tenant):
+                return Failure(EmailNotVerified())
             redeemed = await _redeem(uow, cmd.refresh_token, now)
             if isinstance(redeemed, Failure):
                 return redeemed
@@ -269,6 +301,9 @@ class SessionStanding:
     active: bool
     roles: frozenset[Role] = frozenset()
     unit_ids: frozenset[UnitId] = frozenset()
+    email_verified: bool = False
+    withheld: frozenset[Permission] = frozenset()
+    """Permissions the tenant withholds until the user's email is verified (its roles' are the rest)."""
 
 
 class CheckSession:
@@ -289,6 +324,7 @@ class CheckSession:
             session = await uow.sessions.get(actor.session_id)
             tenant = await uow.tenants.get(actor.tenant_id)
             membership = await uow.memberships.get_for_user(actor.user_id)
+            user = await uow.users.get(actor.user_id)
         good = (
             session is not None
             and session.is_active(self._clock.now())
@@ -297,7 +333,15 @@ class CheckSession:
             and tenant is not None
             and tenant.is_active
             and membership is not None
+            and user is not None
+            and may_sign_in(user, tenant)
         )
-        if not good or membership is None:
+        if not good or membership is None or user is None or tenant is None:
             return SessionStanding(active=False)
-        return SessionStanding(active=True, roles=membership.roles, unit_ids=membership.unit_ids)
+        return SessionStanding(
+            active=True,
+            roles=membership.roles,
+            unit_ids=membership.unit_ids,
+            email_verified=user.email_verified,
+            withheld=withheld_permissions(user, tenant),
+        )

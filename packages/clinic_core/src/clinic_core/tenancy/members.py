@@ -12,6 +12,8 @@ from returns.result import Failure, Result, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
+from clinic_core.identity.account_mail import mail_token
+from clinic_core.identity.account_security import TokenPurpose
 from clinic_core.identity.model import User
 from clinic_core.identity.passwords import check_password
 from clinic_core.identity.ports import PasswordHasher
@@ -257,6 +259,7 @@ class AcceptInvitation:
             if tenant is None or not tenant.is_active:
                 return Failure(TenantSuspended())
             user = await uow.users.get_by_email(invitation.email)
+            new_account = user is None
             if user is not None and cmd.signed_in_as is None:
                 return Failure(SignInRequired())
             if cmd.signed_in_as is not None and (user is None or user.id != cmd.signed_in_as):
@@ -290,6 +293,10 @@ class AcceptInvitation:
             try:
                 await uow.invitations.save(invitation)
                 await uow.memberships.add(membership)
+                if new_account:
+                    # The invitation's token was shown to the inviter too, so accepting it proves nothing
+                    # about the mailbox: the new account verifies its address like any other.
+                    await mail_token(uow, user, tenant, TokenPurpose.VERIFY_EMAIL, now)
                 await uow.commit()
             except UniqueViolation:
                 return Failure(AlreadyMember())  # accepted twice at once: the first one won

@@ -21,8 +21,16 @@ from clinic_core.application.unit_of_work import (
     narrow,
 )
 from clinic_core.audit.model import AuditEvent, AuditQuery
+from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
 from clinic_core.identity.model import AuthSession, RefreshToken, User
-from clinic_core.identity.ports import RefreshTokenRepository, SessionRepository, UserRepository
+from clinic_core.identity.ports import (
+    AccountTokenRepository,
+    PasswordResetRequestLog,
+    RefreshTokenRepository,
+    SessionRepository,
+    SignInFailureRepository,
+    UserRepository,
+)
 from clinic_core.shared.ids import (
     InvitationId,
     MembershipId,
@@ -56,6 +64,9 @@ class _Tables:
     sessions: dict[UUID, AuthSession] = field(default_factory=dict)
     refresh_tokens: dict[UUID, RefreshToken] = field(default_factory=dict)
     audit_events: dict[UUID, AuditEvent] = field(default_factory=dict)
+    account_tokens: dict[UUID, AccountToken] = field(default_factory=dict)
+    reset_requests: list[tuple[str, datetime]] = field(default_factory=list)
+    sign_in_failures: dict[tuple[str, str], SignInFailures] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -63,6 +74,7 @@ class _Tables:
         _unique("uq_tenants_slug", (t.slug.value for t in self.tenants.values()))
         _unique("uq_memberships_tenant_user", ((m.tenant_id, m.user_id) for m in self.memberships.values()))
         _unique("uq_refresh_tokens_hash", (t.token_hash for t in self.refresh_tokens.values()))
+        _unique("uq_account_tokens_hash", (t.token_hash for t in self.account_tokens.values()))
 
 
 def _unique(constraint: str, values: Iterable[object]) -> None:
@@ -233,6 +245,9 @@ class _Sessions(_Repo[AuthSession]):
         self._seen.extend(found)
         return sorted(found, key=lambda s: (s.last_used_at, s.id), reverse=True)
 
+    async def device_known(self, user_id: UserId, fingerprint_hash: str) -> bool:
+        return bool(self._where(lambda s: s.user_id == user_id and s.fingerprint_hash == fingerprint_hash))
+
 
 class _RefreshTokens(_Repo[RefreshToken]):
     async def add(self, token: RefreshToken) -> None:
@@ -248,6 +263,55 @@ class _RefreshTokens(_Repo[RefreshToken]):
             return False
         token.rotated_at = at
         return True
+
+
+class _AccountTokens(_Repo[AccountToken]):
+    async def add(self, token: AccountToken) -> None:
+        self._put(token.id, token)
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None:
+        found = self._where(lambda t: t.token_hash == token_hash)
+        return copy.copy(found[0]) if found else None
+
+    async def retire(self, user_id: UserId, purpose: TokenPurpose, at: datetime) -> None:
+        for token in self._where(
+            lambda t: t.user_id == user_id and t.purpose is purpose and t.used_at is None
+        ):
+            token.used_at = at
+
+    async def spend(self, token_id: UUID, at: datetime) -> bool:
+        token = self._rows.get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = at
+        return True
+
+
+class _ResetRequests:
+    def __init__(self, rows: list[tuple[str, datetime]]) -> None:
+        self._rows = rows
+
+    async def add(self, email_hash: str, at: datetime) -> None:
+        self._rows.append((email_hash, at))
+
+    async def count_since(self, email_hash: str, since: datetime) -> int:
+        return sum(1 for key, at in self._rows if key == email_hash and at >= since)
+
+
+class _SignInFailures:
+    def __init__(self, rows: dict[tuple[str, str], SignInFailures]) -> None:
+        self._rows = rows
+
+    async def get(self, key_hash: str, device_hash: str) -> SignInFailures | None:
+        found = self._rows.get((key_hash, device_hash))
+        return copy.copy(found) if found else None
+
+    async def save(self, failures: SignInFailures) -> None:
+        self._rows[(failures.key_hash, failures.device_hash)] = copy.copy(failures)
+
+    async def clear(self, key_hash: str, device_hash: str | None = None) -> None:
+        for key in [k for k in self._rows if k[0] == key_hash and device_hash in (None, k[1])]:
+            del self._rows[key]
 
 
 class _AuditEvents(_Repo[AuditEvent]):
@@ -281,6 +345,9 @@ class InMemoryUnitOfWork:
     sessions: SessionRepository
     refresh_tokens: RefreshTokenRepository
     directory: UserMembershipDirectory
+    account_tokens: AccountTokenRepository
+    reset_requests: PasswordResetRequestLog
+    sign_in_failures: SignInFailureRepository
 
     def __init__(self, store: InMemoryStore, scope: Scope, *, read_only: bool = False) -> None:
         self._store = store
@@ -308,6 +375,9 @@ class InMemoryUnitOfWork:
         self.sessions = _Sessions(t.sessions, seen, everyone)
         self.refresh_tokens = _RefreshTokens(t.refresh_tokens, seen, everyone)
         self.directory = _Directory(t, self.scope)
+        self.account_tokens = _AccountTokens(t.account_tokens, seen, everyone)
+        self.reset_requests = _ResetRequests(t.reset_requests)
+        self.sign_in_failures = _SignInFailures(t.sign_in_failures)
         self._units = _Units(t.units, seen, in_tenant)
         self._memberships = _Memberships(t.memberships, seen, in_tenant)
         self._invitations = _Invitations(t.invitations, seen, in_tenant)

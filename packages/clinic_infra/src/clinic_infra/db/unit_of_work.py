@@ -30,11 +30,14 @@ from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.repositories import (
+    SqlAccountTokenRepository,
     SqlAuditLog,
     SqlInvitationRepository,
     SqlMembershipRepository,
+    SqlPasswordResetRequestLog,
     SqlRefreshTokenRepository,
     SqlSessionRepository,
+    SqlSignInFailureRepository,
     SqlTenantRepository,
     SqlUnitRepository,
     SqlUserMembershipDirectory,
@@ -114,6 +117,9 @@ class SqlUnitOfWork:
         self.sessions = SqlSessionRepository(self._db)
         self.refresh_tokens = SqlRefreshTokenRepository(self._db)
         self.directory = SqlUserMembershipDirectory(self._db)
+        self.account_tokens = SqlAccountTokenRepository(self._db)
+        self.reset_requests = SqlPasswordResetRequestLog(self._db)
+        self.sign_in_failures = SqlSignInFailureRepository(self._db)
         self._units = SqlUnitRepository(self._db)
         self._memberships = SqlMembershipRepository(self._db)
         self._invitations = SqlInvitationRepository(self._db)
