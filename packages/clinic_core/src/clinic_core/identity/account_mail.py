@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from clinic_core.application.unit_of_work import UnitOfWork
+from clinic_core.application.unit_of_work import Scope, UnitOfWork
 from clinic_core.identity.account_security import (
     AccountToken,
     EmailVerificationRequested,
@@ -28,7 +28,11 @@ async def mail_token(
     uow: UnitOfWork, user: User, tenant: Tenant, purpose: TokenPurpose, now: datetime
 ) -> AccountToken:
     """Issue a token of ``purpose`` (retiring the user's older unused ones: only the newest link works)
-    and record the event the worker turns into an email, in the same transaction."""
+    and record the event the worker turns into an email, in the same transaction.
+
+    Binds the unit of work to ``tenant``: the outbox is the tenant's, and row-level security checks it.
+    """
+    await uow.bind(Scope(tenant_id=tenant.id))
     await uow.account_tokens.retire(user.id, purpose, now)
     token, secret = AccountToken.issue(user.id, user.email, purpose, now)
     event = EmailVerificationRequested if purpose is TokenPurpose.VERIFY_EMAIL else PasswordResetRequested

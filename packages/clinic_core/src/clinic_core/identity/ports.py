@@ -110,7 +110,9 @@ class PasswordResetRequestLog(Protocol):
 
     async def add(self, email_hash: str, at: datetime) -> None: ...
 
-    async def count_since(self, email_hash: str, since: datetime) -> int: ...
+    async def count_since(self, email_hash: str, since: datetime) -> int:
+        """How many requests for the address were logged after ``since`` (not at it)."""
+        ...
 
 
 class SignInFailureRepository(Protocol):
@@ -121,8 +123,12 @@ class SignInFailureRepository(Protocol):
         attempts are counted one after the other."""
         ...
 
+    async def add(self, failures: SignInFailures) -> None:
+        """A new counter. Raises ``UniqueViolation`` when a racing transaction inserted it first."""
+        ...
+
     async def save(self, failures: SignInFailures) -> None:
-        """Insert or update. Raises ``UniqueViolation`` when a racing transaction inserted it first."""
+        """Write back a counter ``get`` returned (and locked)."""
         ...
 
     async def clear(self, key_hash: str, device_hash: str | None = None) -> None:

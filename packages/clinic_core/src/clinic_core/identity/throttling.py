@@ -111,8 +111,9 @@ class SignInThrottle:
             tenant = await home_tenant(uow, subject)
             audit_tenant = tenant.id if tenant and user else None
             counter = await uow.sign_in_failures.get(key, device)
+            stored = counter is not None
             if counter is not None and now - counter.last_failed_at >= self._policy.window:
-                counter = None
+                counter = None  # forgotten: counting starts again on the same row
             if counter is not None and counter.locked_until is not None and counter.locked_until > now:
                 retry_after = math.ceil((counter.locked_until - now).total_seconds())
                 if user is not None and audit_tenant is not None:
@@ -126,7 +127,7 @@ class SignInThrottle:
             counter.last_failed_at = now
             delay = self._policy.delay_after(counter.failures)
             counter.locked_until = now + delay if delay is not None else None
-            await uow.sign_in_failures.save(counter)
+            await (uow.sign_in_failures.save if stored else uow.sign_in_failures.add)(counter)
             await uow.commit()
         return Success(Attempt(user, key, device, audit_tenant))
 

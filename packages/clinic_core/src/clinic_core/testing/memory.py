@@ -295,7 +295,7 @@ class _ResetRequests:
         self._rows.append((email_hash, at))
 
     async def count_since(self, email_hash: str, since: datetime) -> int:
-        return sum(1 for key, at in self._rows if key == email_hash and at >= since)
+        return sum(1 for key, at in self._rows if key == email_hash and at > since)
 
 
 class _SignInFailures:
@@ -305,6 +305,11 @@ class _SignInFailures:
     async def get(self, key_hash: str, device_hash: str) -> SignInFailures | None:
         found = self._rows.get((key_hash, device_hash))
         return copy.copy(found) if found else None
+
+    async def add(self, failures: SignInFailures) -> None:
+        if (failures.key_hash, failures.device_hash) in self._rows:
+            raise UniqueViolation("pk_sign_in_failures")
+        await self.save(failures)
 
     async def save(self, failures: SignInFailures) -> None:
         self._rows[(failures.key_hash, failures.device_hash)] = copy.copy(failures)

@@ -641,7 +641,7 @@ class SqlPasswordResetRequestLog(_Repository):
     async def count_since(self, email_hash: str, since: datetime) -> int:
         r = t.password_reset_requests
         found = await self._db.execute(
-            select(func.count()).where(r.c.email_hash == email_hash, r.c.requested_at >= since)
+            select(func.count()).where(r.c.email_hash == email_hash, r.c.requested_at > since)
         )
         return int(found.scalar_one())
 
@@ -657,6 +657,15 @@ def _sign_in_failures(row: Row) -> SignInFailures:
     )
 
 
+def _failure_values(failures: SignInFailures) -> dict[str, Any]:
+    return {
+        "failures": failures.failures,
+        "first_failed_at": failures.first_failed_at,
+        "last_failed_at": failures.last_failed_at,
+        "locked_until": failures.locked_until,
+    }
+
+
 class SqlSignInFailureRepository(_Repository):
     async def get(self, key_hash: str, device_hash: str) -> SignInFailures | None:
         f = t.sign_in_failures
@@ -666,23 +675,22 @@ class SqlSignInFailureRepository(_Repository):
         )
         return _sign_in_failures(row) if row else None
 
+    async def add(self, failures: SignInFailures) -> None:
+        # Never an update-or-insert: a counter read as missing may have been inserted since, and writing
+        # this one's values over it would lose the other attempt's count.
+        await self._db.execute(
+            insert(t.sign_in_failures).values(
+                key_hash=failures.key_hash, device_hash=failures.device_hash, **_failure_values(failures)
+            )
+        )
+
     async def save(self, failures: SignInFailures) -> None:
         f = t.sign_in_failures
-        values = {
-            "failures": failures.failures,
-            "first_failed_at": failures.first_failed_at,
-            "last_failed_at": failures.last_failed_at,
-            "locked_until": failures.locked_until,
-        }
-        updated = await self._db.execute(
+        await self._db.execute(
             update(f)
             .where(f.c.key_hash == failures.key_hash, f.c.device_hash == failures.device_hash)
-            .values(values)
+            .values(_failure_values(failures))
         )
-        if updated.rowcount == 0:
-            await self._db.execute(
-                insert(f).values(key_hash=failures.key_hash, device_hash=failures.device_hash, **values)
-            )
 
     async def clear(self, key_hash: str, device_hash: str | None = None) -> None:
         f = t.sign_in_failures
