@@ -16,7 +16,7 @@ from clinic_core.identity.account_security import (
     InvalidAccountToken,
     SignInFailures,
     TokenPurpose,
-    sign_in_key,
+    address_key,
 )
 from clinic_core.identity.model import InvalidCredentials
 from clinic_core.identity.recovery import (
@@ -105,8 +105,8 @@ async def test_a_reset_request_is_logged_and_mailed_through_the_outbox(sql_uow: 
 
     since = SystemClock().now() - timedelta(minutes=1)
     async with sql_uow(Scope(), read_only=True) as uow:
-        assert await uow.reset_requests.count_since(sign_in_key(clinic.owner.email.value), since) == 1
-        assert await uow.reset_requests.count_since(sign_in_key("other@example.com"), since) == 0
+        assert await uow.reset_requests.count_since(address_key(clinic.owner.email.value), since) == 1
+        assert await uow.reset_requests.count_since(address_key("other@example.com"), since) == 0
     # The token came in the outbox row: it resets the password.
     reset = ResetPassword(sql_uow, FakePasswordHasher(), SystemClock())
     secret = await _outbox_token(sql_uow, clinic.tenant.id, "identity.password_reset_requested")
@@ -130,7 +130,7 @@ async def _outbox_token(sql_uow: SqlUnitOfWorkFactory, tenant_id: TenantId, topi
 
 
 async def test_sign_in_failure_counters_round_trip(sql_uow: SqlUnitOfWorkFactory) -> None:
-    key = sign_in_key(unique_email())
+    key = address_key(unique_email())
     at = datetime(2026, 3, 2, 12, tzinfo=UTC)
     account = SignInFailures(key_hash=key, device_hash="", failures=1, first_failed_at=at, last_failed_at=at)
     device = SignInFailures(

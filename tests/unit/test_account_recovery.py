@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from returns.result import Failure, Success
 
+from clinic_core.application.actor import Actor
 from clinic_core.audit.model import AuditAction
 from clinic_core.identity.account_security import (
     EmailAlreadyVerified,
@@ -15,16 +16,28 @@ from clinic_core.identity.account_security import (
     EmailVerificationRequested,
     InvalidAccountToken,
     PasswordResetRequested,
-    sign_in_key,
+    address_key,
 )
 from clinic_core.identity.model import InvalidCredentials, InvalidRefreshToken, RevocationReason
 from clinic_core.identity.recovery import RESET_REQUESTS_PER_HOUR
-from clinic_core.identity.sessions import CheckSession, RefreshCommand, RefreshSession
+from clinic_core.identity.sessions import (
+    CheckSession,
+    RefreshCommand,
+    RefreshSession,
+    SwitchTenant,
+    SwitchTenantCommand,
+)
 from clinic_core.identity.throttling import SignInThrottled
 from clinic_core.identity.verification import PATIENT_DATA, ResendVerification
 from clinic_core.shared.errors import InvalidInput
+from clinic_core.tenancy.members import (
+    AcceptInvitation,
+    AcceptInvitationCommand,
+    InviteMember,
+    InviteMemberCommand,
+)
 from clinic_core.tenancy.model import UnverifiedEmailAccess
-from clinic_core.tenancy.permissions import Permission
+from clinic_core.tenancy.permissions import Permission, Role
 from tests.unit.recovery_world import NEW_PASSWORD, PASSWORD, World
 
 
@@ -45,8 +58,8 @@ async def test_forgot_password_answers_alike_for_known_and_unknown_addresses(wor
     assert known == unknown == Success(None)
     # Both were logged, the same kind of record under the address's digest: the same work either way.
     assert world.uow.store.tables.reset_requests == [
-        (sign_in_key("ana@example.com"), world.clock.now()),
-        (sign_in_key("nobody@example.com"), world.clock.now()),
+        (address_key("ana@example.com"), world.clock.now()),
+        (address_key("nobody@example.com"), world.clock.now()),
     ]
     # Only the real account gets a message; nothing is addressed to the unknown one.
     assert len(world.mailed(PasswordResetRequested.topic)) == 1
@@ -250,3 +263,24 @@ async def test_a_clinic_may_refuse_unverified_members_at_sign_in_refresh_and_on_
     assert isinstance(await world.log_in(), Success)
     # The refused refresh did not spend the token: once verified, it works.
     assert isinstance(await refresh(RefreshCommand(tokens.refresh_token)), Success)
+
+
+async def test_switching_into_a_clinic_that_refuses_unverified_emails_is_refused() -> None:
+    world = World()
+    ana = await world.sign_up()
+    bia = await world.sign_up("bia@example.com", "Clínica B")
+    owner_b = Actor(bia.owner.id, bia.tenant.id, frozenset({Role.OWNER}), frozenset())
+    invited = await InviteMember(world.uow, world.clock)(
+        InviteMemberCommand(owner_b, "ana@example.com", frozenset({"professional"}))
+    )
+    accept = AcceptInvitation(world.uow, world.hasher, world.clock)
+    (await accept(AcceptInvitationCommand(invited.unwrap().token, signed_in_as=ana.owner.id))).unwrap()
+    world.set_policy(bia, UnverifiedEmailAccess.NONE)
+    tokens = (await world.log_in()).unwrap()  # into clinic A, which keeps the default
+    switch = SwitchTenant(world.uow, world.issuer, world.clock)
+    command = SwitchTenantCommand(world.actor_of(tokens), tokens.refresh_token, tenant_id=bia.tenant.id)
+
+    assert await switch(command) == Failure(EmailNotVerified())
+
+    await world.verify(world.verification_token())
+    assert isinstance(await switch(command), Success)

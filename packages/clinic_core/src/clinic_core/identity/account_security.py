@@ -141,11 +141,13 @@ class EmailAlreadyVerified(Conflict):
         return "this account's email address is verified already"
 
 
-def sign_in_key(email: str) -> str:
-    """The account key failures are counted under: the digest of the email as sign-in normalises it.
+def address_key(email: str) -> str:
+    """The digest of an email address as sign-in normalises it: the key failed sign-ins and password
+    reset requests are counted under, whether or not an account has the address (no address is stored
+    in clear for it).
 
-    An address that does not parse (so belongs to no account) still gets a key of its own, computed the
-    same way, so an unknown email is throttled exactly like a known one.
+    An address that does not parse (so belongs to no account) still gets a key of its own, so an unknown
+    email is throttled exactly like a known one.
     """
     canonical = Email.parse(email).map(str).value_or(email.strip().lower())
     return digest(canonical)

@@ -17,7 +17,7 @@ from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.identity.account_mail import home_tenant, mail_token
-from clinic_core.identity.account_security import InvalidAccountToken, TokenPurpose, sign_in_key
+from clinic_core.identity.account_security import InvalidAccountToken, TokenPurpose, address_key
 from clinic_core.identity.model import RevocationReason
 from clinic_core.identity.passwords import check_password
 from clinic_core.identity.ports import PasswordHasher
@@ -49,7 +49,7 @@ class ForgotPassword:
         email = Email.parse(cmd.email)
         if isinstance(email, Failure):
             return email
-        email_hash = sign_in_key(email.unwrap().value)
+        email_hash = address_key(email.unwrap().value)
         now = self._clock.now()
         async with self._uow(Scope()) as uow:
             user = await uow.users.get_by_email(email.unwrap())
@@ -115,7 +115,7 @@ class ResetPassword:
                 session.revoke(now, RevocationReason.PASSWORD_RESET)
                 await uow.sessions.save(session)
             await uow.account_tokens.retire(user.id, TokenPurpose.RESET_PASSWORD, now)
-            await uow.sign_in_failures.clear(sign_in_key(user.email.value))
+            await uow.sign_in_failures.clear(address_key(user.email.value))
             tenant = await home_tenant(uow, user.id)
             if tenant is not None:
                 await uow.bind(Scope(tenant_id=tenant.id))

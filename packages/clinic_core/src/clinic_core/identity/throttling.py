@@ -32,7 +32,7 @@ from clinic_core.application.context import RequestContext
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.identity.account_mail import home_tenant
-from clinic_core.identity.account_security import SignInFailures, sign_in_key
+from clinic_core.identity.account_security import SignInFailures, address_key
 from clinic_core.identity.issuing import fingerprint_hash
 from clinic_core.identity.model import User
 from clinic_core.shared.clock import Clock
@@ -68,7 +68,7 @@ class SignInThrottled(TooManyAttempts):
 
     @property
     def detail(self) -> str:
-        return f"too many failed sign-ins for this account; retry in {self.retry_after_seconds} seconds"
+        return f"too many failed sign-ins with this email; retry in {self.retry_after_seconds} seconds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class SignInThrottle:
         self, email: str, fingerprint: str | None, context: RequestContext
     ) -> Result[Attempt, SignInThrottled]:
         now = self._clock.now()
-        key = sign_in_key(email)
+        key = address_key(email)
         parsed = Email.parse(email).value_or(None)
         async with self._uow(Scope()) as uow:
             user = await uow.users.get_by_email(parsed) if parsed else None
