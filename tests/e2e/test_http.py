@@ -153,6 +153,7 @@ def test_the_embedded_defaults_serve_without_any_server(embedded_server: Server)
         assert login.status_code == 200, login.text
         me = client.get("/v1/me", headers={"Authorization": f"Bearer {login.json()['access_token']}"}).json()
         assert {t["slug"] for t in me["tenants"]} == {"clinica-bella-pele", "hospital-veterinario-demo"}
+        assert me["email_verified"] is True  # demo addresses get no mail: seeded as verified
 
 
 def test_a_dead_redis_makes_readiness_fail_and_login_503_not_500(

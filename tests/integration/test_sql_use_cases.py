@@ -26,6 +26,7 @@ from clinic_core.identity.sessions import (
     SwitchTenant,
     SwitchTenantCommand,
 )
+from clinic_core.identity.verification import PATIENT_DATA
 from clinic_core.shared.clock import FixedClock, SystemClock
 from clinic_core.shared.errors import NotFound
 from clinic_core.shared.ids import UnitId
@@ -236,7 +237,11 @@ async def test_a_user_of_two_tenants_switches_between_them(
     check = CheckSession(sql_uow, clock)
     assert await check(actor) == SessionStanding(active=False)  # B's access token no longer stands
     assert await check(_actor_of(issuer, switched)) == SessionStanding(
-        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset(), plan=Plan.TRIAL
+        active=True,
+        roles=frozenset({Role.OWNER}),
+        unit_ids=frozenset(),
+        withheld=PATIENT_DATA,
+        plan=Plan.TRIAL,
     )
     refresh = RefreshSession(sql_uow, issuer, clock)
     assert isinstance((await refresh(RefreshCommand(tokens.refresh_token))).failure(), RefreshTokenReused)
@@ -252,7 +257,11 @@ async def test_a_logged_out_session_no_longer_stands(
     other_device = (await log_in(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap()
     check = CheckSession(sql_uow, clock)
     assert await check(_actor_of(issuer, tokens)) == SessionStanding(
-        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset(), plan=Plan.TRIAL
+        active=True,
+        roles=frozenset({Role.OWNER}),
+        unit_ids=frozenset(),
+        withheld=PATIENT_DATA,
+        plan=Plan.TRIAL,
     )
 
     assert isinstance(await LogOut(sql_uow, clock)(RefreshCommand(tokens.refresh_token)), Success)

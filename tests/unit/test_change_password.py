@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from returns.result import Failure
+from returns.result import Failure, Success
 
 from clinic_core.application.actor import Actor
 from clinic_core.identity.credentials import ChangePassword, ChangePasswordCommand
@@ -87,3 +87,15 @@ async def test_the_new_password_meets_the_policy_and_differs_from_the_old() -> N
         ("new_password", "too_close_to_personal_info")
     ]
     assert _codes(await change(ChangePasswordCommand(here, OLD, OLD))) == [("new_password", "unchanged")]
+
+
+async def test_the_new_password_is_not_built_on_the_clinics_name() -> None:
+    uow, _, clock, (_, _, here) = await _world()
+    change = ChangePassword(uow, FakePasswordHasher(), clock)
+    (tenant,) = uow.store.tables.tenants.values()
+    tenant.name = "Bela Vista Estética Recife"
+    assert _codes(await change(ChangePasswordCommand(here, OLD, "bela vista estetica recife"))) == [
+        ("new_password", "too_close_to_personal_info")
+    ]
+    tenant.name = "Clínica A"  # the same passphrase is fine for a person of another clinic
+    assert isinstance(await change(ChangePasswordCommand(here, OLD, "bela vista estetica recife")), Success)

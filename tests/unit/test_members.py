@@ -12,6 +12,7 @@ from returns.result import Failure, Result, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
+from clinic_core.identity.account_security import EmailVerificationRequested
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.model import (
     AuthSession,
@@ -268,7 +269,10 @@ async def test_a_new_person_joins_with_a_name_and_a_password(world: World) -> No
     assert member.membership.roles == {Role.NURSE}
     assert member.membership.unit_ids == {signed.unit.id}
     new = world.uow.store.outbox[before:]
-    assert [(r.topic, r.payload["user_id"]) for r in new] == [(MemberJoined.topic, str(member.user.id))]
+    assert [(r.topic, r.payload["user_id"]) for r in new] == [
+        (MemberJoined.topic, str(member.user.id)),
+        (EmailVerificationRequested.topic, str(member.user.id)),
+    ]
     # The new account signs in, into that tenant, restricted to that unit.
     tokens = (await world.log_in(LogInCommand("bia@example.com", NEW_PASSWORD))).unwrap()
     actor = world.actor_of(tokens)

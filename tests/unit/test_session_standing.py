@@ -25,6 +25,7 @@ from clinic_core.identity.sessions import (
     SwitchTenant,
     SwitchTenantCommand,
 )
+from clinic_core.identity.verification import PATIENT_DATA
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.ids import SessionId, TenantId, new_uuid
 from clinic_core.tenancy.members import (
@@ -115,14 +116,20 @@ async def clinics() -> Clinics:
 
 async def test_a_fresh_session_stands_with_the_memberships_roles_and_units(clinics: Clinics) -> None:
     in_a = await clinics.standing(await clinics.log_in())
+    # Ana has not verified her email: by default, clinics withhold patient data until she does.
     assert in_a == SessionStanding(
-        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset(), plan=Plan.TRIAL
+        active=True,
+        roles=frozenset({Role.OWNER}),
+        unit_ids=frozenset(),
+        withheld=PATIENT_DATA,
+        plan=Plan.TRIAL,
     )
     in_b = await clinics.standing(await clinics.log_in(tenant=clinics.b))
     assert in_b == SessionStanding(
         active=True,
         roles=frozenset({Role.PROFESSIONAL}),
         unit_ids=frozenset({clinics.b.unit.id}),
+        withheld=PATIENT_DATA,
         plan=Plan.TRIAL,
     )
 
@@ -145,7 +152,11 @@ async def test_the_standing_carries_the_roles_and_units_as_they_are_now(clinics:
     standing = await clinics.standing(tokens)
 
     assert standing == SessionStanding(
-        active=True, roles=frozenset({Role.MANAGER}), unit_ids=frozenset(), plan=Plan.TRIAL
+        active=True,
+        roles=frozenset({Role.MANAGER}),
+        unit_ids=frozenset(),
+        withheld=PATIENT_DATA,
+        plan=Plan.TRIAL,
     )
     assert clinics.actor_of(tokens).roles == {Role.PROFESSIONAL}  # what the token still claims
 

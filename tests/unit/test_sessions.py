@@ -40,7 +40,11 @@ async def test_signup_then_login_refresh_and_reuse_detection() -> None:
     clock = FixedClock(datetime(2026, 3, 1, 12, tzinfo=UTC))
     signed = (await SignUp(uow, hasher, clock)(_signup_cmd())).unwrap()
     assert signed.tenant.slug.value == "clinica-bela"
-    assert [r.topic for r in uow.store.outbox] == ["tenancy.tenant_created", "tenancy.unit_created"]
+    assert [r.topic for r in uow.store.outbox] == [
+        "tenancy.tenant_created",
+        "tenancy.unit_created",
+        "identity.email_verification_requested",
+    ]
 
     tokens = (
         await tokens_only(LogIn(uow, hasher, issuer, clock))(LogInCommand("ANA@example.com", PASSWORD))

@@ -38,7 +38,9 @@ from clinic_core.identity.mfa import (
     StartMfaEnrolment,
 )
 from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartRequiredEnrolment, VerifyMfa
+from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.identity.verification import ResendVerification, VerifyEmail
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
 from clinic_core.tenancy.signup import SignUp
@@ -82,6 +84,10 @@ def configure_services(
         (CompleteRequiredEnrolment, services.complete_required_enrolment),
         (GetSecurityPolicy, services.get_security_policy),
         (UpdateSecurityPolicy, services.update_security_policy),
+        (VerifyEmail, services.verify_email),
+        (ResendVerification, services.resend_verification),
+        (ForgotPassword, services.forgot_password),
+        (ResetPassword, services.reset_password),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

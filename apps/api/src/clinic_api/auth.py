@@ -106,8 +106,9 @@ class BearerAuthentication(AuthenticationHandler):
         standing = await self._guard.standing(actor)
         if not standing.active:
             return None
-        # The membership's roles and units as they are now, not as they were when the token was signed.
-        actor = actor.with_access(standing.roles, standing.unit_ids)
+        # The membership's roles and units as they are now, not as they were when the token was signed,
+        # less what the tenant withholds until the email is verified.
+        actor = actor.with_access(standing.roles, standing.unit_ids, standing.withheld)
         tenant_id_var.set(str(actor.tenant_id))
         return ActorIdentity(actor, standing.plan)
 

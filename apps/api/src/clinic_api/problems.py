@@ -14,6 +14,7 @@ from blacksheep import Content, Request, Response
 from pydantic import BaseModel, ConfigDict
 from returns.result import Failure, Result
 
+from clinic_core.identity.account_security import InvalidAccountToken
 from clinic_core.shared.errors import (
     Conflict,
     DomainError,
@@ -21,6 +22,7 @@ from clinic_core.shared.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    TooManyAttempts,
     Unauthenticated,
 )
 from clinic_core.tenancy.model import InvitationNotUsable
@@ -41,6 +43,9 @@ STATUS_OF: dict[type[DomainError], tuple[int, str]] = {
     # (expired, revoked, accepted); retrying cannot help, only a new invitation can. Tokens that never
     # existed get the same answer on purpose, so the response does not tell which case it was.
     InvitationNotUsable: (410, "Invitation not usable"),
+    # A verification or reset link that cannot be used (unknown, expired, used, superseded): one answer.
+    InvalidAccountToken: (400, "Invalid token"),
+    TooManyAttempts: (429, "Too many attempts"),
     # The fallback for a DomainError nobody gave a row yet; a test keeps every clinic_core error off it.
     DomainError: (400, "Request refused"),
 }
@@ -116,6 +121,8 @@ def problem_for(error: DomainError) -> Problem:
     status, title = status_of(error)
     errors = error.errors if isinstance(error, InvalidInput) else ()
     problem = Problem(status, error.code, title, error.detail, errors)
+    if isinstance(error, TooManyAttempts):
+        problem = problem.with_headers(("Retry-After", str(max(1, error.retry_after_seconds))))
     return problem.with_headers(("WWW-Authenticate", BEARER_CHALLENGE)) if status == 401 else problem
 
 

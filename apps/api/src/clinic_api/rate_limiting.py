@@ -144,6 +144,24 @@ class Throttle:
             f"accept-invitation:ip:{ip}", self._limits.accept_invitation_per_ip, RouteClass.ACCEPT_INVITATION
         )
 
+    async def forgot_password(self, ip: str) -> Quota | None:
+        return await self._spend(
+            f"forgot-password:ip:{ip}", self._limits.forgot_password_per_ip, RouteClass.ACCOUNT_RECOVERY
+        )
+
+    async def account_token(self, ip: str) -> Quota | None:
+        """Verification and reset links opened from one address."""
+        return await self._spend(
+            f"account-token:ip:{ip}", self._limits.account_token_per_ip, RouteClass.ACCOUNT_RECOVERY
+        )
+
+    async def resend_verification(self, account: str) -> Quota | None:
+        return await self._spend(
+            f"resend-verification:account:{account}",
+            self._limits.resend_verification_per_account,
+            RouteClass.ACCOUNT_RECOVERY,
+        )
+
     async def mfa_verify(self, ip: str) -> Quota | None:
         """Second-factor codes sent with a challenge token: the token caps them at five, this caps the
         tokens a client can cycle through."""

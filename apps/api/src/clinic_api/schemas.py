@@ -115,6 +115,29 @@ class SwitchTenantRequest(RequestModel):
     tenant_id: UUID | None = None
 
 
+class VerifyEmailRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"token": "k3Jq...Xw"}]})
+
+    token: Secret
+
+
+class ForgotPasswordRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ana@belavista.com.br"}]})
+
+    email: ShortText
+
+
+class ResetPasswordRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"token": "k3Jq...Xw", "new_password": "a brand new long passphrase"}]
+        }
+    )
+
+    token: Secret
+    new_password: Secret
+
+
 class AddressIn(RequestModel):
     line1: ShortText
     line2: ShortText | None = None
@@ -304,6 +327,8 @@ class TenantChoiceOut(ResponseModel):
 
 class MeOut(ResponseModel):
     user: UserOut
+    email_verified: bool
+    """Whether the account proved it receives mail at its address (a link we sent it was opened)."""
     tenant: TenantOut
     roles: list[str]
     unit_ids: list[UUID]
@@ -314,6 +339,7 @@ class MeOut(ResponseModel):
     def of(cls, me: Me) -> MeOut:
         return cls(
             user=UserOut.of(me.user),
+            email_verified=me.user.email_verified,
             tenant=TenantOut.of(me.tenant),
             roles=sorted(role.value for role in me.membership.roles),
             unit_ids=sorted(me.membership.unit_ids),
@@ -418,6 +444,11 @@ class DeviceSessionList(ResponseModel):
 class RevokedSessions(ResponseModel):
     revoked: int
     """How many sessions were ended."""
+
+
+class Accepted(ResponseModel):
+    detail: str
+    """What happens next. Identical for every request of the endpoint, whatever the outcome."""
 
 
 class PasswordChanged(ResponseModel):

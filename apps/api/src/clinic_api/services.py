@@ -27,7 +27,9 @@ from clinic_core.identity.mfa import (
 from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartRequiredEnrolment, VerifyMfa
 from clinic_core.identity.model import DEFAULT_SESSION_POLICY, SessionPolicy
 from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, PasswordHasher
+from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
+from clinic_core.identity.verification import ResendVerification, VerifyEmail
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
@@ -65,6 +67,7 @@ class RouteClass(StrEnum):
     ACCEPT_INVITATION = "accept_invitation"
     PASSWORD_CHECK = "password_check"
     MFA_VERIFY = "mfa_verify"
+    ACCOUNT_RECOVERY = "account_recovery"
 
 
 DEFAULT_TENANT_BUDGETS: tuple[tuple[Plan, RateLimit], ...] = (
@@ -86,6 +89,10 @@ class RateLimits:
     signup_per_ip: RateLimit = RateLimit(3, 3600)
     refresh_per_ip: RateLimit = RateLimit(60)
     accept_invitation_per_ip: RateLimit = RateLimit(10)
+    forgot_password_per_ip: RateLimit = RateLimit(5)
+    account_token_per_ip: RateLimit = RateLimit(10)
+    """Verification and reset links opened (tokens have 256 bits: this only keeps floods off)."""
+    resend_verification_per_account: RateLimit = RateLimit(3, 3600)
     mfa_verify_per_ip: RateLimit = RateLimit(20)
     anonymous_per_ip: RateLimit = RateLimit(100)
     per_user: RateLimit = RateLimit(300)
@@ -133,6 +140,10 @@ class AppServices:
     complete_required_enrolment: CompleteRequiredEnrolment
     get_security_policy: GetSecurityPolicy
     update_security_policy: UpdateSecurityPolicy
+    verify_email: VerifyEmail
+    resend_verification: ResendVerification
+    forgot_password: ForgotPassword
+    reset_password: ResetPassword
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -203,6 +214,10 @@ class AppServices:
             ),
             get_security_policy=GetSecurityPolicy(uow),
             update_security_policy=UpdateSecurityPolicy(uow, clock),
+            verify_email=VerifyEmail(uow, clock),
+            resend_verification=ResendVerification(uow, clock),
+            forgot_password=ForgotPassword(uow, clock),
+            reset_password=ResetPassword(uow, hasher, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         default="read",
         description="Route classes served uncounted while Redis is unreachable (comma-separated).",
     )
+    rate_limit_forgot_password_per_ip: int = Field(
+        default=5, ge=1, description="Password reset requests per minute per client IP."
+    )
+    rate_limit_account_token_per_ip: int = Field(
+        default=10, ge=1, description="Verification and reset links opened per minute per client IP."
+    )
+    rate_limit_resend_verification_per_account: int = Field(
+        default=3, ge=1, description="Verification emails asked for per hour per account."
+    )
     cors_origins: str = Field(
         default="", description="Comma-separated browser origins allowed to call the API."
     )

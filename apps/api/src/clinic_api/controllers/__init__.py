@@ -1,6 +1,7 @@
 """The HTTP controllers. Importing this package registers their routes in ``clinic_api.routing``."""
 
 from clinic_api.controllers import (
+    account_recovery,
     audit,
     devices,
     health,
@@ -17,6 +18,7 @@ from clinic_api.controllers import (
 )
 
 __all__ = [
+    "account_recovery",
     "audit",
     "devices",
     "health",

@@ -21,6 +21,8 @@ class Actor:
     unit_ids: frozenset[UnitId]
     """Empty: every unit of the tenant. Otherwise the member is restricted to these units."""
     session_id: SessionId | None = None
+    withheld: frozenset[Permission] = frozenset()
+    """Permissions the roles grant but the tenant withholds for now (say, until the email is verified)."""
 
     @classmethod
     def from_claims(cls, claims: AccessClaims) -> Actor:
@@ -34,13 +36,18 @@ class Actor:
             session_id=claims.session_id,
         )
 
-    def with_access(self, roles: frozenset[Role], unit_ids: frozenset[UnitId]) -> Actor:
+    def with_access(
+        self,
+        roles: frozenset[Role],
+        unit_ids: frozenset[UnitId],
+        withheld: frozenset[Permission] = frozenset(),
+    ) -> Actor:
         """The same person and session with the roles and units their membership has now."""
-        return replace(self, roles=roles, unit_ids=unit_ids)
+        return replace(self, roles=roles, unit_ids=unit_ids, withheld=withheld)
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return permissions_of(self.roles)
+        return permissions_of(self.roles) - self.withheld
 
     def authorize(self, permission: Permission) -> Result[None, Forbidden]:
         if permission in self.permissions:

@@ -15,10 +15,13 @@ from typing import Protocol, Self
 
 from clinic_core.audit.ports import AuditLog
 from clinic_core.identity.ports import (
+    AccountTokenRepository,
     MfaChallengeRepository,
     MfaRepository,
+    PasswordResetRequestLog,
     RefreshTokenRepository,
     SessionRepository,
+    SignInFailureRepository,
     UserRepository,
 )
 from clinic_core.shared.events import DomainEvent
@@ -83,6 +86,15 @@ class UnitOfWork(Protocol):
 
     @property
     def mfa_challenges(self) -> MfaChallengeRepository: ...
+
+    @property
+    def account_tokens(self) -> AccountTokenRepository: ...
+
+    @property
+    def reset_requests(self) -> PasswordResetRequestLog: ...
+
+    @property
+    def sign_in_failures(self) -> SignInFailureRepository: ...
 
     @property
     def units(self) -> UnitRepository:

@@ -8,10 +8,10 @@ from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
-from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent
 from clinic_core.identity.devices import revocation_event
-from clinic_core.identity.model import AuthSession, RevocationReason
+from clinic_core.identity.model import AuthSession, RevocationReason, User
 from clinic_core.identity.passwords import check_password, min_password_length, normalise_password
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
@@ -28,6 +28,13 @@ class ChangePasswordCommand:
     context: RequestContext = NO_CONTEXT
 
 
+async def personal_words(uow: UnitOfWork, user: User) -> tuple[str, ...]:
+    """What a new password must not be built on: the person's email and name, and the names of their
+    clinics. The unit of work must be scoped to the user (their memberships in every clinic)."""
+    clinics = [tenant.name for tenant, _ in await uow.directory.memberships_of(user.id)]
+    return (user.email.value, user.name.value, *clinics)
+
+
 class ChangePassword:
     """Returns how many other sessions it ended. A wrong current password is a field error, not a 401:
     the caller's token is fine, the form is not."""
@@ -39,6 +46,7 @@ class ChangePassword:
         user_id = cmd.actor.user_id
         async with self._uow(Scope(user_id=user_id), read_only=True) as uow:
             user = await uow.users.get(user_id)
+            words = await personal_words(uow, user) if user else ()
         if user is None:
             return Failure(NotFound("user", str(user_id)))
         current = normalise_password(cmd.current_password)
@@ -48,7 +56,7 @@ class ChangePassword:
             )
         new = check_password(
             cmd.new_password,
-            context=(user.email.value, user.name.value),
+            context=words,
             field="new_password",
             min_length=min_password_length(user),
         )

@@ -53,11 +53,17 @@ class User:
     created_at: datetime
     mfa_enabled_at: datetime | None = None
     """When a second factor (TOTP) was confirmed; None without one. Its secret lives apart (MfaRepository)."""
+    email_verified_at: datetime | None = None
+    """When the account proved it receives mail at ``email`` (a verification or reset link was opened)."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property
     def has_mfa(self) -> bool:
         return self.mfa_enabled_at is not None
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
 
 
 class RevocationReason(StrEnum):
@@ -68,6 +74,7 @@ class RevocationReason(StrEnum):
     REVOKED_BY_USER = "revoked_by_user"
     PASSWORD_CHANGED = "password_changed"
     DEVICE_MISMATCH = "device_mismatch"
+    PASSWORD_RESET = "password_reset"
 
 
 @dataclass(eq=False, kw_only=True)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
+from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
 from clinic_core.identity.model import AuthSession, RefreshToken, User
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.shared.ids import RefreshTokenId, SessionId, TenantId, UserId
@@ -73,6 +75,10 @@ class SessionRepository(Protocol):
         """The user's sessions that are neither revoked nor past their lifetime, most recently used first."""
         ...
 
+    async def device_known(self, user_id: UserId, fingerprint_hash: str) -> bool:
+        """Whether a session of the user, live or ended, was ever opened from the device with this hash."""
+        ...
+
 
 class RefreshTokenRepository(Protocol):
     async def add(self, token: RefreshToken) -> None: ...
@@ -127,4 +133,50 @@ class MfaChallengeRepository(Protocol):
 
     async def mark_used(self, challenge_id: MfaChallengeId, at: datetime) -> bool:
         """Atomically mark the challenge used. False if it already was."""
+
+
+class AccountTokenRepository(Protocol):
+    """Single-use account tokens (global, like users). ``add`` hands the token's events to the outbox."""
+
+    async def add(self, token: AccountToken) -> None: ...
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None: ...
+
+    async def retire(self, user_id: UserId, purpose: TokenPurpose, at: datetime) -> None:
+        """Mark the user's unused tokens of ``purpose`` used: only the newest link mailed should work."""
+        ...
+
+    async def spend(self, token_id: UUID, at: datetime) -> bool:
+        """Atomically mark the token used. False if it already was: of two racing requests, one wins."""
+        ...
+
+
+class PasswordResetRequestLog(Protocol):
+    """Every password reset request, by the digest of the email asked for, known to us or not."""
+
+    async def add(self, email_hash: str, at: datetime) -> None: ...
+
+    async def count_since(self, email_hash: str, since: datetime) -> int:
+        """How many requests for the address were logged after ``since`` (not at it)."""
+        ...
+
+
+class SignInFailureRepository(Protocol):
+    """Failed sign-in counters (global: an account's key is the same in every tenant)."""
+
+    async def get(self, key_hash: str, device_hash: str) -> SignInFailures | None:
+        """The counter, locked until the transaction ends where the database can, so that racing
+        attempts are counted one after the other."""
+        ...
+
+    async def add(self, failures: SignInFailures) -> None:
+        """A new counter. Raises ``UniqueViolation`` when a racing transaction inserted it first."""
+        ...
+
+    async def save(self, failures: SignInFailures) -> None:
+        """Write back a counter ``get`` returned (and locked)."""
+        ...
+
+    async def clear(self, key_hash: str, device_hash: str | None = None) -> None:
+        """Forget the counter of one device under the key, or every counter of the key (``None``)."""
         ...

@@ -11,6 +11,7 @@ from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
+from clinic_core.identity.account_security import EmailNotVerified
 from clinic_core.identity.issuing import fingerprint_hash, issue_tokens
 from clinic_core.identity.model import (
     DEFAULT_SESSION_POLICY,
@@ -32,13 +33,20 @@ from clinic_core.identity.signing_in import (
     second_factor_needed,
     start_session,
 )
+from clinic_core.identity.throttling import (
+    DEFAULT_THROTTLE_POLICY,
+    SignInThrottle,
+    SignInThrottled,
+    SignInThrottlePolicy,
+)
+from clinic_core.identity.verification import may_sign_in, withheld_permissions
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.ids import TenantId, UnitId
 from clinic_core.shared.tokens import digest
-from clinic_core.shared.values import Email, Slug
+from clinic_core.shared.values import Slug
 from clinic_core.tenancy.model import Membership, NoAccessToTenant, Plan, Tenant, TenantSuspended
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import Permission, Role
 
 
 def _choose(
@@ -78,7 +86,8 @@ class LogIn:
 
     Two steps: ``_authenticate`` decides whether the password proves the account, ``_sign_in`` opens the
     session for a proven user, or answers with a challenge when a second factor must follow
-    (``identity.mfa_sign_in`` completes it).
+    (``identity.mfa_sign_in`` completes it). Guessing is slowed down by ``throttle_policy`` (see
+    ``throttling``).
     """
 
     def __init__(
@@ -89,34 +98,40 @@ class LogIn:
         clock: Clock,
         *,
         sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
+        throttle_policy: SignInThrottlePolicy = DEFAULT_THROTTLE_POLICY,
     ) -> None:
         self._uow, self._hasher, self._issuer, self._clock = uow, hasher, issuer, clock
         self._sessions = sessions
+        self._throttle = SignInThrottle(uow, clock, throttle_policy)
 
     async def __call__(
         self, cmd: LogInCommand
-    ) -> Result[SignInOutcome, InvalidCredentials | NoAccessToTenant | TenantSuspended]:
+    ) -> Result[
+        SignInOutcome,
+        InvalidCredentials | SignInThrottled | NoAccessToTenant | TenantSuspended | EmailNotVerified,
+    ]:
         authenticated = await self._authenticate(cmd)
         if isinstance(authenticated, Failure):
             return authenticated
         return await self._sign_in(authenticated.unwrap(), cmd)
 
-    async def _authenticate(self, cmd: LogInCommand) -> Result[User, InvalidCredentials]:
-        email = Email.parse(cmd.email)
-        user = None
-        if isinstance(email, Success):
-            async with self._uow(Scope(), read_only=True) as uow:
-                user = await uow.users.get_by_email(email.unwrap())
-        if user is None:
+    async def _authenticate(self, cmd: LogInCommand) -> Result[User, InvalidCredentials | SignInThrottled]:
+        admitted = await self._throttle.admit(cmd.email, cmd.device_fingerprint, cmd.context)
+        if isinstance(admitted, Failure):
+            return admitted
+        attempt = admitted.unwrap()
+        if attempt.user is None:
             await self._hasher.burn(cmd.password)  # the same time as a wrong password: no account oracle
             return Failure(InvalidCredentials())
-        if not await self._hasher.verify(normalise_password(cmd.password), user.password_hash):
+        if not await self._hasher.verify(normalise_password(cmd.password), attempt.user.password_hash):
+            await self._throttle.failed(attempt, cmd.context)
             return Failure(InvalidCredentials())
-        return Success(user)
+        await self._throttle.succeeded(attempt)
+        return Success(attempt.user)
 
     async def _sign_in(
         self, user: User, cmd: LogInCommand
-    ) -> Result[SignInOutcome, NoAccessToTenant | TenantSuspended]:
+    ) -> Result[SignInOutcome, NoAccessToTenant | TenantSuspended | EmailNotVerified]:
         """Tokens, or a challenge when the account has a second factor or the clinic requires one."""
         slug = Slug.parse(cmd.tenant_slug).value_or(None) if cmd.tenant_slug else None
         if cmd.tenant_slug and slug is None:
@@ -131,6 +146,8 @@ class LogIn:
             if isinstance(chosen, Failure):
                 return chosen
             tenant, membership = chosen.unwrap()
+            if not may_sign_in(user, tenant):
+                return Failure(EmailNotVerified())
             purpose = second_factor_needed(user, tenant, membership)
             outcome: SignInOutcome
             if purpose is not None:
@@ -222,7 +239,10 @@ class RefreshSession:
 
     async def __call__(
         self, cmd: RefreshCommand
-    ) -> Result[TokenPair, InvalidRefreshToken | RefreshTokenReused | DeviceMismatch | TenantSuspended]:
+    ) -> Result[
+        TokenPair,
+        InvalidRefreshToken | RefreshTokenReused | DeviceMismatch | TenantSuspended | EmailNotVerified,
+    ]:
         now = self._clock.now()
         async with self._uow(Scope()) as uow:
             redeemed = await _redeem(uow, cmd.refresh_token, now, cmd.device_fingerprint, cmd.context)
@@ -239,6 +259,9 @@ class RefreshSession:
                 return Failure(InvalidRefreshToken())
             if not tenant.is_active:
                 return Failure(TenantSuspended())
+            user = await uow.users.get(session.user_id)
+            if user is None or not may_sign_in(user, tenant):
+                return Failure(EmailNotVerified())  # the token is not spent: verifying lets it work again
             session.touch(now, self._sessions)
             await uow.sessions.save(session)
             tokens = await issue_tokens(uow, self._issuer, session, membership, now)
@@ -309,7 +332,8 @@ class SwitchTenant:
         | InvalidRefreshToken
         | RefreshTokenReused
         | DeviceMismatch
-        | AlreadyInTenant,
+        | AlreadyInTenant
+        | EmailNotVerified,
     ]:
         if cmd.tenant_slug is None and cmd.tenant_id is None:
             return Failure(NoAccessToTenant())
@@ -322,6 +346,9 @@ class SwitchTenant:
             tenant, membership = chosen.unwrap()
             if tenant.id == cmd.actor.tenant_id:
                 return Failure(AlreadyInTenant())
+            user = await uow.users.get(user_id)
+            if user is None or not may_sign_in(user, tenant):
+                return Failure(EmailNotVerified())
             redeemed = await _redeem(uow, cmd.refresh_token, now, cmd.device_fingerprint, cmd.context)
             if isinstance(redeemed, Failure):
                 return redeemed
@@ -346,6 +373,9 @@ class SessionStanding:
     unit_ids: frozenset[UnitId] = frozenset()
     plan: Plan | None = None
     """The tenant's plan, which sets its share of the API's request budget."""
+    email_verified: bool = False
+    withheld: frozenset[Permission] = frozenset()
+    """Permissions the tenant withholds until the user's email is verified (its roles' are the rest)."""
 
 
 class CheckSession:
@@ -366,6 +396,7 @@ class CheckSession:
             session = await uow.sessions.get(actor.session_id)
             tenant = await uow.tenants.get(actor.tenant_id)
             membership = await uow.memberships.get_for_user(actor.user_id)
+            user = await uow.users.get(actor.user_id)
         good = (
             session is not None
             and session.is_active(self._clock.now())
@@ -374,9 +405,16 @@ class CheckSession:
             and tenant is not None
             and tenant.is_active
             and membership is not None
+            and user is not None
+            and may_sign_in(user, tenant)
         )
-        if not good or membership is None or tenant is None:
+        if not good or membership is None or user is None or tenant is None:
             return SessionStanding(active=False)
         return SessionStanding(
-            active=True, roles=membership.roles, unit_ids=membership.unit_ids, plan=tenant.plan
+            active=True,
+            roles=membership.roles,
+            unit_ids=membership.unit_ids,
+            email_verified=user.email_verified,
+            withheld=withheld_permissions(user, tenant),
+            plan=tenant.plan,
         )

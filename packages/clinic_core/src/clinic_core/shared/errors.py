@@ -101,3 +101,15 @@ def collect_invalid(*results: object) -> InvalidInput | None:
             if isinstance(failure, InvalidInput):
                 errors.extend(failure.errors)
     return InvalidInput(tuple(errors)) if errors else None
+
+
+@dataclass(frozen=True, slots=True)
+class TooManyAttempts(DomainError):
+    """Refused before it was looked at, because of how many came before it: retry after a while."""
+
+    code: ClassVar[str] = "too_many_attempts"
+    retry_after_seconds: int = 1
+
+    @property
+    def detail(self) -> str:
+        return f"too many attempts; retry in {self.retry_after_seconds} seconds"

@@ -14,6 +14,8 @@ from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
+from clinic_core.identity.account_mail import mail_token
+from clinic_core.identity.account_security import TokenPurpose
 from clinic_core.identity.model import User
 from clinic_core.identity.passwords import check_password
 from clinic_core.identity.ports import PasswordHasher
@@ -272,12 +274,13 @@ class AcceptInvitation:
             if tenant is None or not tenant.is_active:
                 return Failure(TenantSuspended())
             user = await uow.users.get_by_email(invitation.email)
+            new_account = user is None
             if user is not None and cmd.signed_in_as is None:
                 return Failure(SignInRequired())
             if cmd.signed_in_as is not None and (user is None or user.id != cmd.signed_in_as):
                 return Failure(InvitationForAnotherAccount())
             if user is None:
-                created = await self._new_user(invitation.email, cmd)
+                created = await self._new_user(invitation.email, cmd, tenant.name)
                 if isinstance(created, Failure):
                     return created
                 user = created.unwrap()
@@ -316,14 +319,20 @@ class AcceptInvitation:
                         invitation_id=str(invitation.id),
                     )
                 )
+                if new_account:
+                    # The invitation's token was shown to the inviter too, so accepting it proves nothing
+                    # about the mailbox: the new account verifies its address like any other.
+                    await mail_token(uow, user, tenant, TokenPurpose.VERIFY_EMAIL, now)
                 await uow.commit()
             except UniqueViolation:
                 return Failure(AlreadyMember())  # accepted twice at once: the first one won
         return Success(Member(membership, user))
 
-    async def _new_user(self, email: Email, cmd: AcceptInvitationCommand) -> Result[User, InvalidInput]:
+    async def _new_user(
+        self, email: Email, cmd: AcceptInvitationCommand, clinic: str
+    ) -> Result[User, InvalidInput]:
         name = PersonName.parse(cmd.name or "")
-        password = check_password(cmd.password or "", context=(email.value, cmd.name or ""))
+        password = check_password(cmd.password or "", context=(email.value, cmd.name or "", clinic))
         invalid = collect_invalid(name, password)
         if invalid is not None:
             return Failure(invalid)

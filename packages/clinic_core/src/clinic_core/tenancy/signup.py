@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
+from clinic_core.identity.account_mail import mail_token
+from clinic_core.identity.account_security import TokenPurpose
 from clinic_core.identity.model import User
 from clinic_core.identity.passwords import check_password
 from clinic_core.identity.ports import PasswordHasher
@@ -155,5 +157,6 @@ class SignUp:
             await uow.tenants.add(tenant)
             await uow.units.add(unit)
             await uow.memberships.add(membership)
+            await mail_token(uow, owner, tenant, TokenPurpose.VERIFY_EMAIL, now)
             await uow.commit()
         return Success(SignedUp(tenant, unit, owner, membership))

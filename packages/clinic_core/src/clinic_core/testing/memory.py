@@ -21,12 +21,16 @@ from clinic_core.application.unit_of_work import (
     narrow,
 )
 from clinic_core.audit.model import AuditEvent, AuditQuery
+from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
 from clinic_core.identity.model import AuthSession, RefreshToken, User
 from clinic_core.identity.ports import (
+    AccountTokenRepository,
     MfaChallengeRepository,
     MfaRepository,
+    PasswordResetRequestLog,
     RefreshTokenRepository,
     SessionRepository,
+    SignInFailureRepository,
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
@@ -75,6 +79,9 @@ class _Tables:
     totp_credentials: dict[UUID, TotpCredential] = field(default_factory=dict)
     recovery_codes: dict[UUID, _RecoveryCode] = field(default_factory=dict)
     mfa_challenges: dict[UUID, MfaChallengeRecord] = field(default_factory=dict)
+    account_tokens: dict[UUID, AccountToken] = field(default_factory=dict)
+    reset_requests: list[tuple[str, datetime]] = field(default_factory=list)
+    sign_in_failures: dict[tuple[str, str], SignInFailures] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -83,6 +90,7 @@ class _Tables:
         _unique("uq_memberships_tenant_user", ((m.tenant_id, m.user_id) for m in self.memberships.values()))
         _unique("uq_refresh_tokens_hash", (t.token_hash for t in self.refresh_tokens.values()))
         _unique("uq_mfa_challenges_token_hash", (c.token_hash for c in self.mfa_challenges.values()))
+        _unique("uq_account_tokens_hash", (t.token_hash for t in self.account_tokens.values()))
 
 
 def _unique(constraint: str, values: Iterable[object]) -> None:
@@ -253,6 +261,9 @@ class _Sessions(_Repo[AuthSession]):
         self._seen.extend(found)
         return sorted(found, key=lambda s: (s.last_used_at, s.id), reverse=True)
 
+    async def device_known(self, user_id: UserId, fingerprint_hash: str) -> bool:
+        return bool(self._where(lambda s: s.user_id == user_id and s.fingerprint_hash == fingerprint_hash))
+
 
 class _RefreshTokens(_Repo[RefreshToken]):
     async def add(self, token: RefreshToken) -> None:
@@ -268,6 +279,60 @@ class _RefreshTokens(_Repo[RefreshToken]):
             return False
         token.rotated_at = at
         return True
+
+
+class _AccountTokens(_Repo[AccountToken]):
+    async def add(self, token: AccountToken) -> None:
+        self._put(token.id, token)
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None:
+        found = self._where(lambda t: t.token_hash == token_hash)
+        return copy.copy(found[0]) if found else None
+
+    async def retire(self, user_id: UserId, purpose: TokenPurpose, at: datetime) -> None:
+        for token in self._where(
+            lambda t: t.user_id == user_id and t.purpose is purpose and t.used_at is None
+        ):
+            token.used_at = at
+
+    async def spend(self, token_id: UUID, at: datetime) -> bool:
+        token = self._rows.get(token_id)
+        if token is None or token.used_at is not None:
+            return False
+        token.used_at = at
+        return True
+
+
+class _ResetRequests:
+    def __init__(self, rows: list[tuple[str, datetime]]) -> None:
+        self._rows = rows
+
+    async def add(self, email_hash: str, at: datetime) -> None:
+        self._rows.append((email_hash, at))
+
+    async def count_since(self, email_hash: str, since: datetime) -> int:
+        return sum(1 for key, at in self._rows if key == email_hash and at > since)
+
+
+class _SignInFailures:
+    def __init__(self, rows: dict[tuple[str, str], SignInFailures]) -> None:
+        self._rows = rows
+
+    async def get(self, key_hash: str, device_hash: str) -> SignInFailures | None:
+        found = self._rows.get((key_hash, device_hash))
+        return copy.copy(found) if found else None
+
+    async def add(self, failures: SignInFailures) -> None:
+        if (failures.key_hash, failures.device_hash) in self._rows:
+            raise UniqueViolation("pk_sign_in_failures")
+        await self.save(failures)
+
+    async def save(self, failures: SignInFailures) -> None:
+        self._rows[(failures.key_hash, failures.device_hash)] = copy.copy(failures)
+
+    async def clear(self, key_hash: str, device_hash: str | None = None) -> None:
+        for key in [k for k in self._rows if k[0] == key_hash and device_hash in (None, k[1])]:
+            del self._rows[key]
 
 
 class _AuditEvents(_Repo[AuditEvent]):
@@ -382,6 +447,9 @@ class InMemoryUnitOfWork:
     directory: UserMembershipDirectory
     mfa: MfaRepository
     mfa_challenges: MfaChallengeRepository
+    account_tokens: AccountTokenRepository
+    reset_requests: PasswordResetRequestLog
+    sign_in_failures: SignInFailureRepository
 
     def __init__(self, store: InMemoryStore, scope: Scope, *, read_only: bool = False) -> None:
         self._store = store
@@ -411,6 +479,9 @@ class InMemoryUnitOfWork:
         self.directory = _Directory(t, self.scope)
         self.mfa = _Mfa(t)
         self.mfa_challenges = _MfaChallenges(t.mfa_challenges, seen, everyone)
+        self.account_tokens = _AccountTokens(t.account_tokens, seen, everyone)
+        self.reset_requests = _ResetRequests(t.reset_requests)
+        self.sign_in_failures = _SignInFailures(t.sign_in_failures)
         self._units = _Units(t.units, seen, in_tenant)
         self._memberships = _Memberships(t.memberships, seen, in_tenant)
         self._invitations = _Invitations(t.invitations, seen, in_tenant)

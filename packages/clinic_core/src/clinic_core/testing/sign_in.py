@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable
 
 from returns.result import Failure, Result, Success
 
+from clinic_core.identity.account_security import EmailNotVerified
 from clinic_core.identity.model import InvalidCredentials, TokenPair
 from clinic_core.identity.sessions import LogIn, LogInCommand
+from clinic_core.identity.throttling import SignInThrottled
 from clinic_core.tenancy.model import NoAccessToTenant, TenantSuspended
 
-LogInError = InvalidCredentials | NoAccessToTenant | TenantSuspended
+LogInError = InvalidCredentials | SignInThrottled | NoAccessToTenant | TenantSuspended | EmailNotVerified
 
 
 def tokens_only(log_in: LogIn) -> Callable[[LogInCommand], Awaitable[Result[TokenPair, LogInError]]]:

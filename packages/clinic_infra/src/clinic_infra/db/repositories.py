@@ -16,6 +16,7 @@ from sqlalchemy import Select, Table, bindparam, delete, func, insert, or_, sele
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditEventId, AuditQuery, AuditTarget
+from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
 from clinic_core.identity.model import AuthSession, RefreshToken, RevocationReason, User
 from clinic_core.identity.second_factor import (
     ChallengePurpose,
@@ -188,6 +189,7 @@ def _user(row: Row) -> User:
         password_hash=row["password_hash"],
         created_at=row["created_at"],
         mfa_enabled_at=row["mfa_enabled_at"],
+        email_verified_at=row["email_verified_at"],
     )
 
 
@@ -200,6 +202,7 @@ class SqlUserRepository(_Repository):
                 name=user.name.value,
                 password_hash=user.password_hash,
                 created_at=user.created_at,
+                email_verified_at=user.email_verified_at,
             )
         )
         self._db.saw(user)
@@ -222,7 +225,11 @@ class SqlUserRepository(_Repository):
         await self._db.execute(
             update(t.users)
             .where(t.users.c.id == user.id)
-            .values(name=user.name.value, password_hash=user.password_hash)
+            .values(
+                name=user.name.value,
+                password_hash=user.password_hash,
+                email_verified_at=user.email_verified_at,
+            )
         )
         self._db.saw(user)
 
@@ -536,6 +543,13 @@ class SqlSessionRepository(_Repository):
         self._db.saw(*sessions)
         return sessions
 
+    async def device_known(self, user_id: UserId, fingerprint_hash: str) -> bool:
+        s = t.auth_sessions
+        found = await self._db.execute(
+            select(s.c.id).where(s.c.user_id == user_id, s.c.fingerprint_hash == fingerprint_hash).limit(1)
+        )
+        return found.first() is not None
+
 
 class SqlRefreshTokenRepository(_Repository):
     async def add(self, token: RefreshToken) -> None:
@@ -715,6 +729,131 @@ class SqlMfaChallengeRepository(_Repository):
             update(c).where(c.c.id == challenge_id, c.c.used_at.is_(None)).values(used_at=at)
         )
         return result.rowcount == 1
+
+
+# --- account tokens, reset requests, sign-in failures ------------------------------------------------------
+
+
+def _account_token(row: Row) -> AccountToken:
+    return AccountToken(
+        id=row["id"],
+        user_id=UserId(row["user_id"]),
+        purpose=TokenPurpose(row["purpose"]),
+        token_hash=row["token_hash"],
+        email=Email(row["email"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        used_at=row["used_at"],
+    )
+
+
+_ACCOUNT_TOKEN_BY_HASH = _one_by(t.account_tokens, "token_hash")
+
+
+class SqlAccountTokenRepository(_Repository):
+    async def add(self, token: AccountToken) -> None:
+        await self._db.execute(
+            insert(t.account_tokens).values(
+                id=token.id,
+                user_id=token.user_id,
+                purpose=token.purpose.value,
+                token_hash=token.token_hash,
+                email=token.email.value,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+                used_at=token.used_at,
+            )
+        )
+        self._db.saw(token)
+
+    async def get_by_hash(self, token_hash: str) -> AccountToken | None:
+        row = await self._row(_ACCOUNT_TOKEN_BY_HASH, {"token_hash": token_hash})
+        return _account_token(row) if row else None
+
+    async def retire(self, user_id: UserId, purpose: TokenPurpose, at: datetime) -> None:
+        a = t.account_tokens
+        await self._db.execute(
+            update(a)
+            .where(a.c.user_id == user_id, a.c.purpose == purpose.value, a.c.used_at.is_(None))
+            .values(used_at=at)
+        )
+
+    async def spend(self, token_id: UUID, at: datetime) -> bool:
+        # The compare-and-set, as for refresh tokens: the second of two racing spends waits for the
+        # first to commit, re-checks ``used_at IS NULL`` and updates nothing.
+        a = t.account_tokens
+        result = await self._db.execute(
+            update(a).where(a.c.id == token_id, a.c.used_at.is_(None)).values(used_at=at)
+        )
+        return result.rowcount == 1
+
+
+class SqlPasswordResetRequestLog(_Repository):
+    async def add(self, email_hash: str, at: datetime) -> None:
+        await self._db.execute(
+            insert(t.password_reset_requests).values(id=new_uuid(), email_hash=email_hash, requested_at=at)
+        )
+
+    async def count_since(self, email_hash: str, since: datetime) -> int:
+        r = t.password_reset_requests
+        found = await self._db.execute(
+            select(func.count()).where(r.c.email_hash == email_hash, r.c.requested_at > since)
+        )
+        return int(found.scalar_one())
+
+
+def _sign_in_failures(row: Row) -> SignInFailures:
+    return SignInFailures(
+        key_hash=row["key_hash"],
+        device_hash=row["device_hash"],
+        failures=row["failures"],
+        first_failed_at=row["first_failed_at"],
+        last_failed_at=row["last_failed_at"],
+        locked_until=row["locked_until"],
+    )
+
+
+def _failure_values(failures: SignInFailures) -> dict[str, Any]:
+    return {
+        "failures": failures.failures,
+        "first_failed_at": failures.first_failed_at,
+        "last_failed_at": failures.last_failed_at,
+        "locked_until": failures.locked_until,
+    }
+
+
+class SqlSignInFailureRepository(_Repository):
+    async def get(self, key_hash: str, device_hash: str) -> SignInFailures | None:
+        f = t.sign_in_failures
+        # FOR UPDATE on PostgreSQL; SQLite ignores it, and its write transactions run one at a time anyway.
+        row = await self._row(
+            select(f).where(f.c.key_hash == key_hash, f.c.device_hash == device_hash).with_for_update()
+        )
+        return _sign_in_failures(row) if row else None
+
+    async def add(self, failures: SignInFailures) -> None:
+        # Never an update-or-insert: a counter read as missing may have been inserted since, and writing
+        # this one's values over it would lose the other attempt's count.
+        await self._db.execute(
+            insert(t.sign_in_failures).values(
+                key_hash=failures.key_hash, device_hash=failures.device_hash, **_failure_values(failures)
+            )
+        )
+
+    async def save(self, failures: SignInFailures) -> None:
+        f = t.sign_in_failures
+        await self._db.execute(
+            update(f)
+            .where(f.c.key_hash == failures.key_hash, f.c.device_hash == failures.device_hash)
+            .values(_failure_values(failures))
+        )
+
+    async def clear(self, key_hash: str, device_hash: str | None = None) -> None:
+        f = t.sign_in_failures
+        statement = delete(f).where(f.c.key_hash == key_hash)
+        if device_hash is not None:
+            statement = statement.where(f.c.device_hash == device_hash)
+        await self._db.execute(statement)
 
 
 # --- audit trail -----------------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ users = Table(
     Column("name", String(200), nullable=False),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("email_verified_at", UtcDateTime),
     # The second factor: secrets as the SecretBox encrypted them, never in clear.
     Column("mfa_secret", String(255)),
     Column("mfa_pending_secret", String(255)),
@@ -125,6 +126,42 @@ mfa_challenges = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("used_at", UtcDateTime),
     UniqueConstraint("token_hash", name="uq_mfa_challenges_token_hash"),
+)
+
+account_tokens = Table(
+    "account_tokens",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("purpose", String(20), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("used_at", UtcDateTime),
+    UniqueConstraint("token_hash", name="uq_account_tokens_hash"),
+    Index("ix_account_tokens_user_id_purpose", "user_id", "purpose"),
+)
+
+password_reset_requests = Table(
+    "password_reset_requests",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("email_hash", String(64), nullable=False),
+    Column("requested_at", UtcDateTime, nullable=False),
+    Index("ix_password_reset_requests_email_hash_requested_at", "email_hash", "requested_at"),
+)
+
+sign_in_failures = Table(
+    "sign_in_failures",
+    metadata,
+    Column("key_hash", String(64), nullable=False),
+    Column("device_hash", String(64), nullable=False, server_default=""),
+    Column("failures", Integer, nullable=False),
+    Column("first_failed_at", UtcDateTime, nullable=False),
+    Column("last_failed_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
+    PrimaryKeyConstraint("key_hash", "device_hash", name="pk_sign_in_failures"),
 )
 
 # --- tenant-owned tables (row-level security on PostgreSQL) --------------------------------------------------

@@ -30,13 +30,16 @@ from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.repositories import (
+    SqlAccountTokenRepository,
     SqlAuditLog,
     SqlInvitationRepository,
     SqlMembershipRepository,
     SqlMfaChallengeRepository,
     SqlMfaRepository,
+    SqlPasswordResetRequestLog,
     SqlRefreshTokenRepository,
     SqlSessionRepository,
+    SqlSignInFailureRepository,
     SqlTenantRepository,
     SqlUnitRepository,
     SqlUserMembershipDirectory,
@@ -118,6 +121,9 @@ class SqlUnitOfWork:
         self.directory = SqlUserMembershipDirectory(self._db)
         self.mfa = SqlMfaRepository(self._db)
         self.mfa_challenges = SqlMfaChallengeRepository(self._db)
+        self.account_tokens = SqlAccountTokenRepository(self._db)
+        self.reset_requests = SqlPasswordResetRequestLog(self._db)
+        self.sign_in_failures = SqlSignInFailureRepository(self._db)
         self._units = SqlUnitRepository(self._db)
         self._memberships = SqlMembershipRepository(self._db)
         self._invitations = SqlInvitationRepository(self._db)
