@@ -9,7 +9,7 @@ from returns.result import Failure, Result, Success
 
 from clinic_core.identity.ports import AccessClaims
 from clinic_core.shared.errors import Forbidden
-from clinic_core.shared.ids import SessionId, TenantId, UnitId, UserId
+from clinic_core.shared.ids import ApiKeyId, SessionId, TenantId, UnitId, UserId
 from clinic_core.tenancy.permissions import Permission, Role, permissions_of
 
 
@@ -21,6 +21,12 @@ class Actor:
     unit_ids: frozenset[UnitId]
     """Empty: every unit of the tenant. Otherwise the member is restricted to these units."""
     session_id: SessionId | None = None
+    granted: frozenset[Permission] | None = None
+    """The effective permissions when known (built-in roles and custom roles, or an API key's scopes);
+    None: those of ``roles``."""
+    api_key_id: ApiKeyId | None = None
+    """Set when an API key acts rather than a person; ``user_id`` is then nobody's
+    (``clinic_core.access.model.API_KEY_USER``)."""
 
     @classmethod
     def from_claims(cls, claims: AccessClaims) -> Actor:
@@ -34,13 +40,18 @@ class Actor:
             session_id=claims.session_id,
         )
 
-    def with_access(self, roles: frozenset[Role], unit_ids: frozenset[UnitId]) -> Actor:
-        """The same person and session with the roles and units their membership has now."""
-        return replace(self, roles=roles, unit_ids=unit_ids)
+    def with_access(
+        self,
+        roles: frozenset[Role],
+        unit_ids: frozenset[UnitId],
+        granted: frozenset[Permission] | None = None,
+    ) -> Actor:
+        """The same person and session with the roles, units and permissions their membership has now."""
+        return replace(self, roles=roles, unit_ids=unit_ids, granted=granted)
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return permissions_of(self.roles)
+        return self.granted if self.granted is not None else permissions_of(self.roles)
 
     def authorize(self, permission: Permission) -> Result[None, Forbidden]:
         if permission in self.permissions:

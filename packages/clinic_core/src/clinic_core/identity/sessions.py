@@ -7,6 +7,7 @@ from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
+from clinic_core.access.roles import effective_permissions
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
@@ -29,7 +30,7 @@ from clinic_core.shared.ids import TenantId, UnitId
 from clinic_core.shared.tokens import digest
 from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Membership, NoAccessToTenant, Tenant, TenantSuspended
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import Permission, Role
 
 
 def _choose(
@@ -269,14 +270,18 @@ class SessionStanding:
     active: bool
     roles: frozenset[Role] = frozenset()
     unit_ids: frozenset[UnitId] = frozenset()
+    permissions: frozenset[Permission] = frozenset()
+    """What the member may do now: their built-in roles' permissions and their custom roles'."""
 
 
 class CheckSession:
     """Is the session behind an access token still good for this tenant, and with which roles?
 
     Access tokens are self-contained for 15 minutes; this is what makes logout, a replayed refresh token,
-    a tenant switch, a suspended tenant or a removed membership take effect before they expire. Hosts
-    cache the answer briefly.
+    a tenant switch, a suspended tenant or a removed membership take effect before they expire. The
+    standing carries the member's effective permissions, custom roles included (tokens name built-in
+    roles only), so a role edited or taken away applies to sessions already open. Hosts cache the answer
+    briefly.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
@@ -289,6 +294,7 @@ class CheckSession:
             session = await uow.sessions.get(actor.session_id)
             tenant = await uow.tenants.get(actor.tenant_id)
             membership = await uow.memberships.get_for_user(actor.user_id)
+            granted = await effective_permissions(uow, membership) if membership else frozenset()
         good = (
             session is not None
             and session.is_active(self._clock.now())
@@ -300,4 +306,6 @@ class CheckSession:
         )
         if not good or membership is None:
             return SessionStanding(active=False)
-        return SessionStanding(active=True, roles=membership.roles, unit_ids=membership.unit_ids)
+        return SessionStanding(
+            active=True, roles=membership.roles, unit_ids=membership.unit_ids, permissions=granted
+        )

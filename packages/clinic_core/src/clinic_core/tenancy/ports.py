@@ -8,6 +8,7 @@ from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.shared.ids import InvitationId, MembershipId, TenantId, UnitId, UserId
 from clinic_core.shared.values import Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
+from clinic_core.tenancy.permissions import Role
 
 
 class TenantRepository(Protocol):
@@ -48,6 +49,15 @@ class MembershipRepository(Protocol):
     async def list(self, page: PageRequest, sharing: frozenset[UnitId] | None = None) -> Page[Membership]:
         """Memberships in id order; with ``sharing``, only those that reach one of these units (the members
         a unit-restricted member works with: unrestricted ones, and those restricted to a shared unit)."""
+        ...
+
+    async def save_roles(self, membership: Membership) -> None:
+        """Write the membership's built-in ``roles`` and its ``custom_role_ids``."""
+        ...
+
+    async def ids_with_role(self, role: Role) -> frozenset[MembershipId]:
+        """The memberships holding ``role``, locked until the transaction ends where the database can
+        (so that two owners demoting each other at once cannot leave the clinic without one)."""
         ...
 
 
