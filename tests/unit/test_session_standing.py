@@ -34,7 +34,7 @@ from clinic_core.tenancy.members import (
     InviteMemberCommand,
 )
 from clinic_core.tenancy.model import Membership
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Role
 from clinic_core.tenancy.signup import SignedUp, SignUp, SignUpCommand
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, InMemoryUnitOfWorkFactory
 
@@ -110,10 +110,18 @@ async def clinics() -> Clinics:
 
 async def test_a_fresh_session_stands_with_the_memberships_roles_and_units(clinics: Clinics) -> None:
     in_a = await clinics.standing(await clinics.log_in())
-    assert in_a == SessionStanding(active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset())
+    assert in_a == SessionStanding(
+        active=True,
+        roles=frozenset({Role.OWNER}),
+        unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.OWNER],
+    )
     in_b = await clinics.standing(await clinics.log_in(tenant=clinics.b))
     assert in_b == SessionStanding(
-        active=True, roles=frozenset({Role.PROFESSIONAL}), unit_ids=frozenset({clinics.b.unit.id})
+        active=True,
+        roles=frozenset({Role.PROFESSIONAL}),
+        unit_ids=frozenset({clinics.b.unit.id}),
+        permissions=ROLE_PERMISSIONS[Role.PROFESSIONAL],
     )
 
 
@@ -134,7 +142,12 @@ async def test_the_standing_carries_the_roles_and_units_as_they_are_now(clinics:
 
     standing = await clinics.standing(tokens)
 
-    assert standing == SessionStanding(active=True, roles=frozenset({Role.MANAGER}), unit_ids=frozenset())
+    assert standing == SessionStanding(
+        active=True,
+        roles=frozenset({Role.MANAGER}),
+        unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.MANAGER],
+    )
     assert clinics.actor_of(tokens).roles == {Role.PROFESSIONAL}  # what the token still claims
 
 

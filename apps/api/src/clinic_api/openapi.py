@@ -21,13 +21,15 @@ from blacksheep.server.openapi.ui import SwaggerUIProvider, UIOptions
 from blacksheep.server.openapi.v3 import OpenAPIHandler, SecuritySchemeHandler
 from guardpost import AuthenticationHandler
 from openapidocs.v3 import (  # type: ignore[import-untyped]  # openapidocs ships no type information
+    APIKeySecurity,
     HTTPSecurity,
     Info,
+    ParameterLocation,
     SecurityRequirement,
     SecurityScheme,
 )
 
-from clinic_api.auth import BearerAuthentication
+from clinic_api.auth import ApiKeyAuthentication, BearerAuthentication
 from clinic_api.problems import PROBLEM_CONTENT_TYPE, ProblemDetails
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -103,6 +105,20 @@ class BearerSecuritySchemeHandler(SecuritySchemeHandler):
                     scheme="bearer",
                     bearer_format="JWT",
                     description="The access_token of POST /v1/auth/login, in `Authorization: Bearer ...`.",
+                ),
+                SecurityRequirement(handler.scheme, []),
+            )
+        elif isinstance(handler, ApiKeyAuthentication):
+            yield (
+                handler.scheme,
+                APIKeySecurity(
+                    name="X-API-Key",
+                    in_=ParameterLocation.HEADER,
+                    description=(
+                        "An integration's API key (POST /v1/api-keys), in `X-API-Key: <key>` or in "
+                        "`Authorization: ApiKey <key>`. It acts for its clinic with its scopes only, and "
+                        "cannot call the routes about a person (/v1/me, /v1/auth/...)."
+                    ),
                 ),
                 SecurityRequirement(handler.scheme, []),
             )

@@ -18,6 +18,7 @@ from clinic_api.problems import ProblemRaised
 controller_routes = RoutesRegistry()
 get = controller_routes.get
 post = controller_routes.post
+put = controller_routes.put
 delete = controller_routes.delete
 
 

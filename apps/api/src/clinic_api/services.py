@@ -10,6 +10,14 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from clinic_core.access.api_keys import (
+    AuthenticateApiKey,
+    CreateApiKey,
+    GetApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+)
+from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
 from clinic_core.application.ports import RateLimiter
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.identity.credentials import ChangePassword
@@ -71,6 +79,17 @@ class AppServices:
     get_member: GetMember
     invite_member: InviteMember
     accept_invitation: AcceptInvitation
+    list_roles: ListRoles
+    get_role: GetRole
+    create_role: CreateRole
+    update_role: UpdateRole
+    delete_role: DeleteRole
+    set_member_roles: SetMemberRoles
+    list_api_keys: ListApiKeys
+    get_api_key: GetApiKey
+    create_api_key: CreateApiKey
+    revoke_api_key: RevokeApiKey
+    authenticate_api_key: AuthenticateApiKey
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -126,6 +145,17 @@ class AppServices:
             get_member=GetMember(uow),
             invite_member=InviteMember(uow, clock),
             accept_invitation=AcceptInvitation(uow, hasher, clock),
+            list_roles=ListRoles(uow),
+            get_role=GetRole(uow),
+            create_role=CreateRole(uow, clock),
+            update_role=UpdateRole(uow, clock),
+            delete_role=DeleteRole(uow, clock),
+            set_member_roles=SetMemberRoles(uow, clock),
+            list_api_keys=ListApiKeys(uow),
+            get_api_key=GetApiKey(uow),
+            create_api_key=CreateApiKey(uow, clock),
+            revoke_api_key=RevokeApiKey(uow, clock),
+            authenticate_api_key=AuthenticateApiKey(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

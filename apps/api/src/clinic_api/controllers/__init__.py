@@ -1,12 +1,14 @@
 """The HTTP controllers. Importing this package registers their routes in ``clinic_api.routing``."""
 
 from clinic_api.controllers import (
+    api_keys,
     devices,
     health,
     invitations,
     me,
     members,
     metrics,
+    roles,
     sessions,
     signup,
     units,
@@ -14,12 +16,14 @@ from clinic_api.controllers import (
 )
 
 __all__ = [
+    "api_keys",
     "devices",
     "health",
     "invitations",
     "me",
     "members",
     "metrics",
+    "roles",
     "sessions",
     "signup",
     "units",

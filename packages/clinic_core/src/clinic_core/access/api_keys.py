@@ -68,9 +68,7 @@ class CreateApiKey:
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(
-        self, cmd: CreateApiKeyCommand
-    ) -> Result[ApiKeyIssued, Forbidden | InvalidInput]:
+    async def __call__(self, cmd: CreateApiKeyCommand) -> Result[ApiKeyIssued, Forbidden | InvalidInput]:
         actor = cmd.actor
         allowed = actor.authorize(Permission.API_KEYS_WRITE)
         if isinstance(allowed, Failure):

@@ -176,9 +176,7 @@ def parse_cidrs(raw: Iterable[str]) -> Result[tuple[str, ...], InvalidInput]:
     ``10.0.0.0/8``."""
     values = list(raw)
     if len(values) > API_KEY_MAX_CIDRS:
-        return Failure(
-            InvalidInput.of("allowed_cidrs", "too_many", f"at most {API_KEY_MAX_CIDRS} networks")
-        )
+        return Failure(InvalidInput.of("allowed_cidrs", "too_many", f"at most {API_KEY_MAX_CIDRS} networks"))
     networks: list[str] = []
     for value in values:
         try:

@@ -384,4 +384,3 @@ class SetMemberRoles:
             )
             await uow.commit()
         return Success(membership)
-

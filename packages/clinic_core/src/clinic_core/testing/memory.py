@@ -76,7 +76,9 @@ class _Tables:
             for role_id in membership.custom_role_ids:
                 role = self.roles.get(role_id)
                 if role is None or role.tenant_id != membership.tenant_id:
-                    raise AssertionError("fk_membership_roles_role: a member holds a role not of their tenant")
+                    raise AssertionError(
+                        "fk_membership_roles_role: a member holds a role not of their tenant"
+                    )
 
 
 def _unique(constraint: str, values: Iterable[object]) -> None:

@@ -808,7 +808,9 @@ class SqlApiKeyRepository(_Repository):
 
     async def get(self, key_id: ApiKeyId) -> ApiKey | None:
         row = await self._row(
-            select(t.api_keys).where(t.api_keys.c.tenant_id == self._db.tenant_id(), t.api_keys.c.id == key_id)
+            select(t.api_keys).where(
+                t.api_keys.c.tenant_id == self._db.tenant_id(), t.api_keys.c.id == key_id
+            )
         )
         return _api_key(row) if row else None
 
