@@ -60,7 +60,7 @@ class ApiKeyRepository(Protocol):
         ...
 
     async def touch(self, key_id: ApiKeyId, now: datetime, stale_before: datetime) -> bool:
-        """Set ``last_used_at = now`` if it is unset or older than ``stale_before``: a compare-and-set, so
+        """Set ``last_used_at = now`` if it is unset or not after ``stale_before``: a compare-and-set, so
         a busy key writes at most once per interval whatever the number of processes."""
         ...
 

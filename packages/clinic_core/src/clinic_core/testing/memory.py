@@ -293,7 +293,7 @@ class _ApiKeys(_Repo[ApiKey]):
 
     async def touch(self, key_id: ApiKeyId, now: datetime, stale_before: datetime) -> bool:
         key = self._get(key_id)
-        if key is None or (key.last_used_at is not None and key.last_used_at >= stale_before):
+        if key is None or (key.last_used_at is not None and key.last_used_at > stale_before):
             return False
         key.last_used_at = now
         return True

@@ -841,7 +841,7 @@ class SqlApiKeyRepository(_Repository):
             .where(
                 k.c.tenant_id == self._db.tenant_id(),
                 k.c.id == key_id,
-                k.c.last_used_at.is_(None) | (k.c.last_used_at < stale_before),
+                k.c.last_used_at.is_(None) | (k.c.last_used_at <= stale_before),
             )
             .values(last_used_at=now)
         )
