@@ -57,7 +57,8 @@ class MembershipRepository(Protocol):
 
     async def ids_with_role(self, role: Role) -> frozenset[MembershipId]:
         """The memberships holding ``role``, locked until the transaction ends where the database can
-        (so that two owners demoting each other at once cannot leave the clinic without one)."""
+        (so that two owners demoting each other at once cannot leave the clinic without one). Not for a
+        read-only unit of work."""
         ...
 
 
