@@ -25,9 +25,13 @@ from tests.api.conftest import PASSWORD, Api, auth_header, body_of
 _PARAM = re.compile(r"{([^}]+)}")
 CUSTOM = "custom"
 OWNER_EMAIL = "ana@example.com"
-CUSTOM_PERMISSIONS = frozenset(
-    {Permission.MEMBERS_READ, Permission.MEMBERS_WRITE, Permission.UNITS_READ, Permission.API_KEYS_READ}
-)
+# Managing members and reading keys, without writing units or keys; and the client's permissions, so that
+# inviting a client grants nothing this role lacks.
+CUSTOM_PERMISSIONS = ROLE_PERMISSIONS[Role.CLIENT] | {
+    Permission.MEMBERS_READ,
+    Permission.MEMBERS_WRITE,
+    Permission.API_KEYS_READ,
+}
 ROLES = [*(role.value for role in Role), CUSTOM]
 
 

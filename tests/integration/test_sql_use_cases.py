@@ -39,7 +39,7 @@ from clinic_core.tenancy.members import (
     Member,
 )
 from clinic_core.tenancy.model import Membership
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Role
 from clinic_core.tenancy.signup import EmailAlreadyRegistered, SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand, GetUnit, ListUnits
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher
@@ -236,7 +236,10 @@ async def test_a_user_of_two_tenants_switches_between_them(
     check = CheckSession(sql_uow, clock)
     assert await check(actor) == SessionStanding(active=False)  # B's access token no longer stands
     assert await check(_actor_of(issuer, switched)) == SessionStanding(
-        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset()
+        active=True,
+        roles=frozenset({Role.OWNER}),
+        unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.OWNER],
     )
     refresh = RefreshSession(sql_uow, issuer, clock)
     assert isinstance((await refresh(RefreshCommand(tokens.refresh_token))).failure(), RefreshTokenReused)
@@ -252,7 +255,10 @@ async def test_a_logged_out_session_no_longer_stands(
     other_device = (await log_in(LogInCommand(clinic.owner.email.value, PASSWORD))).unwrap()
     check = CheckSession(sql_uow, clock)
     assert await check(_actor_of(issuer, tokens)) == SessionStanding(
-        active=True, roles=frozenset({Role.OWNER}), unit_ids=frozenset()
+        active=True,
+        roles=frozenset({Role.OWNER}),
+        unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.OWNER],
     )
 
     assert isinstance(await LogOut(sql_uow, clock)(RefreshCommand(tokens.refresh_token)), Success)

@@ -254,6 +254,26 @@ async def test_only_an_owner_makes_or_unmakes_an_owner(world: World) -> None:
     assert isinstance(await world.set_roles(world.owner, member, {Role.OWNER}), Success)
 
 
+async def test_inviting_grants_no_more_than_the_inviter_holds(world: World) -> None:
+    recruiter_role = await world.create_role(
+        world.owner, "Recrutamento", P.MEMBERS_WRITE, *ROLE_PERMISSIONS[Role.CLIENT]
+    )
+    member = await world.member(Role.CLIENT)
+    await world.set_roles(world.owner, member, set(), {recruiter_role})
+    recruiter = actor_of(member).with_access(
+        frozenset(), frozenset(), ROLE_PERMISSIONS[Role.CLIENT] | {P.MEMBERS_WRITE}
+    )
+    invite = InviteMember(world.uow, world.clock)
+    professional = await invite(
+        InviteMemberCommand(recruiter, "pro@example.com", frozenset({"professional"}))
+    )
+    assert isinstance(professional, Failure)
+    assert isinstance(professional.failure(), PermissionEscalation)
+    assert "clinical:write" in professional.failure().permission
+    client = await invite(InviteMemberCommand(recruiter, "cli@example.com", frozenset({"client"})))
+    assert isinstance(client, Success)
+
+
 async def test_the_last_owner_stays_one(world: World) -> None:
     ana = world.clinic.membership
     assert await world.set_roles(world.owner, ana, {Role.ADMIN}) == Failure(LastOwner())
