@@ -172,6 +172,8 @@ async def test_openapi_lists_every_v1_route_with_bearer_security_and_problems(ap
     assert spec["components"]["securitySchemes"]["ApiKey"]["type"] == "apiKey"
     assert spec["components"]["securitySchemes"]["ApiKey"]["in"] == "header"
     assert spec["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    for path, method in (("/v1/me", "get"), ("/v1/auth/change-password", "post"), ("/v1/api-keys", "post")):
+        assert spec["paths"][path][method]["security"] == [{"Bearer": []}], path  # no API key there
     assert "Location" in create_unit["responses"]["201"]["headers"]
     assert create_unit["description"].startswith("Add a unit")
 

@@ -45,9 +45,10 @@ def _declare(access: Access) -> Callable[[F], F]:
     return mark
 
 
-def requires(permission: Permission) -> Callable[[F], F]:
-    """The route needs ``permission``; a person or an API key holding it may call it."""
-    return _declare(Access(permission, people_only=False))
+def requires(permission: Permission, *, people_only: bool = False) -> Callable[[F], F]:
+    """The route needs ``permission``; a person or an API key holding it may call it (a person only, with
+    ``people_only``: minting credentials, say)."""
+    return _declare(Access(permission, people_only=people_only))
 
 
 def requires_signed_in() -> Callable[[F], F]:

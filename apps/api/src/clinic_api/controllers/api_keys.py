@@ -51,7 +51,7 @@ class ApiKeys(APIController):
         keys = unwrap_or_raise(await self._list(actor))
         return json_response(ApiKeyList(items=[ApiKeyOut.of(k) for k in keys]))
 
-    @requires(Permission.API_KEYS_WRITE)
+    @requires(Permission.API_KEYS_WRITE, people_only=True)
     @documented(
         201,
         ApiKeyCreated,
