@@ -366,6 +366,8 @@ class SetMemberRoles:
                 if owners <= {membership.id}:
                     return Failure(LastOwner())
             old_roles, old_custom = membership.roles, membership.custom_role_ids
+            if (old_roles, old_custom) == (roles, frozenset(custom)):
+                return Success(membership)  # nothing changes: nothing to write or record
             membership.roles, membership.custom_role_ids = roles, frozenset(custom)
             await uow.memberships.save_roles(membership)
             await uow.audit.add(

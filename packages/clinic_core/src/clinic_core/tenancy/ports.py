@@ -63,7 +63,10 @@ class MembershipRepository(Protocol):
 
 
 class UserMembershipDirectory(Protocol):
-    """A user's memberships across every tenant: the one cross-tenant read, keyed by the user themself."""
+    """A user's memberships across every tenant: the one cross-tenant read, keyed by the user themself.
+
+    Built-in roles and units only: ``custom_role_ids`` stay empty here (tokens name built-in roles; the
+    tenant's ``MembershipRepository`` has the custom ones)."""
 
     async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
@@ -318,7 +318,7 @@ class _Directory:
             (m for m in self._tables.memberships.values() if m.user_id == user_id),
             key=lambda m: (m.created_at, m.id),
         )
-        return [(self._tables.tenants[m.tenant_id], m) for m in found]
+        return [(self._tables.tenants[m.tenant_id], replace(m, custom_role_ids=frozenset())) for m in found]
 
 
 class _Invitations(_Repo[Invitation]):
