@@ -167,8 +167,13 @@ async def test_openapi_lists_every_v1_route_with_bearer_security_and_problems(ap
     assert "application/problem+json" in login["responses"]["401"]["content"]
     assert login["requestBody"]["content"]["application/json"]
     create_unit = spec["paths"]["/v1/units"]["post"]
-    assert "security" not in create_unit  # the global requirement: a bearer token
-    assert spec["security"] == [{"Bearer": []}]
+    assert "security" not in create_unit  # the global requirement: a bearer token or an API key
+    assert spec["security"] == [{"Bearer": []}, {"ApiKey": []}]
+    assert spec["components"]["securitySchemes"]["ApiKey"]["type"] == "apiKey"
+    assert spec["components"]["securitySchemes"]["ApiKey"]["in"] == "header"
+    assert spec["components"]["securitySchemes"]["ApiKey"]["name"] == "X-API-Key"
+    for path, method in (("/v1/me", "get"), ("/v1/auth/change-password", "post"), ("/v1/api-keys", "post")):
+        assert spec["paths"][path][method]["security"] == [{"Bearer": []}], path  # no API key there
     assert "Location" in create_unit["responses"]["201"]["headers"]
     assert create_unit["description"].startswith("Add a unit")
 

@@ -135,3 +135,26 @@ def test_the_settings_name_the_budgets_and_refuse_unknown_classes_and_plans() ->
         rate_limits(Settings(rate_limit_fail_open="reads"))
     with pytest.raises(ValidationError, match="unknown plans"):
         Settings(rate_limit_per_tenant_plan={"gold": 10})
+
+
+async def test_an_api_key_spends_its_own_budget_and_its_clinics(make_api: Callable[..., Any]) -> None:
+    api = await _api(
+        make_api,
+        per_api_key=RateLimit(3),
+        per_tenant_plan=((Plan.TRIAL, RateLimit(1_000)), (Plan.CLINIC, RateLimit(4))),
+    )
+    owner, _ = await api.owner_token("ana@example.com", "Clínica A")
+    created = await api.post("/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, owner)
+    assert created.status == 201, await created.text()
+    key = (await body_of(created))["key"]
+
+    async def with_key() -> int:
+        return (await api.client.get("/v1/units", headers={"X-API-Key": key})).status
+
+    assert [await with_key() for _ in range(4)] == [200, 200, 200, 429]
+    assert (await api.get("/v1/units", owner)).status == 200  # the person's budget is theirs
+
+    (tenant,) = api.memory.store.tables.tenants.values()
+    tenant.plan = Plan.CLINIC  # a small plan budget: the key and the person now share four a minute
+    statuses = [(await api.get("/v1/units", owner)).status for _ in range(5)]
+    assert statuses == [200, 200, 200, 200, 429]

@@ -28,10 +28,20 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     a_device = await api.log_in(f"ana{tag}@example.com")
     a_sessions = await body_of(await api.get("/v1/auth/sessions", a_device["access_token"]))
     other = next(s for s in a_sessions["items"] if not s["current"])
+    role = await api.post("/v1/roles", {"name": "Financeiro", "permissions": ["billing:read"]}, a_owner)
+    assert role.status == 201, await role.text()
+    key = await api.post("/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, a_owner)
+    assert key.status == 201, await key.text()
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
-        "ids": {"unit_id": a["unit"]["id"], "member_id": a_member["id"], "session_id": other["id"]},
+        "ids": {
+            "unit_id": a["unit"]["id"],
+            "member_id": a_member["id"],
+            "session_id": other["id"],
+            "role_id": (await body_of(role))["id"],
+            "api_key_id": (await body_of(key))["id"],
+        },
     }
 
 
@@ -50,6 +60,12 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/units/{unit_id}"): None,
     ("GET", "/v1/members/{member_id}"): None,
     ("DELETE", "/v1/auth/sessions/{session_id}"): None,
+    ("GET", "/v1/roles/{role_id}"): None,
+    ("PUT", "/v1/roles/{role_id}"): {"name": "Financeiro", "permissions": ["billing:read", "billing:write"]},
+    ("DELETE", "/v1/roles/{role_id}"): None,
+    ("PUT", "/v1/members/{member_id}/roles"): {"roles": ["manager"], "custom_role_ids": []},
+    ("GET", "/v1/api-keys/{api_key_id}"): None,
+    ("DELETE", "/v1/api-keys/{api_key_id}"): None,
 }
 
 
@@ -58,6 +74,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
         return await api.get(path, token)
     if method == "POST":
         return await api.post(path, body or {}, token)
+    if method == "PUT":
+        return await api.put(path, body or {}, token)
     if method == "DELETE":
         return await api.client.delete(path, headers=auth_header(token))
     if method == "PUT":
@@ -81,7 +99,8 @@ async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None
 
 
 async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
-    for method, template in parametrised_v1_routes(api):
+    # Deletions last: a role deleted before its GET would make the owner's GET a 404.
+    for method, template in sorted(parametrised_v1_routes(api), key=lambda r: (r[0] == "DELETE", r)):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"

@@ -200,3 +200,41 @@ def test_an_unreachable_database_at_start_is_one_clear_line_not_a_traceback(tmp_
     output = finished.stdout + finished.stderr
     assert "cannot reach the database" in output
     assert "Traceback" not in output
+
+
+def test_an_api_key_acts_for_its_clinic_over_http(pg_server: Server) -> None:
+    with pg_server.client() as client:
+        signed, email = _signup(client, "Clínica Integrada")
+        _, other_email = _signup(client, "Clínica Vizinha")
+        token = client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}).json()[
+            "access_token"
+        ]
+        other = client.post("/v1/auth/login", json={"email": other_email, "password": PASSWORD}).json()
+        other_unit = client.get("/v1/units", headers={"Authorization": f"Bearer {other['access_token']}"})
+        created = client.post(
+            "/v1/api-keys",
+            json={"name": "ERP", "scopes": ["units:read"]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert created.status_code == 201, created.text
+        key = created.json()["key"]
+
+        mine = client.get("/v1/units", headers={"X-API-Key": key})
+        assert mine.status_code == 200, mine.text
+        assert [u["id"] for u in mine.json()["items"]] == [signed["unit"]["id"]]
+        theirs = client.get(f"/v1/units/{other_unit.json()['items'][0]['id']}", headers={"X-API-Key": key})
+        assert theirs.status_code == 404
+        writing = client.post(
+            "/v1/units", json={"name": "Norte", "timezone": "UTC"}, headers={"Authorization": f"ApiKey {key}"}
+        )
+        assert writing.status_code == 403
+        assert writing.json()["code"] == "forbidden"
+
+        revoked = client.delete(
+            f"/v1/api-keys/{created.json()['id']}", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert revoked.status_code == 204
+        refused = client.get("/v1/units", headers={"X-API-Key": key})
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == PROBLEM
+        assert refused.json()["code"] == "invalid_api_key"

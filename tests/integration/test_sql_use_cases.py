@@ -40,7 +40,7 @@ from clinic_core.tenancy.members import (
     Member,
 )
 from clinic_core.tenancy.model import Membership, Plan
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Role
 from clinic_core.tenancy.signup import EmailAlreadyRegistered, SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand, GetUnit, ListUnits
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher, tokens_only
@@ -240,6 +240,7 @@ async def test_a_user_of_two_tenants_switches_between_them(
         active=True,
         roles=frozenset({Role.OWNER}),
         unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.OWNER],
         withheld=PATIENT_DATA,
         plan=Plan.TRIAL,
     )
@@ -260,6 +261,7 @@ async def test_a_logged_out_session_no_longer_stands(
         active=True,
         roles=frozenset({Role.OWNER}),
         unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.OWNER],
         withheld=PATIENT_DATA,
         plan=Plan.TRIAL,
     )

@@ -213,7 +213,9 @@ async def test_resending_mails_a_new_link_and_retires_the_old_one(world: World) 
 async def test_by_default_an_unverified_member_signs_in_without_patient_data(world: World) -> None:
     tokens = (await world.log_in()).unwrap()
     standing = await CheckSession(world.uow, world.clock)(world.actor_of(tokens))
-    actor = world.actor_of(tokens).with_access(standing.roles, standing.unit_ids, standing.withheld)
+    actor = world.actor_of(tokens).with_access(
+        standing.roles, standing.unit_ids, granted=standing.permissions, withheld=standing.withheld
+    )
 
     assert standing.active
     assert not standing.email_verified

@@ -35,7 +35,7 @@ from clinic_core.tenancy.members import (
     InviteMemberCommand,
 )
 from clinic_core.tenancy.model import Membership, Plan
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Role
 from clinic_core.tenancy.signup import SignedUp, SignUp, SignUpCommand
 from clinic_core.testing import (
     FakeAccessTokenIssuer,
@@ -121,6 +121,7 @@ async def test_a_fresh_session_stands_with_the_memberships_roles_and_units(clini
         active=True,
         roles=frozenset({Role.OWNER}),
         unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.OWNER],
         withheld=PATIENT_DATA,
         plan=Plan.TRIAL,
     )
@@ -129,6 +130,7 @@ async def test_a_fresh_session_stands_with_the_memberships_roles_and_units(clini
         active=True,
         roles=frozenset({Role.PROFESSIONAL}),
         unit_ids=frozenset({clinics.b.unit.id}),
+        permissions=ROLE_PERMISSIONS[Role.PROFESSIONAL],
         withheld=PATIENT_DATA,
         plan=Plan.TRIAL,
     )
@@ -155,6 +157,7 @@ async def test_the_standing_carries_the_roles_and_units_as_they_are_now(clinics:
         active=True,
         roles=frozenset({Role.MANAGER}),
         unit_ids=frozenset(),
+        permissions=ROLE_PERMISSIONS[Role.MANAGER],
         withheld=PATIENT_DATA,
         plan=Plan.TRIAL,
     )

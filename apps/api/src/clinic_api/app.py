@@ -12,7 +12,8 @@ from guardpost.common import AuthenticatedRequirement
 from rodi import Container
 
 import clinic_api.controllers  # noqa: F401  # registers the controllers' routes
-from clinic_api.auth import BearerAuthentication, SessionGuard
+from clinic_api.access import access_middleware
+from clinic_api.auth import ApiKeyAuthentication, BearerAuthentication, SessionGuard
 from clinic_api.error_handling import configure_error_handling
 from clinic_api.metrics import HttpMetrics
 from clinic_api.middlewares import (
@@ -26,6 +27,8 @@ from clinic_api.openapi import configure_openapi
 from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
+from clinic_core.access.api_keys import CreateApiKey, GetApiKey, ListApiKeys, RevokeApiKey
+from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
@@ -88,22 +91,37 @@ def configure_services(
         (ResendVerification, services.resend_verification),
         (ForgotPassword, services.forgot_password),
         (ResetPassword, services.reset_password),
+        (ListRoles, services.list_roles),
+        (GetRole, services.get_role),
+        (CreateRole, services.create_role),
+        (UpdateRole, services.update_role),
+        (DeleteRole, services.delete_role),
+        (SetMemberRoles, services.set_member_roles),
+        (ListApiKeys, services.list_api_keys),
+        (GetApiKey, services.get_api_key),
+        (CreateApiKey, services.create_api_key),
+        (RevokeApiKey, services.revoke_api_key),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)
 
 
 def configure_authentication(app: Application, services: AppServices, throttle: Throttle) -> None:
-    """Every route needs a valid bearer token unless it is marked ``allow_anonymous``: a new route is
-    closed until someone opens it on purpose."""
+    """Every route needs a valid bearer token or API key unless it is marked ``allow_anonymous``: a new
+    route is closed until someone opens it on purpose. Then the permission the route declares
+    (``clinic_api.access``) is checked before its handler runs."""
     guard = SessionGuard(services.check_session, ttl_seconds=services.session_cache_seconds)
-    app.use_authentication().add(BearerAuthentication(services.tokens, guard))
+    authentication = app.use_authentication()
+    authentication.add(BearerAuthentication(services.tokens, guard))
+    authentication.add(ApiKeyAuthentication(services.authenticate_api_key))
     # After authentication has named the caller, before authorization refuses anonymous ones.
     app.middlewares.append(RequestBudgetMiddleware(throttle), MiddlewareCategory.AUTH, 10)
     authenticated = Policy("authenticated", AuthenticatedRequirement())
     app.use_authorization(
         AuthorizationStrategy(authenticated, container=app.services, default_policy=authenticated)
     )
+    # After authorization (which refused anonymous callers): each route's declared permission.
+    app.middlewares.append(access_middleware, MiddlewareCategory.AUTHZ, 10)
 
 
 def configure_middlewares(app: Application, metrics: HttpMetrics, max_body_bytes: int) -> None:

@@ -8,6 +8,9 @@ A signature is not enough: the token's session must still stand (not logged out,
 replayed refresh token, still in this tenant, tenant active, membership there). ``SessionGuard`` asks
 ``CheckSession`` and remembers the answer for a few seconds, so that a logout takes effect everywhere
 within that time without a database read on every request.
+
+``ApiKeyAuthentication`` is the second way in, for integrators: ``Authorization: ApiKey <key>`` or
+``X-API-Key: <key>`` gives an actor for the key's tenant with exactly the key's scopes.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from blacksheep import Request
 from blacksheep.server.bindings import Binder
 from cachetools import TTLCache
 from guardpost import AuthenticationHandler, Identity, UnauthorizedError
+from returns.result import Success
 
 from clinic_api.logging_setup import tenant_id_var
+from clinic_core.access.api_keys import AuthenticateApiKey, AuthenticateApiKeyCommand
 from clinic_core.application.actor import Actor
 from clinic_core.identity.ports import AccessClaims, AccessTokenVerifier
 from clinic_core.identity.sessions import CheckSession, SessionStanding
@@ -27,18 +32,21 @@ from clinic_core.shared.ids import SessionId, TenantId, UserId
 from clinic_core.tenancy.model import Plan
 
 BEARER_SCHEME = "Bearer"
+API_KEY_SCHEME = "ApiKey"
+API_KEY_HEADER = b"X-API-Key"
 _PRESENTED_TOKEN = "clinic_presented_token"
+_PRESENTED_API_KEY = "clinic_presented_api_key"
 
 
 class ActorIdentity(Identity):
-    def __init__(self, actor: Actor, plan: Plan | None = None) -> None:
+    def __init__(self, actor: Actor, scheme: str = BEARER_SCHEME, plan: Plan | None = None) -> None:
         super().__init__(
             {
                 "sub": str(actor.user_id),
                 "tid": str(actor.tenant_id),
                 "roles": sorted(role.value for role in actor.roles),
             },
-            BEARER_SCHEME,
+            scheme,
         )
         self.actor = actor
         self.plan = plan
@@ -84,6 +92,22 @@ class SessionGuard:
         return known
 
 
+def api_key(request: Request) -> str | None:
+    """The key of ``Authorization: ApiKey <key>`` or of ``X-API-Key: <key>``."""
+    header = request.get_first_header(b"Authorization")
+    if header is not None:
+        scheme, _, value = header.decode("latin-1").strip().partition(" ")
+        if scheme.lower() == API_KEY_SCHEME.lower() and value.strip():
+            return value.strip()
+    raw = request.get_first_header(API_KEY_HEADER)
+    value = raw.decode("latin-1").strip() if raw else ""
+    return value or None
+
+
+def presented_an_api_key(request: Request) -> bool:
+    return bool(getattr(request, _PRESENTED_API_KEY, False))
+
+
 class BearerAuthentication(AuthenticationHandler):
     def __init__(self, verifier: AccessTokenVerifier, guard: SessionGuard) -> None:
         self._verifier, self._guard = verifier, guard
@@ -106,11 +130,41 @@ class BearerAuthentication(AuthenticationHandler):
         standing = await self._guard.standing(actor)
         if not standing.active:
             return None
-        # The membership's roles and units as they are now, not as they were when the token was signed,
-        # less what the tenant withholds until the email is verified.
-        actor = actor.with_access(standing.roles, standing.unit_ids, standing.withheld)
+        # The membership's roles, units and permissions as they are now, not as they were when the token
+        # was signed, less what the tenant withholds until the email is verified.
+        actor = actor.with_access(
+            standing.roles, standing.unit_ids, granted=standing.permissions, withheld=standing.withheld
+        )
         tenant_id_var.set(str(actor.tenant_id))
-        return ActorIdentity(actor, standing.plan)
+        return ActorIdentity(actor, BEARER_SCHEME, standing.plan)
+
+
+class ApiKeyAuthentication(AuthenticationHandler):
+    """An integrator's API key: an actor for the key's tenant with the key's scopes, and nobody's user id.
+
+    The key is checked on every request (digest, revocation, expiry, client address): a revoked key stops
+    at once, unlike a session's few seconds of cache.
+    """
+
+    def __init__(self, authenticate: AuthenticateApiKey) -> None:
+        self._authenticate = authenticate
+
+    @property
+    def scheme(self) -> str:
+        return API_KEY_SCHEME
+
+    async def authenticate(self, context: Any) -> Identity | None:  # type: ignore[override]
+        request: Request = context
+        key = api_key(request)
+        if key is None:
+            return None
+        setattr(request, _PRESENTED_API_KEY, True)
+        result = await self._authenticate(AuthenticateApiKeyCommand(key=key, ip=request.client_ip))
+        if not isinstance(result, Success):
+            return None
+        holder = result.unwrap()
+        tenant_id_var.set(str(holder.actor.tenant_id))
+        return ActorIdentity(holder.actor, API_KEY_SCHEME, holder.plan)
 
 
 def current_actor(request: Request) -> Actor:

@@ -23,7 +23,7 @@ from blacksheep.server.bindings import InvalidRequestBody, MissingBodyError
 from guardpost import ForbiddenError, RateLimitExceededError, UnauthorizedError
 from pydantic import ValidationError
 
-from clinic_api.auth import presented_a_token
+from clinic_api.auth import presented_a_token, presented_an_api_key
 from clinic_api.logging_setup import request_id_var
 from clinic_api.metrics import route_template
 from clinic_api.problems import (
@@ -34,6 +34,7 @@ from clinic_api.problems import (
     render,
 )
 from clinic_api.rate_limiting import LIMITER_DOWN, too_many_requests
+from clinic_core.access.model import InvalidApiKey
 from clinic_core.shared.errors import FieldError
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,15 @@ def bad_request_problem(request: Request, error: HTTPException) -> Problem:
     return http_problem(400, "the request could not be read")
 
 
+API_KEY_CHALLENGE = 'ApiKey realm="clinic"'
+
+
 def unauthenticated(request: Request) -> Problem:
+    if presented_an_api_key(request):
+        refused = InvalidApiKey()
+        return Problem(401, refused.code, "Unauthenticated", refused.detail).with_headers(
+            ("WWW-Authenticate", API_KEY_CHALLENGE)
+        )
     challenge = BEARER_CHALLENGE + (', error="invalid_token"' if presented_a_token(request) else "")
     return Problem(
         401,

@@ -16,18 +16,21 @@ from typing import Any, TypeVar
 from blacksheep import Request, Response
 from blacksheep.server import Application
 from blacksheep.server.files.static import get_response_for_static_content
-from blacksheep.server.openapi.common import ContentInfo, EndpointDocs, HeaderInfo, ResponseInfo
+from blacksheep.server.openapi.common import ContentInfo, EndpointDocs, HeaderInfo, ResponseInfo, SecurityInfo
 from blacksheep.server.openapi.ui import SwaggerUIProvider, UIOptions
 from blacksheep.server.openapi.v3 import OpenAPIHandler, SecuritySchemeHandler
 from guardpost import AuthenticationHandler
 from openapidocs.v3 import (  # type: ignore[import-untyped]  # openapidocs ships no type information
+    APIKeySecurity,
     HTTPSecurity,
     Info,
+    ParameterLocation,
     SecurityRequirement,
     SecurityScheme,
 )
 
-from clinic_api.auth import BearerAuthentication
+from clinic_api.access import declared_access
+from clinic_api.auth import BEARER_SCHEME, ApiKeyAuthentication, BearerAuthentication
 from clinic_api.problems import PROBLEM_CONTENT_TYPE, ProblemDetails
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -106,6 +109,20 @@ class BearerSecuritySchemeHandler(SecuritySchemeHandler):
                 ),
                 SecurityRequirement(handler.scheme, []),
             )
+        elif isinstance(handler, ApiKeyAuthentication):
+            yield (
+                handler.scheme,
+                APIKeySecurity(
+                    name="X-API-Key",
+                    in_=ParameterLocation.HEADER,
+                    description=(
+                        "An integration's API key (POST /v1/api-keys), in `X-API-Key: <key>` or in "
+                        "`Authorization: ApiKey <key>`. It acts for its clinic with its scopes only, and "
+                        "cannot call the routes about a person (/v1/me, /v1/auth/...)."
+                    ),
+                ),
+                SecurityRequirement(handler.scheme, []),
+            )
 
 
 def configure_openapi(app: Application) -> OpenAPIHandler:
@@ -123,6 +140,10 @@ def configure_openapi(app: Application) -> OpenAPIHandler:
     docs.security_schemes_handlers.append(BearerSecuritySchemeHandler())
     for handler, endpoint_docs in _endpoint_docs.items():
         # A copy per app: the generator fills documents in from docstrings as it goes.
-        docs(copy.deepcopy(endpoint_docs))(handler)
+        endpoint = copy.deepcopy(endpoint_docs)
+        access = declared_access(handler)
+        if access is not None and access.people_only:  # routes about a person: no API key
+            endpoint.security = [SecurityInfo(BEARER_SCHEME, [])]
+        docs(endpoint)(handler)
     docs.bind_app(app)
     return docs

@@ -172,9 +172,13 @@ class Throttle:
         return await self._spend(f"any:ip:{ip}", self._limits.anonymous_per_ip, route_class)
 
     async def signed_in(self, identity: ActorIdentity, route_class: RouteClass) -> Quota | None:
-        """The general budgets of a signed-in caller: theirs, and their clinic's (by its plan)."""
+        """The general budgets of a signed-in caller: theirs (a person's or an API key's), and their
+        clinic's (by its plan)."""
         actor = identity.actor
-        own = await self._spend(f"any:user:{actor.user_id}", self._limits.per_user, route_class)
+        if actor.api_key_id is not None:
+            own = await self._spend(f"any:api-key:{actor.api_key_id}", self._limits.per_api_key, route_class)
+        else:
+            own = await self._spend(f"any:user:{actor.user_id}", self._limits.per_user, route_class)
         if own is None:  # the limiter is down and this class fails open: do not wait on it twice
             return None
         # The plan is in the key: a clinic that changes plan starts on its new budget at once.

@@ -13,6 +13,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from clinic_core.access.api_keys import ApiKeyIssued
+from clinic_core.access.model import ApiKey, CustomRole
+from clinic_core.access.roles import BuiltInRole
 from clinic_core.audit.model import AuditEvent
 from clinic_core.identity.devices import DeviceSession
 from clinic_core.identity.me import Me
@@ -21,7 +24,7 @@ from clinic_core.identity.model import TokenPair, User
 from clinic_core.identity.second_factor import MfaChallenge, MfaEnrolment, MfaEnrolmentChallenge, MfaStatus
 from clinic_core.identity.signing_in import SignInOutcome
 from clinic_core.tenancy.members import InvitationIssued, Member
-from clinic_core.tenancy.model import Address, SecurityPolicy, Tenant, Unit
+from clinic_core.tenancy.model import Address, Membership, SecurityPolicy, Tenant, Unit
 
 ShortText = Annotated[str, Field(max_length=300)]
 Secret = Annotated[str, Field(max_length=1024)]
@@ -362,6 +365,8 @@ class MemberOut(ResponseModel):
     unit_ids: list[UUID]
     """Empty: every unit of the tenant."""
     created_at: datetime
+    custom_role_ids: list[UUID] = []
+    """The clinic's own roles this member holds (see GET /v1/roles)."""
 
     @classmethod
     def of(cls, member: Member) -> MemberOut:
@@ -371,6 +376,7 @@ class MemberOut(ResponseModel):
             roles=sorted(role.value for role in member.membership.roles),
             unit_ids=sorted(member.membership.unit_ids),
             created_at=member.membership.created_at,
+            custom_role_ids=sorted(member.membership.custom_role_ids),
         )
 
 
@@ -676,3 +682,166 @@ class LogInOut(RootModel[TokenPairOut | MfaChallengeOut | MfaEnrolmentRequiredOu
         if isinstance(outcome, MfaEnrolmentChallenge):
             return cls(MfaEnrolmentRequiredOut.of(outcome))
         return cls(TokenPairOut.of(outcome))
+
+
+# Roles, permissions and API keys
+
+PermissionName = Annotated[str, Field(max_length=60)]
+
+
+class RoleRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Financeiro",
+                    "description": "Cobranças e relatórios",
+                    "permissions": ["billing:read", "billing:write", "patients:read"],
+                }
+            ]
+        }
+    )
+
+    name: ShortText
+    description: ShortText = ""
+    permissions: Annotated[list[PermissionName], Field(max_length=100)]
+    """Permission names of GET /v1/permissions; you must hold each of them yourself."""
+
+
+class MemberRolesRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"roles": ["receptionist"], "custom_role_ids": []}]}
+    )
+
+    roles: Annotated[list[ShortText], Field(max_length=20)] = []
+    """Built-in role names."""
+    custom_role_ids: Annotated[list[UUID], Field(max_length=20)] = []
+    """Ids of the clinic's own roles."""
+
+
+class ApiKeyRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Agendamento no site",
+                    "scopes": ["appointments:read", "appointments:write"],
+                    "allowed_cidrs": ["203.0.113.0/24"],
+                }
+            ]
+        }
+    )
+
+    name: ShortText
+    scopes: Annotated[list[PermissionName], Field(max_length=100)]
+    """Permission names the key may use: a subset of your own permissions."""
+    expires_at: datetime | None = None
+    """At most 365 days ahead; omitted: 365 days from now."""
+    allowed_cidrs: Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=20)] = []
+    """Networks the key may be used from (``203.0.113.0/24``, ``2001:db8::/32``); empty: anywhere."""
+
+
+class PermissionOut(ResponseModel):
+    name: str
+    """``resource:action``."""
+
+
+class PermissionList(ResponseModel):
+    items: list[PermissionOut]
+
+
+class RoleOut(ResponseModel):
+    id: UUID | None
+    """None for a built-in role."""
+    name: str
+    description: str
+    permissions: list[str]
+    built_in: bool
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def built(cls, role: BuiltInRole) -> RoleOut:
+        return cls(
+            id=None,
+            name=role.role.value,
+            description="",
+            permissions=sorted(p.value for p in role.permissions),
+            built_in=True,
+        )
+
+    @classmethod
+    def of(cls, role: CustomRole) -> RoleOut:
+        return cls(
+            id=role.id,
+            name=role.name,
+            description=role.description,
+            permissions=sorted(p.value for p in role.permissions),
+            built_in=False,
+            created_at=role.created_at,
+            updated_at=role.updated_at,
+        )
+
+
+class RoleList(ResponseModel):
+    items: list[RoleOut]
+    """The built-in roles first, then the clinic's own by name."""
+
+
+class MemberRolesOut(ResponseModel):
+    id: UUID
+    roles: list[str]
+    custom_role_ids: list[UUID]
+
+    @classmethod
+    def of(cls, membership: Membership) -> MemberRolesOut:
+        return cls(
+            id=membership.id,
+            roles=sorted(r.value for r in membership.roles),
+            custom_role_ids=sorted(membership.custom_role_ids),
+        )
+
+
+class ApiKeyOut(ResponseModel):
+    id: UUID
+    name: str
+    prefix: str
+    """Shown in lists to tell keys apart; the key starts with ``clinic_<prefix>_``."""
+    scopes: list[str]
+    allowed_cidrs: list[str]
+    expires_at: datetime
+    created_by: UUID
+    created_at: datetime
+    last_used_at: datetime | None
+    """Updated at most once a minute."""
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> ApiKeyOut:
+        return cls(
+            id=key.id,
+            name=key.name,
+            prefix=key.prefix,
+            scopes=sorted(s.value for s in key.scopes),
+            allowed_cidrs=list(key.allowed_cidrs),
+            expires_at=key.expires_at,
+            created_by=key.created_by,
+            created_at=key.created_at,
+            last_used_at=key.last_used_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class ApiKeyList(ResponseModel):
+    items: list[ApiKeyOut]
+    """Newest first, revoked keys included."""
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str
+    """Shown this once: only its digest is kept. Send it as ``Authorization: ApiKey <key>`` or
+    ``X-API-Key: <key>``."""
+
+    @classmethod
+    def issued(cls, issued: ApiKeyIssued) -> ApiKeyCreated:
+        return cls(**ApiKeyOut.of(issued.api_key).model_dump(), key=issued.key)

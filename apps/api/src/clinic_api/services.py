@@ -11,6 +11,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_core.access.api_keys import (
+    AuthenticateApiKey,
+    CreateApiKey,
+    GetApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+)
+from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
 from clinic_core.application.ports import RateLimiter, SecretBox
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.audit.queries import ListAuditEvents
@@ -144,6 +152,17 @@ class AppServices:
     resend_verification: ResendVerification
     forgot_password: ForgotPassword
     reset_password: ResetPassword
+    list_roles: ListRoles
+    get_role: GetRole
+    create_role: CreateRole
+    update_role: UpdateRole
+    delete_role: DeleteRole
+    set_member_roles: SetMemberRoles
+    list_api_keys: ListApiKeys
+    get_api_key: GetApiKey
+    create_api_key: CreateApiKey
+    revoke_api_key: RevokeApiKey
+    authenticate_api_key: AuthenticateApiKey
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -218,6 +237,17 @@ class AppServices:
             resend_verification=ResendVerification(uow, clock),
             forgot_password=ForgotPassword(uow, clock),
             reset_password=ResetPassword(uow, hasher, clock),
+            list_roles=ListRoles(uow),
+            get_role=GetRole(uow),
+            create_role=CreateRole(uow, clock),
+            update_role=UpdateRole(uow, clock),
+            delete_role=DeleteRole(uow, clock),
+            set_member_roles=SetMemberRoles(uow, clock),
+            list_api_keys=ListApiKeys(uow),
+            get_api_key=GetApiKey(uow),
+            create_api_key=CreateApiKey(uow, clock),
+            revoke_api_key=RevokeApiKey(uow, clock),
+            authenticate_api_key=AuthenticateApiKey(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

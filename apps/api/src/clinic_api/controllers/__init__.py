@@ -2,6 +2,7 @@
 
 from clinic_api.controllers import (
     account_recovery,
+    api_keys,
     audit,
     devices,
     health,
@@ -10,6 +11,7 @@ from clinic_api.controllers import (
     members,
     metrics,
     mfa,
+    roles,
     security_policy,
     sessions,
     signup,
@@ -19,6 +21,7 @@ from clinic_api.controllers import (
 
 __all__ = [
     "account_recovery",
+    "api_keys",
     "audit",
     "devices",
     "health",
@@ -27,6 +30,7 @@ __all__ = [
     "members",
     "metrics",
     "mfa",
+    "roles",
     "security_policy",
     "sessions",
     "signup",

@@ -6,6 +6,7 @@ from blacksheep import Request, Response
 from blacksheep.server.authorization import allow_anonymous
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires_person
 from clinic_api.openapi import documented
 from clinic_api.problems import unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
@@ -57,6 +58,7 @@ class AccountRecovery(APIController):
         )
         return Response(204)
 
+    @requires_person()
     @documented(202, Accepted, problems=(401, 404, 409, 429, 503))
     @post("/resend-verification")
     async def resend_verification(self, actor: Actor) -> Response:

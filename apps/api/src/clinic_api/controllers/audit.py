@@ -5,6 +5,7 @@ from datetime import datetime
 from blacksheep import Response
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires
 from clinic_api.bindings import QueryParam
 from clinic_api.controllers.paging import page_request
 from clinic_api.openapi import documented
@@ -17,6 +18,7 @@ from clinic_core.audit.model import AuditAction, AuditQuery
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.shared.errors import FieldError
 from clinic_core.shared.ids import UserId, parse_uuid
+from clinic_core.tenancy.permissions import Permission
 
 
 def _moment(name: str, raw: QueryParam[str] | None) -> datetime | None:
@@ -69,6 +71,7 @@ class AuditEvents(APIController):
     def route(cls) -> str:
         return "/v1/audit-events"
 
+    @requires(Permission.AUDIT_READ)
     @documented(200, AuditEventPage, problems=(401, 403, 422))
     @get("/")
     async def list_audit_events(

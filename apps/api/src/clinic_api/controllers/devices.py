@@ -3,6 +3,7 @@ from __future__ import annotations
 from blacksheep import Request, Response
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires_person
 from clinic_api.openapi import documented
 from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
 from clinic_api.responses import json_response, request_context
@@ -26,6 +27,7 @@ class DeviceSessions(APIController):
     def route(cls) -> str:
         return "/v1/auth/sessions"
 
+    @requires_person()
     @documented(200, DeviceSessionList, problems=(401,))
     @get("/")
     async def list_sessions(self, actor: Actor) -> Response:
@@ -33,6 +35,7 @@ class DeviceSessions(APIController):
         devices = unwrap_or_raise(await self._list(actor))
         return json_response(DeviceSessionList(items=[DeviceSessionOut.of(d) for d in devices]))
 
+    @requires_person()
     @documented(204, problems=(401, 404))
     @delete("/{session_id}")
     async def revoke_session(self, request: Request, actor: Actor, session_id: str) -> Response:
@@ -47,6 +50,7 @@ class DeviceSessions(APIController):
         unwrap_or_raise(await self._revoke(actor, SessionId(parsed), request_context(request)))
         return Response(204)
 
+    @requires_person()
     @documented(200, RevokedSessions, problems=(401,))
     @post("/revoke-others")
     async def revoke_other_sessions(self, request: Request, actor: Actor) -> Response:

@@ -4,13 +4,15 @@ from blacksheep import Request, Response
 from blacksheep.server.authorization import allow_anonymous
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires
 from clinic_api.auth import ActorIdentity
 from clinic_api.openapi import documented
-from clinic_api.problems import unwrap_or_raise
+from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
 from clinic_api.responses import client_ip, json_response, request_context
 from clinic_api.routing import post
 from clinic_api.schemas import AcceptInvitationRequest, InvitationOut, InviteMemberRequest, MemberOut
+from clinic_core.access.model import ApiKeyNotAllowed
 from clinic_core.application.actor import Actor
 from clinic_core.shared.ids import UnitId
 from clinic_core.tenancy.members import (
@@ -19,6 +21,7 @@ from clinic_core.tenancy.members import (
     InviteMember,
     InviteMemberCommand,
 )
+from clinic_core.tenancy.permissions import Permission
 
 
 class Invitations(APIController):
@@ -31,6 +34,7 @@ class Invitations(APIController):
     def route(cls) -> str:
         return "/v1/invitations"
 
+    @requires(Permission.MEMBERS_WRITE)
     @documented(201, InvitationOut, problems=(401, 403, 409, 422))
     @post("/")
     async def invite_member(self, request: Request, actor: Actor, body: InviteMemberRequest) -> Response:
@@ -63,6 +67,8 @@ class Invitations(APIController):
         """
         await self._throttle.accept_invitation(client_ip(request))
         identity = getattr(request, "identity", None)
+        if isinstance(identity, ActorIdentity) and identity.actor.api_key_id is not None:
+            raise ProblemRaised(problem_for(ApiKeyNotAllowed()))
         signed_in_as = identity.actor.user_id if isinstance(identity, ActorIdentity) else None
         member = unwrap_or_raise(
             await self._accept(

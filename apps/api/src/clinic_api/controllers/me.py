@@ -3,6 +3,7 @@ from __future__ import annotations
 from blacksheep import Response
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires_person
 from clinic_api.openapi import documented
 from clinic_api.problems import unwrap_or_raise
 from clinic_api.responses import json_response
@@ -20,6 +21,7 @@ class Me(APIController):
     def route(cls) -> str:
         return "/v1/me"
 
+    @requires_person()
     @documented(200, MeOut, problems=(401, 404))
     @get("/")
     async def who_am_i(self, actor: Actor) -> Response:

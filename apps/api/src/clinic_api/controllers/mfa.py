@@ -6,6 +6,7 @@ from blacksheep import Request, Response
 from blacksheep.server.authorization import allow_anonymous
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires_person
 from clinic_api.openapi import documented
 from clinic_api.problems import unwrap_or_raise
 from clinic_api.qr import svg_data_uri
@@ -73,12 +74,14 @@ class Mfa(APIController):
     def route(cls) -> str:
         return "/v1/auth/mfa"
 
+    @requires_person()
     @documented(200, MfaStatusOut, problems=(401, 404))
     @get("/")
     async def status(self, actor: Actor) -> Response:
         """Whether my account has a second factor, and how many recovery codes are left."""
         return json_response(MfaStatusOut.of(unwrap_or_raise(await self._status(actor))))
 
+    @requires_person()
     @documented(200, MfaEnrolmentOut, problems=(401, 404, 409, 422, 429, 503))
     @post("/enrolment")
     async def start_enrolment(self, request: Request, actor: Actor, body: MfaPasswordRequest) -> Response:
@@ -91,6 +94,7 @@ class Mfa(APIController):
         started = unwrap_or_raise(await self._start(StartMfaEnrolmentCommand(actor, body.password)))
         return _enrolment(started)
 
+    @requires_person()
     @documented(200, RecoveryCodesOut, problems=(401, 409, 422, 429, 503))
     @post("/enrolment/confirm")
     async def confirm_enrolment(self, request: Request, actor: Actor, body: MfaCodeRequest) -> Response:
@@ -102,6 +106,7 @@ class Mfa(APIController):
         )
         return json_response(RecoveryCodesOut(recovery_codes=codes))
 
+    @requires_person()
     @documented(200, RecoveryCodesOut, problems=(401, 404, 409, 422, 429, 503))
     @post("/recovery-codes")
     async def regenerate_recovery_codes(
@@ -117,6 +122,7 @@ class Mfa(APIController):
         )
         return json_response(RecoveryCodesOut(recovery_codes=codes))
 
+    @requires_person()
     @documented(204, problems=(401, 404, 409, 422, 429, 503))
     @post("/disable")
     async def disable(self, request: Request, actor: Actor, body: MfaChangeRequest) -> Response:

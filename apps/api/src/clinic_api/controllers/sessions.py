@@ -4,6 +4,7 @@ from blacksheep import Request, Response
 from blacksheep.server.authorization import allow_anonymous
 from blacksheep.server.controllers import APIController
 
+from clinic_api.access import requires_person
 from clinic_api.openapi import documented
 from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
 from clinic_api.rate_limiting import Throttle
@@ -108,6 +109,7 @@ class Auth(APIController):
         unwrap_or_raise(await self._log_out(RefreshCommand(body.refresh_token)))
         return Response(204)
 
+    @requires_person()
     @documented(200, TokenPairOut, problems=(401, 403, 409, 422))
     @post("/switch-tenant")
     async def switch_tenant(self, request: Request, actor: Actor, body: SwitchTenantRequest) -> Response:
@@ -134,6 +136,7 @@ class Auth(APIController):
         )
         return json_response(TokenPairOut.of(pair))
 
+    @requires_person()
     @documented(200, PasswordChanged, problems=(401, 404, 422, 429, 503))
     @post("/change-password")
     async def change_password(self, request: Request, actor: Actor, body: ChangePasswordRequest) -> Response:

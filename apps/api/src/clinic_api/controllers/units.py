@@ -4,6 +4,7 @@ from blacksheep import Response
 from blacksheep.server.controllers import APIController
 from blacksheep.server.openapi.common import HeaderInfo
 
+from clinic_api.access import requires
 from clinic_api.bindings import QueryParam
 from clinic_api.controllers.paging import page_request
 from clinic_api.openapi import documented
@@ -14,6 +15,7 @@ from clinic_api.schemas import CreateUnitRequest, UnitOut, UnitPage
 from clinic_core.application.actor import Actor
 from clinic_core.shared.errors import NotFound
 from clinic_core.shared.ids import UnitId, parse_uuid
+from clinic_core.tenancy.permissions import Permission
 from clinic_core.tenancy.units import AddressInput, CreateUnit, CreateUnitCommand, GetUnit, ListUnits
 
 
@@ -25,6 +27,7 @@ class Units(APIController):
     def route(cls) -> str:
         return "/v1/units"
 
+    @requires(Permission.UNITS_READ)
     @documented(200, UnitPage, problems=(401, 403, 422))
     @get("/")
     async def list_units(
@@ -40,6 +43,7 @@ class Units(APIController):
             UnitPage(items=[UnitOut.of(unit) for unit in page.items], next_cursor=page.next_cursor)
         )
 
+    @requires(Permission.UNITS_READ)
     @documented(200, UnitOut, problems=(401, 403, 404))
     @get("/{unit_id}")
     async def get_unit(self, actor: Actor, unit_id: str) -> Response:
@@ -52,6 +56,7 @@ class Units(APIController):
             raise ProblemRaised(problem_for(NotFound("unit")))
         return json_response(UnitOut.of(unwrap_or_raise(await self._get(actor, UnitId(parsed)))))
 
+    @requires(Permission.UNITS_WRITE)
     @documented(
         201,
         UnitOut,

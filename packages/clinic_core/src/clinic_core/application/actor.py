@@ -9,7 +9,7 @@ from returns.result import Failure, Result, Success
 
 from clinic_core.identity.ports import AccessClaims
 from clinic_core.shared.errors import Forbidden
-from clinic_core.shared.ids import SessionId, TenantId, UnitId, UserId
+from clinic_core.shared.ids import ApiKeyId, SessionId, TenantId, UnitId, UserId
 from clinic_core.tenancy.permissions import Permission, Role, permissions_of
 
 
@@ -21,8 +21,14 @@ class Actor:
     unit_ids: frozenset[UnitId]
     """Empty: every unit of the tenant. Otherwise the member is restricted to these units."""
     session_id: SessionId | None = None
+    granted: frozenset[Permission] | None = None
+    """The effective permissions when known (built-in roles and custom roles, or an API key's scopes);
+    None: those of ``roles``."""
     withheld: frozenset[Permission] = frozenset()
-    """Permissions the roles grant but the tenant withholds for now (say, until the email is verified)."""
+    """Permissions granted but withheld by the tenant for now (say, until the email is verified)."""
+    api_key_id: ApiKeyId | None = None
+    """Set when an API key acts rather than a person; ``user_id`` is then nobody's
+    (``clinic_core.access.model.API_KEY_USER``)."""
 
     @classmethod
     def from_claims(cls, claims: AccessClaims) -> Actor:
@@ -40,14 +46,24 @@ class Actor:
         self,
         roles: frozenset[Role],
         unit_ids: frozenset[UnitId],
+        *,
+        granted: frozenset[Permission] | None = None,
         withheld: frozenset[Permission] = frozenset(),
     ) -> Actor:
-        """The same person and session with the roles and units their membership has now."""
-        return replace(self, roles=roles, unit_ids=unit_ids, withheld=withheld)
+        """The same person and session with the roles, units and permissions their membership has now,
+        less what the tenant withholds."""
+        return replace(self, roles=roles, unit_ids=unit_ids, granted=granted, withheld=withheld)
 
     @property
     def permissions(self) -> frozenset[Permission]:
-        return permissions_of(self.roles) - self.withheld
+        return self.grantable - self.withheld
+
+    @property
+    def grantable(self) -> frozenset[Permission]:
+        """What the actor's roles carry, withheld or not: what they may hand to others. An unverified email
+        limits what the person reads, not whom a clinic's owner may appoint; the appointee's own account
+        answers for its own access."""
+        return self.granted if self.granted is not None else permissions_of(self.roles)
 
     def authorize(self, permission: Permission) -> Result[None, Forbidden]:
         if permission in self.permissions:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
 from clinic_core.audit.ports import AuditLog
 from clinic_core.identity.ports import (
     AccountTokenRepository,
@@ -112,6 +113,21 @@ class UnitOfWork(Protocol):
         """The tenant's audit trail. An event added here commits or rolls back with the change it records;
         a use case that fails but must leave a trace (a wrong password) records it in a unit of work of its
         own."""
+        ...
+
+    @property
+    def roles(self) -> RoleRepository:
+        """The scope's tenant's custom roles."""
+        ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository:
+        """The scope's tenant's API keys."""
+        ...
+
+    @property
+    def api_key_directory(self) -> ApiKeyDirectory:
+        """Key prefix to tenant: the lookup that comes before a tenant is in scope."""
         ...
 
     async def __aenter__(self) -> Self: ...

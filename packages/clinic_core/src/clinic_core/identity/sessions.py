@@ -7,6 +7,7 @@ from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
+from clinic_core.access.roles import effective_permissions
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
@@ -371,19 +372,23 @@ class SessionStanding:
     active: bool
     roles: frozenset[Role] = frozenset()
     unit_ids: frozenset[UnitId] = frozenset()
-    plan: Plan | None = None
-    """The tenant's plan, which sets its share of the API's request budget."""
+    permissions: frozenset[Permission] = frozenset()
+    """What the member may do now: their built-in roles' permissions and their custom roles'."""
     email_verified: bool = False
     withheld: frozenset[Permission] = frozenset()
-    """Permissions the tenant withholds until the user's email is verified (its roles' are the rest)."""
+    """Permissions the tenant withholds until the user's email is verified (out of ``permissions``)."""
+    plan: Plan | None = None
+    """The tenant's plan, which sets its share of the API's request budget."""
 
 
 class CheckSession:
     """Is the session behind an access token still good for this tenant, and with which roles?
 
     Access tokens are self-contained for 15 minutes; this is what makes logout, a replayed refresh token,
-    a tenant switch, a suspended tenant or a removed membership take effect before they expire. Hosts
-    cache the answer briefly.
+    a tenant switch, a suspended tenant or a removed membership take effect before they expire. The
+    standing carries the member's effective permissions, custom roles included (tokens name built-in
+    roles only), so a role edited or taken away applies to sessions already open. Hosts cache the answer
+    briefly.
     """
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
@@ -397,6 +402,7 @@ class CheckSession:
             tenant = await uow.tenants.get(actor.tenant_id)
             membership = await uow.memberships.get_for_user(actor.user_id)
             user = await uow.users.get(actor.user_id)
+            granted = await effective_permissions(uow, membership) if membership else frozenset()
         good = (
             session is not None
             and session.is_active(self._clock.now())
@@ -414,6 +420,7 @@ class CheckSession:
             active=True,
             roles=membership.roles,
             unit_ids=membership.unit_ids,
+            permissions=granted,
             email_verified=user.email_verified,
             withheld=withheld_permissions(user, tenant),
             plan=tenant.plan,

@@ -15,6 +15,8 @@ InvitationId = NewType("InvitationId", UUID)
 SessionId = NewType("SessionId", UUID)
 RefreshTokenId = NewType("RefreshTokenId", UUID)
 EventId = NewType("EventId", UUID)
+RoleId = NewType("RoleId", UUID)
+ApiKeyId = NewType("ApiKeyId", UUID)
 
 
 def new_uuid() -> UUID:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from returns.result import Failure, Result, Success
 
+from clinic_core.access.model import PermissionEscalation
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.pagination import Page, PageRequest
@@ -40,7 +41,7 @@ from clinic_core.tenancy.model import (
     Membership,
     TenantSuspended,
 )
-from clinic_core.tenancy.permissions import Permission, Role
+from clinic_core.tenancy.permissions import Permission, Role, permissions_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,9 @@ class InviteMember:
             return Failure(invalid)
         if Role.OWNER in roles.unwrap() and Role.OWNER not in actor.roles:
             return Failure(Forbidden(permission="members:grant-owner"))
+        beyond = permissions_of(roles.unwrap()) - actor.grantable
+        if beyond:  # a custom role may manage members without holding every permission of every role
+            return Failure(PermissionEscalation(permission=", ".join(sorted(beyond))))
         if actor.unit_ids and not (cmd.unit_ids and cmd.unit_ids <= actor.unit_ids):
             return Failure(Forbidden(permission="members:grant-units"))
 

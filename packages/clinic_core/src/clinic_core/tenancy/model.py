@@ -10,7 +10,7 @@ from returns.result import Failure, Result, Success
 
 from clinic_core.shared.errors import Conflict, DomainError, Forbidden
 from clinic_core.shared.events import DomainEvent
-from clinic_core.shared.ids import InvitationId, MembershipId, TenantId, UnitId, UserId
+from clinic_core.shared.ids import InvitationId, MembershipId, RoleId, TenantId, UnitId, UserId
 from clinic_core.shared.values import Email, Phone, Slug, TimeZone
 from clinic_core.tenancy.permissions import Role
 
@@ -132,6 +132,8 @@ class Membership:
     roles: frozenset[Role]
     unit_ids: frozenset[UnitId]
     created_at: datetime
+    custom_role_ids: frozenset[RoleId] = frozenset()
+    """The tenant's own roles this member holds, on top of the built-in ``roles``."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property

@@ -27,6 +27,8 @@ class Permission(StrEnum):
     BILLING_READ = "billing:read"
     BILLING_WRITE = "billing:write"
     AUDIT_READ = "audit:read"
+    API_KEYS_READ = "api_keys:read"
+    API_KEYS_WRITE = "api_keys:write"
 
 
 class Role(StrEnum):

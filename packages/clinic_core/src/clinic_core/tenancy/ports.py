@@ -8,6 +8,7 @@ from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.shared.ids import InvitationId, MembershipId, TenantId, UnitId, UserId
 from clinic_core.shared.values import Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
+from clinic_core.tenancy.permissions import Role
 
 
 class TenantRepository(Protocol):
@@ -50,9 +51,22 @@ class MembershipRepository(Protocol):
         a unit-restricted member works with: unrestricted ones, and those restricted to a shared unit)."""
         ...
 
+    async def save_roles(self, membership: Membership) -> None:
+        """Write the membership's built-in ``roles`` and its ``custom_role_ids``."""
+        ...
+
+    async def ids_with_role(self, role: Role) -> frozenset[MembershipId]:
+        """The memberships holding ``role``, locked until the transaction ends where the database can
+        (so that two owners demoting each other at once cannot leave the clinic without one). Not for a
+        read-only unit of work."""
+        ...
+
 
 class UserMembershipDirectory(Protocol):
-    """A user's memberships across every tenant: the one cross-tenant read, keyed by the user themself."""
+    """A user's memberships across every tenant: the one cross-tenant read, keyed by the user themself.
+
+    Built-in roles and units only: ``custom_role_ids`` stay empty here (tokens name built-in roles; the
+    tenant's ``MembershipRepository`` has the custom ones)."""
 
     async def memberships_of(self, user_id: UserId) -> list[tuple[Tenant, Membership]]: ...
 

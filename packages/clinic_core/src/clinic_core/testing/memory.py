@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Generic, Self, TypeVar
 from uuid import UUID
 
+from clinic_core.access.model import ApiKey, CustomRole, name_key
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import (
     NoTenantInScope,
@@ -35,9 +36,11 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.shared.ids import (
+    ApiKeyId,
     InvitationId,
     MembershipId,
     RefreshTokenId,
+    RoleId,
     SessionId,
     TenantId,
     UnitId,
@@ -46,6 +49,7 @@ from clinic_core.shared.ids import (
 )
 from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
+from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 
 E = TypeVar("E")
@@ -82,6 +86,9 @@ class _Tables:
     account_tokens: dict[UUID, AccountToken] = field(default_factory=dict)
     reset_requests: list[tuple[str, datetime]] = field(default_factory=list)
     sign_in_failures: dict[tuple[str, str], SignInFailures] = field(default_factory=dict)
+    roles: dict[UUID, CustomRole] = field(default_factory=dict)
+    api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
+    api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -91,6 +98,15 @@ class _Tables:
         _unique("uq_refresh_tokens_hash", (t.token_hash for t in self.refresh_tokens.values()))
         _unique("uq_mfa_challenges_token_hash", (c.token_hash for c in self.mfa_challenges.values()))
         _unique("uq_account_tokens_hash", (t.token_hash for t in self.account_tokens.values()))
+        _unique("uq_roles_tenant_id_name_key", ((r.tenant_id, r.name_key) for r in self.roles.values()))
+        _unique("pk_api_key_prefixes", (k.prefix for k in self.api_keys.values()))
+        for membership in self.memberships.values():
+            for role_id in membership.custom_role_ids:
+                role = self.roles.get(role_id)
+                if role is None or role.tenant_id != membership.tenant_id:
+                    raise AssertionError(
+                        "fk_membership_roles_role: a member holds a role not of their tenant"
+                    )
 
 
 def _unique(constraint: str, values: Iterable[object]) -> None:
@@ -220,6 +236,104 @@ class _Memberships(_Repo[Membership]):
             lambda m: m.id,
         )
 
+    async def save_roles(self, membership: Membership) -> None:
+        self._put(membership.id, membership)
+
+    async def ids_with_role(self, role: Role) -> frozenset[MembershipId]:
+        return frozenset(m.id for m in self._where(lambda m: role in m.roles))
+
+
+class _Roles(_Repo[CustomRole]):
+    def __init__(
+        self,
+        rows: dict[UUID, CustomRole],
+        memberships: dict[UUID, Membership],
+        seen: list[object],
+        visible: Callable[[CustomRole], bool],
+    ) -> None:
+        super().__init__(rows, seen, visible)
+        self._memberships = memberships
+
+    async def add(self, role: CustomRole) -> None:
+        if self._where(lambda r: r.name_key == role.name_key):
+            raise UniqueViolation("uq_roles_tenant_id_name_key")
+        self._put(role.id, role)
+
+    async def get(self, role_id: RoleId) -> CustomRole | None:
+        return self._get(role_id)
+
+    async def get_many(self, role_ids: frozenset[RoleId]) -> dict[RoleId, CustomRole]:
+        return {r.id: r for r in self._where(lambda r: r.id in role_ids)}
+
+    async def get_by_name(self, name: str) -> CustomRole | None:
+        key = name_key(name)
+        found = self._where(lambda r: r.name_key == key)
+        return found[0] if found else None
+
+    async def list(self) -> list[CustomRole]:
+        return sorted(self._where(lambda _r: True), key=lambda r: (r.name_key, r.id))
+
+    async def save(self, role: CustomRole) -> None:
+        if self._where(lambda r: r.name_key == role.name_key and r.id != role.id):
+            raise UniqueViolation("uq_roles_tenant_id_name_key")
+        self._put(role.id, role)
+
+    async def remove(self, role_id: RoleId) -> None:
+        role = self._get(role_id)
+        if role is not None:
+            del self._rows[role_id]
+
+    async def in_use(self, role_id: RoleId) -> bool:
+        if self._get(role_id) is None:
+            return False
+        return any(role_id in m.custom_role_ids for m in self._memberships.values())
+
+
+class _ApiKeys(_Repo[ApiKey]):
+    def __init__(
+        self,
+        rows: dict[UUID, ApiKey],
+        prefixes: dict[str, TenantId],
+        seen: list[object],
+        visible: Callable[[ApiKey], bool],
+    ) -> None:
+        super().__init__(rows, seen, visible)
+        self._prefixes = prefixes
+
+    async def add(self, key: ApiKey) -> None:
+        if key.prefix in self._prefixes:
+            raise UniqueViolation("pk_api_key_prefixes")
+        self._put(key.id, key)
+        self._prefixes[key.prefix] = key.tenant_id
+
+    async def get(self, key_id: ApiKeyId) -> ApiKey | None:
+        return self._get(key_id)
+
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        found = self._where(lambda k: k.prefix == prefix)
+        return found[0] if found else None
+
+    async def list(self) -> list[ApiKey]:
+        return sorted(self._where(lambda _k: True), key=lambda k: k.id, reverse=True)
+
+    async def save(self, key: ApiKey) -> None:
+        self._put(key.id, key)
+
+    async def touch(self, key_id: ApiKeyId, now: datetime, stale_before: datetime) -> bool:
+        key = self._get(key_id)
+        if key is None or (key.last_used_at is not None and key.last_used_at > stale_before):
+            return False
+        key.last_used_at = now
+        return True
+
+
+class _ApiKeyDirectory:
+    def __init__(self, prefixes: dict[str, TenantId]) -> None:
+        self._prefixes = prefixes
+
+    async def tenant_of(self, prefix: str) -> TenantId | None:
+        return self._prefixes.get(prefix)
+
 
 class _Directory:
     def __init__(self, tables: _Tables, scope: Scope) -> None:
@@ -232,7 +346,7 @@ class _Directory:
             (m for m in self._tables.memberships.values() if m.user_id == user_id),
             key=lambda m: (m.created_at, m.id),
         )
-        return [(self._tables.tenants[m.tenant_id], m) for m in found]
+        return [(self._tables.tenants[m.tenant_id], replace(m, custom_role_ids=frozenset())) for m in found]
 
 
 class _Invitations(_Repo[Invitation]):
@@ -486,8 +600,11 @@ class InMemoryUnitOfWork:
         self._memberships = _Memberships(t.memberships, seen, in_tenant)
         self._invitations = _Invitations(t.invitations, seen, in_tenant)
         self._audit = _AuditEvents(t.audit_events, seen, in_tenant)
+        self._roles = _Roles(t.roles, t.memberships, seen, in_tenant)
+        self._api_keys = _ApiKeys(t.api_keys, t.api_key_prefixes, seen, in_tenant)
+        self.api_key_directory = _ApiKeyDirectory(t.api_key_prefixes)
 
-    def _in_tenant(self, row: Unit | Membership | Invitation | AuditEvent) -> bool:
+    def _in_tenant(self, row: Unit | Membership | Invitation | AuditEvent | CustomRole | ApiKey) -> bool:
         return row.tenant_id == self._tenant()
 
     def _tenant(self) -> TenantId:
@@ -514,6 +631,16 @@ class InMemoryUnitOfWork:
     def audit(self) -> _AuditEvents:
         self._tenant()
         return self._audit
+
+    @property
+    def roles(self) -> _Roles:
+        self._tenant()
+        return self._roles
+
+    @property
+    def api_keys(self) -> _ApiKeys:
+        self._tenant()
+        return self._api_keys
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

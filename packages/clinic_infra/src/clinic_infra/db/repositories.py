@@ -12,8 +12,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Select, Table, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, Text, bindparam, cast, delete, func, insert, or_, select, update
 
+from clinic_core.access.model import ApiKey, CustomRole, name_key
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditEventId, AuditQuery, AuditTarget
 from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
@@ -25,9 +26,11 @@ from clinic_core.identity.second_factor import (
     TotpCredential,
 )
 from clinic_core.shared.ids import (
+    ApiKeyId,
     InvitationId,
     MembershipId,
     RefreshTokenId,
+    RoleId,
     SessionId,
     TenantId,
     UnitId,
@@ -46,7 +49,7 @@ from clinic_core.tenancy.model import (
     Unit,
     UnverifiedEmailAccess,
 )
-from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.permissions import Permission, Role
 from clinic_infra.db import tables as t
 from clinic_infra.db.types import UtcDateTime
 
@@ -386,8 +389,58 @@ class SqlMembershipRepository(_Repository):
         if not found:
             return None
         membership = _membership(*found[0])
+        await self._with_custom_roles([membership])
         self._db.saw(membership)
         return membership
+
+    async def _with_custom_roles(self, memberships: list[Membership]) -> None:
+        """Fill in ``custom_role_ids``: a second query, since joining them to the units would multiply
+        the rows."""
+        if not memberships:
+            return
+        mr = t.membership_roles
+        found = await self._db.execute(
+            select(mr.c.membership_id, mr.c.role_id).where(
+                mr.c.tenant_id == self._db.tenant_id(),
+                mr.c.membership_id.in_([m.id for m in memberships]),
+            )
+        )
+        held: dict[UUID, set[RoleId]] = {}
+        for row in found.mappings():
+            held.setdefault(row["membership_id"], set()).add(RoleId(row["role_id"]))
+        for membership in memberships:
+            membership.custom_role_ids = frozenset(held.get(membership.id, ()))
+
+    async def save_roles(self, membership: Membership) -> None:
+        tenant_id, mr = self._db.tenant_id(), t.membership_roles
+        await self._db.execute(
+            update(t.memberships)
+            .where(t.memberships.c.tenant_id == tenant_id, t.memberships.c.id == membership.id)
+            .values(roles=sorted(r.value for r in membership.roles))
+        )
+        await self._db.execute(
+            delete(mr).where(mr.c.tenant_id == tenant_id, mr.c.membership_id == membership.id)
+        )
+        if membership.custom_role_ids:
+            await self._db.execute(
+                insert(mr),
+                [
+                    {"tenant_id": tenant_id, "membership_id": membership.id, "role_id": role_id}
+                    for role_id in sorted(membership.custom_role_ids)
+                ],
+            )
+        self._db.saw(membership)
+
+    async def ids_with_role(self, role: Role) -> frozenset[MembershipId]:
+        m = t.memberships
+        # Roles are a JSON list of plain names: '"owner"' in its text is the role, on JSONB and SQLite
+        # alike. FOR UPDATE (PostgreSQL) holds these rows until commit; SQLite has one writer anyway.
+        found = await self._db.execute(
+            select(m.c.id)
+            .where(m.c.tenant_id == self._db.tenant_id(), cast(m.c.roles, Text).like(f'%"{role.value}"%'))
+            .with_for_update()
+        )
+        return frozenset(MembershipId(i) for (i,) in found.all())
 
     async def list(self, page: PageRequest, sharing: frozenset[UnitId] | None = None) -> Page[Membership]:
         m, mu = t.memberships, t.membership_units
@@ -400,6 +453,7 @@ class SqlMembershipRepository(_Repository):
         found = await _fold(self._db, _with_units(query.order_by(m.c.id).limit(page.limit + 1)))
         more = len(found) > page.limit
         items = [_membership(row, units) for row, units in found[: page.limit]]
+        await self._with_custom_roles(items)
         return Page(items, items[-1].id if more and items else None)
 
 
@@ -911,3 +965,186 @@ class SqlAuditLog(_Repository):
         rows = await self._rows(statement.order_by(a.c.id.desc()).limit(page.limit + 1))
         kept, next_after = _page_of(rows, page)
         return Page([_audit_event(row) for row in kept], next_after)
+
+
+# --- custom roles ----------------------------------------------------------------------------------------
+
+
+def _role(row: Row) -> CustomRole:
+    return CustomRole(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=RoleId(row["id"]),
+        name=row["name"],
+        description=row["description"],
+        permissions=frozenset(Permission(p) for p in row["permissions"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _role_values(role: CustomRole) -> dict[str, Any]:
+    return {
+        "name": role.name,
+        "name_key": role.name_key,
+        "description": role.description,
+        "permissions": sorted(p.value for p in role.permissions),
+        "updated_at": role.updated_at,
+    }
+
+
+class SqlRoleRepository(_Repository):
+    async def add(self, role: CustomRole) -> None:
+        await self._db.execute(
+            insert(t.roles).values(
+                tenant_id=self._db.tenant_id(), id=role.id, created_at=role.created_at, **_role_values(role)
+            )
+        )
+        self._db.saw(role)
+
+    async def get(self, role_id: RoleId) -> CustomRole | None:
+        return await self._one(t.roles.c.id == role_id)
+
+    async def get_by_name(self, name: str) -> CustomRole | None:
+        return await self._one(t.roles.c.name_key == name_key(name))
+
+    async def _one(self, condition: Any) -> CustomRole | None:
+        row = await self._row(select(t.roles).where(t.roles.c.tenant_id == self._db.tenant_id(), condition))
+        if row is None:
+            return None
+        role = _role(row)
+        self._db.saw(role)
+        return role
+
+    async def get_many(self, role_ids: frozenset[RoleId]) -> dict[RoleId, CustomRole]:
+        if not role_ids:
+            return {}
+        rows = await self._rows(
+            select(t.roles).where(t.roles.c.tenant_id == self._db.tenant_id(), t.roles.c.id.in_(role_ids))
+        )
+        return {RoleId(r["id"]): _role(r) for r in rows}
+
+    async def list(self) -> list[CustomRole]:
+        rows = await self._rows(
+            select(t.roles)
+            .where(t.roles.c.tenant_id == self._db.tenant_id())
+            .order_by(t.roles.c.name_key, t.roles.c.id)
+        )
+        return [_role(r) for r in rows]
+
+    async def save(self, role: CustomRole) -> None:
+        await self._db.execute(
+            update(t.roles)
+            .where(t.roles.c.tenant_id == self._db.tenant_id(), t.roles.c.id == role.id)
+            .values(_role_values(role))
+        )
+        self._db.saw(role)
+
+    async def remove(self, role_id: RoleId) -> None:
+        await self._db.execute(
+            delete(t.roles).where(t.roles.c.tenant_id == self._db.tenant_id(), t.roles.c.id == role_id)
+        )
+
+    async def in_use(self, role_id: RoleId) -> bool:
+        mr = t.membership_roles
+        found = await self._db.execute(
+            select(mr.c.membership_id)
+            .where(mr.c.tenant_id == self._db.tenant_id(), mr.c.role_id == role_id)
+            .limit(1)
+        )
+        return found.first() is not None
+
+
+# --- API keys --------------------------------------------------------------------------------------------
+
+
+def _api_key(row: Row) -> ApiKey:
+    return ApiKey(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=ApiKeyId(row["id"]),
+        name=row["name"],
+        prefix=row["prefix"],
+        secret_hash=row["secret_hash"],
+        scopes=frozenset(Permission(s) for s in row["scopes"]),
+        allowed_cidrs=tuple(row["allowed_cidrs"]),
+        expires_at=row["expires_at"],
+        created_by=UserId(row["created_by"]),
+        created_at=row["created_at"],
+        last_used_at=row["last_used_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+_API_KEY_BY_PREFIX = _one_by(t.api_keys, "tenant_id", "prefix")
+_PREFIX_TENANT = select(t.api_key_prefixes.c.tenant_id).where(
+    t.api_key_prefixes.c.prefix == bindparam("prefix")
+)
+
+
+class SqlApiKeyRepository(_Repository):
+    async def add(self, key: ApiKey) -> None:
+        tenant_id = self._db.tenant_id()
+        await self._db.execute(insert(t.api_key_prefixes).values(prefix=key.prefix, tenant_id=tenant_id))
+        await self._db.execute(
+            insert(t.api_keys).values(
+                tenant_id=tenant_id,
+                id=key.id,
+                name=key.name,
+                prefix=key.prefix,
+                secret_hash=key.secret_hash,
+                scopes=sorted(s.value for s in key.scopes),
+                allowed_cidrs=list(key.allowed_cidrs),
+                expires_at=key.expires_at,
+                created_by=key.created_by,
+                created_at=key.created_at,
+                last_used_at=key.last_used_at,
+                revoked_at=key.revoked_at,
+            )
+        )
+        self._db.saw(key)
+
+    async def get(self, key_id: ApiKeyId) -> ApiKey | None:
+        row = await self._row(
+            select(t.api_keys).where(
+                t.api_keys.c.tenant_id == self._db.tenant_id(), t.api_keys.c.id == key_id
+            )
+        )
+        return _api_key(row) if row else None
+
+    async def get_by_prefix(self, prefix: str) -> ApiKey | None:
+        row = await self._row(_API_KEY_BY_PREFIX, {"tenant_id": self._db.tenant_id(), "prefix": prefix})
+        return _api_key(row) if row else None
+
+    async def list(self) -> list[ApiKey]:
+        rows = await self._rows(
+            select(t.api_keys)
+            .where(t.api_keys.c.tenant_id == self._db.tenant_id())
+            .order_by(t.api_keys.c.id.desc())
+        )
+        return [_api_key(r) for r in rows]
+
+    async def save(self, key: ApiKey) -> None:
+        await self._db.execute(
+            update(t.api_keys)
+            .where(t.api_keys.c.tenant_id == self._db.tenant_id(), t.api_keys.c.id == key.id)
+            .values(revoked_at=key.revoked_at)
+        )
+        self._db.saw(key)
+
+    async def touch(self, key_id: ApiKeyId, now: datetime, stale_before: datetime) -> bool:
+        k = t.api_keys
+        result = await self._db.execute(
+            update(k)
+            .where(
+                k.c.tenant_id == self._db.tenant_id(),
+                k.c.id == key_id,
+                k.c.last_used_at.is_(None) | (k.c.last_used_at <= stale_before),
+            )
+            .values(last_used_at=now)
+        )
+        return result.rowcount == 1
+
+
+class SqlApiKeyDirectory(_Repository):
+    async def tenant_of(self, prefix: str) -> TenantId | None:
+        found = (await self._db.execute(_PREFIX_TENANT, {"prefix": prefix})).first()
+        return TenantId(found[0]) if found else None

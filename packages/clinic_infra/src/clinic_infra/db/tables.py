@@ -266,5 +266,84 @@ audit_events = Table(
     Index("ix_audit_events_tenant_id_actor_user_id_id", "tenant_id", "actor_user_id", "id"),
 )
 
-TENANT_TABLES = ("units", "memberships", "membership_units", "invitations", "outbox", "audit_events")
+roles = Table(
+    "roles",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("name", String(60), nullable=False),
+    # The name as compared: case and spacing folded, so "Financeiro" and "financeiro " are one name.
+    Column("name_key", String(60), nullable=False),
+    Column("description", String(300), nullable=False),
+    Column("permissions", JsonDocument, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_roles"),
+    UniqueConstraint("tenant_id", "name_key", name="uq_roles_tenant_id_name_key"),
+)
+
+membership_roles = Table(
+    "membership_roles",
+    metadata,
+    Column("tenant_id", Uuid, nullable=False),
+    Column("membership_id", Uuid, nullable=False),
+    Column("role_id", Uuid, nullable=False),
+    PrimaryKeyConstraint("tenant_id", "membership_id", "role_id", name="pk_membership_roles"),
+    ForeignKeyConstraint(
+        ["tenant_id", "membership_id"],
+        ["memberships.tenant_id", "memberships.id"],
+        ondelete="CASCADE",
+        name="fk_membership_roles_membership",
+    ),
+    # RESTRICT: a role still held cannot vanish from under its members (the use case says 409 first).
+    ForeignKeyConstraint(
+        ["tenant_id", "role_id"],
+        ["roles.tenant_id", "roles.id"],
+        ondelete="RESTRICT",
+        name="fk_membership_roles_role",
+    ),
+    Index("ix_membership_roles_tenant_id_role_id", "tenant_id", "role_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
+    Column("id", Uuid, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("secret_hash", String(64), nullable=False),
+    Column("scopes", JsonDocument, nullable=False),
+    Column("allowed_cidrs", JsonDocument, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("created_by", Uuid, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_used_at", UtcDateTime),
+    Column("revoked_at", UtcDateTime),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_api_keys"),
+    UniqueConstraint("tenant_id", "prefix", name="uq_api_keys_tenant_id_prefix"),
+)
+
+# --- global index of API keys ---------------------------------------------------------------------------
+
+api_key_prefixes = Table(
+    "api_key_prefixes",
+    metadata,
+    # Which tenant a presented key belongs to, read before any tenant is in scope (api_keys is invisible
+    # then). Holds nothing secret: the prefix is shown in lists, and the digest stays in api_keys.
+    Column("prefix", String(16), primary_key=True),
+    Column("tenant_id", Uuid, ForeignKey("tenants.id", ondelete="RESTRICT"), nullable=False),
+)
+
+TENANT_TABLES = (
+    "units",
+    "memberships",
+    "membership_units",
+    "invitations",
+    "outbox",
+    "audit_events",
+    "roles",
+    "membership_roles",
+    "api_keys",
+)
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""

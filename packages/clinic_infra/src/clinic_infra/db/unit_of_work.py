@@ -31,6 +31,8 @@ from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
+    SqlApiKeyDirectory,
+    SqlApiKeyRepository,
     SqlAuditLog,
     SqlInvitationRepository,
     SqlMembershipRepository,
@@ -38,6 +40,7 @@ from clinic_infra.db.repositories import (
     SqlMfaRepository,
     SqlPasswordResetRequestLog,
     SqlRefreshTokenRepository,
+    SqlRoleRepository,
     SqlSessionRepository,
     SqlSignInFailureRepository,
     SqlTenantRepository,
@@ -128,6 +131,9 @@ class SqlUnitOfWork:
         self._memberships = SqlMembershipRepository(self._db)
         self._invitations = SqlInvitationRepository(self._db)
         self._audit = SqlAuditLog(self._db)
+        self._roles = SqlRoleRepository(self._db)
+        self._api_keys = SqlApiKeyRepository(self._db)
+        self.api_key_directory = SqlApiKeyDirectory(self._db)
         return self
 
     async def __aexit__(
@@ -208,6 +214,16 @@ class SqlUnitOfWork:
     def audit(self) -> SqlAuditLog:
         self._tenant_repo()
         return self._audit
+
+    @property
+    def roles(self) -> SqlRoleRepository:
+        self._tenant_repo()
+        return self._roles
+
+    @property
+    def api_keys(self) -> SqlApiKeyRepository:
+        self._tenant_repo()
+        return self._api_keys
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

@@ -1,0 +1,383 @@
+"""Every /v1 route, called by a member of every built-in role and of one custom role.
+
+The routes come from the app's own route table and the requirement of each from its declaration
+(``clinic_api.access``): a member whose permissions include the declared one gets 2xx, anyone else 403;
+a self-service route answers 2xx to everybody. A new route fails here until it declares what it needs
+and CALLS says how to call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyotp
+import pytest
+from blacksheep import Response
+
+from clinic_api.access import declared_access, is_public
+from clinic_api.services import RateLimit, RateLimits
+from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
+from tests.api.conftest import PASSWORD, Api, auth_header, body_of
+
+_PARAM = re.compile(r"{([^}]+)}")
+CUSTOM = "custom"
+OWNER_EMAIL = "ana@example.com"
+# Managing members and reading keys, without writing units or keys; and the client's permissions, so that
+# inviting a client grants nothing this role lacks.
+CUSTOM_PERMISSIONS = ROLE_PERMISSIONS[Role.CLIENT] | {
+    Permission.MEMBERS_READ,
+    Permission.MEMBERS_WRITE,
+    Permission.API_KEYS_READ,
+}
+ROLES = [*(role.value for role in Role), CUSTOM]
+
+
+def permissions_of(role: str) -> frozenset[Permission]:
+    return CUSTOM_PERMISSIONS if role == CUSTOM else ROLE_PERMISSIONS[Role(role)]
+
+
+@dataclass
+class Caller:
+    email: str
+    access: str
+    refresh: str
+
+
+@dataclass
+class World:
+    """Clinic A, where the caller is a member of ``role``; clinic B, where the caller is a client too (to
+    switch to); a unit, a plain member to act on, and ids the calls need."""
+
+    api: Api
+    role: str
+    slug_a: str
+    slug_b: str
+    unit_id: str
+    plain_member_id: str
+    email: str
+    passwords: dict[str, str] = field(default_factory=dict)
+    serial: itertools.count[int] = field(default_factory=itertools.count)
+    recovery_codes: list[str] = field(default_factory=list)
+    """The caller's unused recovery codes while their second factor is on."""
+
+    async def sign_in(self, email: str | None = None) -> Caller:
+        email = email or self.email
+        tokens = await self.api.log_in(email, self.passwords[email], tenant_slug=self.slug_a)
+        if tokens.get("mfa_required"):  # the MFA routes turned the caller's second factor on
+            verified = await self.api.post(
+                "/v1/auth/mfa/verify",
+                {"challenge_token": tokens["challenge_token"], "recovery_code": self.recovery_codes.pop()},
+            )
+            assert verified.status == 200, await verified.text()
+            tokens = await body_of(verified)
+        return Caller(email, tokens["access_token"], tokens["refresh_token"])
+
+    async def start_enrolment(self, caller: Caller) -> str:
+        started = await self.api.post(
+            "/v1/auth/mfa/enrolment", {"password": self.passwords[caller.email]}, caller.access
+        )
+        assert started.status == 200, await started.text()
+        return str((await body_of(started))["secret"])
+
+    async def enable_mfa(self, caller: Caller) -> None:
+        secret = await self.start_enrolment(caller)
+        confirmed = await self.api.post(
+            "/v1/auth/mfa/enrolment/confirm", {"code": pyotp.TOTP(secret).now()}, caller.access
+        )
+        assert confirmed.status == 200, await confirmed.text()
+        self.recovery_codes = list((await body_of(confirmed))["recovery_codes"])
+
+    async def observe(self, method: str, template: str, caller: Caller, response: Response) -> None:
+        """Keep up with what a call changed: the recovery codes it showed, and a second factor left on
+        (turned off again, so that the next routes sign in as before)."""
+        if not 200 <= response.status < 300 or template not in MFA_CODE_ROUTES:
+            return
+        self.recovery_codes = list((await body_of(response))["recovery_codes"])
+        if template == "/v1/auth/mfa/recovery-codes":
+            off = await self.api.post(
+                "/v1/auth/mfa/disable",
+                {"password": self.passwords[caller.email], "code": self.recovery_codes.pop()},
+                caller.access,
+            )
+            assert off.status == 204, await off.text()
+
+    async def owner(self) -> str:
+        """A new session of clinic A's owner: when the caller is the owner, the calls under test end
+        the owner's other sessions and change the password."""
+        return (await self.sign_in(OWNER_EMAIL)).access
+
+    async def new_role(self) -> str:
+        created = await self.api.post(
+            "/v1/roles",
+            {"name": f"Matrix {next(self.serial)}", "permissions": ["units:read"]},
+            await self.owner(),
+        )
+        assert created.status == 201, await created.text()
+        return str((await body_of(created))["id"])
+
+    async def new_api_key(self) -> str:
+        created = await self.api.post(
+            "/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, await self.owner()
+        )
+        assert created.status == 201, await created.text()
+        return str((await body_of(created))["id"])
+
+
+async def build_world(api: Api, role: str) -> World:
+    owner, a = await api.owner_token(OWNER_EMAIL, "Clínica A")
+    b_owner, b = await api.owner_token("bia@example.com", "Clínica B")
+    _, plain = await api.member_token(owner, "plain@example.com", ["client"])
+    if role == Role.OWNER.value:
+        email, own_token = OWNER_EMAIL, owner
+    else:
+        email = f"{role}@example.com"
+        own_token, member = await api.member_token(owner, email, [role if role != CUSTOM else "client"])
+        if role == CUSTOM:
+            created = await api.post(
+                "/v1/roles",
+                {"name": "Secretaria", "permissions": sorted(p.value for p in CUSTOM_PERMISSIONS)},
+                owner,
+            )
+            assert created.status == 201, await created.text()
+            assigned = await api.put(
+                f"/v1/members/{member['id']}/roles",
+                {"roles": [], "custom_role_ids": [(await body_of(created))["id"]]},
+                owner,
+            )
+            assert assigned.status == 200, await assigned.text()
+    await api.member_token(b_owner, email, ["client"], signed_in_as=own_token)
+    return World(
+        api=api,
+        role=role,
+        slug_a=a["tenant"]["slug"],
+        slug_b=b["tenant"]["slug"],
+        unit_id=a["unit"]["id"],
+        plain_member_id=plain["id"],
+        email=email,
+        passwords={email: PASSWORD, OWNER_EMAIL: PASSWORD},
+    )
+
+
+Call = Callable[[World, Caller], Awaitable[tuple[str, dict[str, Any] | None]]]
+
+
+def fixed(path: str, body: dict[str, Any] | None = None) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, dict[str, Any] | None]:
+        return path, body
+
+    return call
+
+
+async def _unit(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/units/{world.unit_id}", None
+
+
+async def _new_unit(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/units", {"name": f"Filial {next(world.serial)}", "timezone": "UTC"}
+
+
+async def _member(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/members/{world.plain_member_id}", None
+
+
+async def _member_roles(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    # The roles the member has already: the change grants and withdraws nothing, so only the permission
+    # to manage members decides.
+    return f"/v1/members/{world.plain_member_id}/roles", {"roles": ["client"], "custom_role_ids": []}
+
+
+async def _invitation(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/invitations", {"email": f"guest{next(world.serial)}@example.com", "roles": ["client"]}
+
+
+async def _role(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/roles/{await world.new_role()}", None
+
+
+async def _new_role(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/roles", {"name": f"Nova {next(world.serial)}", "permissions": ["units:read"]}
+
+
+async def _edit_role(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    path = f"/v1/roles/{await world.new_role()}"
+    return path, {"name": f"Renomeada {next(world.serial)}", "permissions": ["units:read"]}
+
+
+async def _api_key(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/api-keys/{await world.new_api_key()}", None
+
+
+async def _other_session(world: World, caller: Caller) -> tuple[str, None]:
+    await world.sign_in()
+    sessions = await body_of(await world.api.get("/v1/auth/sessions", caller.access))
+    other = next(s for s in sessions["items"] if not s["current"])
+    return f"/v1/auth/sessions/{other['id']}", None
+
+
+async def _switch(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/auth/switch-tenant", {"refresh_token": caller.refresh, "tenant_slug": world.slug_b}
+
+
+async def _disable_mfa(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    await world.enable_mfa(caller)
+    body = {"password": world.passwords[caller.email], "code": world.recovery_codes.pop()}
+    return "/v1/auth/mfa/disable", body
+
+
+async def _start_enrolment(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/auth/mfa/enrolment", {"password": world.passwords[caller.email]}
+
+
+async def _confirm_enrolment(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    secret = await world.start_enrolment(caller)
+    return "/v1/auth/mfa/enrolment/confirm", {"code": pyotp.TOTP(secret).now()}
+
+
+async def _new_recovery_codes(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    # The enrolment confirmed just before left the second factor on, with its codes remembered.
+    body = {"password": world.passwords[caller.email], "code": world.recovery_codes.pop()}
+    return "/v1/auth/mfa/recovery-codes", body
+
+
+async def _change_password(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    new = f"violet harbour lantern {next(world.serial)} quietly"
+    current, world.passwords[caller.email] = world.passwords[caller.email], new
+    return "/v1/auth/change-password", {"current_password": current, "new_password": new}
+
+
+# How to make a valid request to each route for a caller; a route missing here fails the matrix.
+CALLS: dict[tuple[str, str], Call] = {
+    ("GET", "/v1/me"): fixed("/v1/me"),
+    ("GET", "/v1/permissions"): fixed("/v1/permissions"),
+    ("GET", "/v1/auth/sessions"): fixed("/v1/auth/sessions"),
+    ("DELETE", "/v1/auth/sessions/{session_id}"): _other_session,
+    ("POST", "/v1/auth/sessions/revoke-others"): fixed("/v1/auth/sessions/revoke-others", {}),
+    ("POST", "/v1/auth/switch-tenant"): _switch,
+    ("POST", "/v1/auth/change-password"): _change_password,
+    ("GET", "/v1/units"): fixed("/v1/units"),
+    ("POST", "/v1/units"): _new_unit,
+    ("GET", "/v1/units/{unit_id}"): _unit,
+    ("GET", "/v1/members"): fixed("/v1/members"),
+    ("GET", "/v1/members/{member_id}"): _member,
+    ("PUT", "/v1/members/{member_id}/roles"): _member_roles,
+    ("POST", "/v1/invitations"): _invitation,
+    ("GET", "/v1/roles"): fixed("/v1/roles"),
+    ("POST", "/v1/roles"): _new_role,
+    ("GET", "/v1/roles/{role_id}"): _role,
+    ("PUT", "/v1/roles/{role_id}"): _edit_role,
+    ("DELETE", "/v1/roles/{role_id}"): _role,
+    ("GET", "/v1/api-keys"): fixed("/v1/api-keys"),
+    ("POST", "/v1/api-keys"): fixed("/v1/api-keys", {"name": "Site", "scopes": ["units:read"]}),
+    ("GET", "/v1/api-keys/{api_key_id}"): _api_key,
+    ("DELETE", "/v1/api-keys/{api_key_id}"): _api_key,
+    ("GET", "/v1/audit-events"): fixed("/v1/audit-events"),
+    ("GET", "/v1/tenant/security-policy"): fixed("/v1/tenant/security-policy"),
+    ("PUT", "/v1/tenant/security-policy"): fixed(
+        "/v1/tenant/security-policy", {"require_mfa_for_staff": False}
+    ),
+    ("POST", "/v1/auth/resend-verification"): fixed("/v1/auth/resend-verification", {}),
+    ("GET", "/v1/auth/mfa"): fixed("/v1/auth/mfa"),
+    # In this order (the route table's): each leaves the second factor as the next one needs it.
+    ("POST", "/v1/auth/mfa/disable"): _disable_mfa,
+    ("POST", "/v1/auth/mfa/enrolment"): _start_enrolment,
+    ("POST", "/v1/auth/mfa/enrolment/confirm"): _confirm_enrolment,
+    ("POST", "/v1/auth/mfa/recovery-codes"): _new_recovery_codes,
+}
+MFA_CODE_ROUTES = {"/v1/auth/mfa/enrolment/confirm", "/v1/auth/mfa/recovery-codes"}
+
+
+def v1_routes(api: Api) -> list[tuple[str, str, object]]:
+    return sorted(
+        (
+            (method.decode(), route.mustache_pattern, route.handler)
+            for method, routes in api.app.router.routes.items()
+            for route in routes
+            if route.mustache_pattern.startswith("/v1/")
+        ),
+        key=lambda r: (r[0], r[1]),
+    )
+
+
+def guarded_v1_routes(api: Api) -> list[tuple[str, str, object]]:
+    return [r for r in v1_routes(api) if not is_public(r[2])]
+
+
+async def send(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str) -> Response:
+    if method == "GET":
+        return await api.get(path, token)
+    if method == "POST":
+        return await api.post(path, body or {}, token)
+    if method == "PUT":
+        return await api.put(path, body or {}, token)
+    if method == "DELETE":
+        return await api.client.delete(path, headers=auth_header(token))
+    raise AssertionError(f"teach the matrix to send {method}")
+
+
+async def test_every_v1_route_declares_what_it_needs(api: Api) -> None:
+    undeclared = [
+        (method, template)
+        for method, template, handler in v1_routes(api)
+        if not is_public(handler) and declared_access(handler) is None
+    ]
+    assert v1_routes(api), "no /v1 route found: did the route table move?"
+    assert undeclared == []
+
+
+async def test_the_matrix_knows_every_guarded_route(api: Api) -> None:
+    assert {(method, template) for method, template, _ in guarded_v1_routes(api)} == set(CALLS)
+
+
+@pytest.fixture
+async def roomy_api(make_api: Callable[..., Any]) -> Api:
+    """The matrix signs in once per call: login budgets would stop it half way."""
+    plenty = RateLimit(100_000)
+    built: Api = await make_api(limits=RateLimits(login_per_ip=plenty, login_per_email=plenty))
+    return built
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_each_role_gets_exactly_what_its_permissions_allow(roomy_api: Api, role: str) -> None:
+    api = roomy_api
+    world = await build_world(api, role)
+    held = permissions_of(role)
+    wrong: list[str] = []
+    for method, template, handler in guarded_v1_routes(api):
+        access = declared_access(handler)
+        assert access is not None, f"{method} {template} declares nothing"
+        caller = await world.sign_in()
+        path, body = await CALLS[(method, template)](world, caller)
+        response = await send(api, method, path, body, caller.access)
+        await world.observe(method, template, caller, response)
+        allowed = access.permission is None or access.permission in held
+        if allowed and not 200 <= response.status < 300:
+            wrong.append(f"{method} {template}: {response.status} {await response.text()}")
+        if not allowed:
+            problem = await body_of(response)
+            if response.status != 403 or problem["code"] != "forbidden":
+                wrong.append(f"{method} {template}: {response.status} instead of 403 forbidden")
+    assert wrong == [], f"{role}:\n" + "\n".join(wrong)
+
+
+async def test_a_role_edit_reaches_the_members_session_at_once(roomy_api: Api) -> None:
+    """The custom role's permissions come from the database on each request (cache off in tests), not
+    from the token: taking units:read away closes the route to a session opened before the edit."""
+    api = roomy_api
+    world = await build_world(api, CUSTOM)
+    caller = await world.sign_in()
+    assert (await api.get("/v1/units", caller.access)).status == 200
+    owner = await world.owner()
+    roles = await body_of(await api.get("/v1/roles", owner))
+    secretaria = next(r for r in roles["items"] if r["name"] == "Secretaria")
+    edited = await api.put(
+        f"/v1/roles/{secretaria['id']}", {"name": "Secretaria", "permissions": ["members:read"]}, owner
+    )
+    assert edited.status == 200, await edited.text()
+    refused = await api.get("/v1/units", caller.access)
+    assert refused.status == 403
+    assert (await body_of(refused))["detail"] == "this action needs the permission 'units:read'"
+    assert (await api.get("/v1/members", caller.access)).status == 200
