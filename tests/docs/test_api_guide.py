@@ -30,6 +30,7 @@ from clinic_api.error_handling import _CODE_OF_STATUS, INTERNAL_ERROR
 from clinic_api.problems import status_of
 from clinic_api.rate_limiting import LIMITER_DOWN, too_many_requests
 from clinic_api.services import AppServices, RateLimit, RateLimits
+from clinic_core.audit.model import AuditAction
 from clinic_core.shared.clock import SystemClock
 from clinic_core.shared.errors import DomainError
 from clinic_core.testing import (
@@ -185,3 +186,8 @@ def test_the_walkthrough_runs_against_a_real_server(server: str) -> None:
     reused, after = (line for line in out.splitlines() if '"code":' in line and "refresh" in line)
     assert "refresh_token_reused" in reused
     assert "invalid_refresh_token" in after
+
+
+def test_every_audit_action_is_in_the_guide() -> None:
+    rows = {line.split("|")[1].strip().strip("`") for line in guide().splitlines() if line.startswith("| `")}
+    assert sorted(action.value for action in AuditAction if action.value not in rows) == []
