@@ -9,12 +9,13 @@ opens exactly one session, and a session is never opened without its code being 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.ports import SecretBox
-from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.identity.mfa import (
     RECOVERY_CODE,
@@ -40,7 +41,7 @@ from clinic_core.identity.sessions import choose_membership
 from clinic_core.identity.signing_in import start_session
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.tokens import digest
-from clinic_core.tenancy.model import NoAccessToTenant, TenantSuspended
+from clinic_core.tenancy.model import NoAccessToTenant, Tenant, TenantSuspended
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,37 @@ class _ChallengeStep:
                 await uow.commit()
         return Success(challenge)
 
+    async def _open_session(
+        self,
+        uow: UnitOfWork,
+        challenge: MfaChallengeRecord,
+        now: datetime,
+        context: RequestContext,
+        factor: str,
+    ) -> Result[tuple[TokenPair, Tenant], InvalidMfaChallenge | NoAccessToTenant | TenantSuspended]:
+        """Spend the challenge and open the session its password step chose; the caller commits."""
+        if not await uow.mfa_challenges.mark_used(challenge.id, now):
+            return Failure(InvalidMfaChallenge())
+        chosen = choose_membership(
+            await uow.directory.memberships_of(challenge.user_id), None, challenge.tenant_id
+        )
+        if isinstance(chosen, Failure):
+            return chosen
+        tenant, membership = chosen.unwrap()
+        tokens = await start_session(
+            uow,
+            self._issuer,
+            tenant,
+            membership,
+            now,
+            policy=self._sessions,
+            context=context,
+            device_label=challenge.device_label,
+            fingerprint_hash=challenge.fingerprint_hash,
+            second_factor=factor,
+        )
+        return Success((tokens, tenant))
+
 
 class VerifyMfa(_ChallengeStep):
     """Complete a sign-in challenge with a TOTP code or a recovery code: the session opens, as a
@@ -127,26 +159,10 @@ class VerifyMfa(_ChallengeStep):
                 recovery_code=None if cmd.code else cmd.recovery_code,
             )
             if factor is not None:
-                if not await uow.mfa_challenges.mark_used(challenge.id, now):
-                    return Failure(InvalidMfaChallenge())
-                chosen = choose_membership(
-                    await uow.directory.memberships_of(challenge.user_id), None, challenge.tenant_id
-                )
-                if isinstance(chosen, Failure):
-                    return chosen
-                tenant, membership = chosen.unwrap()
-                tokens = await start_session(
-                    uow,
-                    self._issuer,
-                    tenant,
-                    membership,
-                    now,
-                    policy=self._sessions,
-                    context=cmd.context,
-                    device_label=challenge.device_label,
-                    fingerprint_hash=challenge.fingerprint_hash,
-                    second_factor=factor,
-                )
+                opened_session = await self._open_session(uow, challenge, now, cmd.context, factor)
+                if isinstance(opened_session, Failure):
+                    return opened_session
+                tokens, tenant = opened_session.unwrap()
                 if factor == RECOVERY_CODE:
                     await uow.audit.add(
                         AuditEvent.record(
@@ -212,26 +228,10 @@ class CompleteRequiredEnrolment(_ChallengeStep):
                 return finished
             codes = finished.unwrap()
             if codes is not None:
-                if not await uow.mfa_challenges.mark_used(challenge.id, now):
-                    return Failure(InvalidMfaChallenge())
-                chosen = choose_membership(
-                    await uow.directory.memberships_of(challenge.user_id), None, challenge.tenant_id
-                )
-                if isinstance(chosen, Failure):
-                    return chosen
-                tenant, membership = chosen.unwrap()
-                tokens = await start_session(
-                    uow,
-                    self._issuer,
-                    tenant,
-                    membership,
-                    now,
-                    policy=self._sessions,
-                    context=cmd.context,
-                    device_label=challenge.device_label,
-                    fingerprint_hash=challenge.fingerprint_hash,
-                    second_factor=TOTP,
-                )
+                opened_session = await self._open_session(uow, challenge, now, cmd.context, TOTP)
+                if isinstance(opened_session, Failure):
+                    return opened_session
+                tokens, tenant = opened_session.unwrap()
                 await uow.audit.add(
                     AuditEvent.record(
                         AuditAction.MFA_ENROLLED,
