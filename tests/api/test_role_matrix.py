@@ -119,6 +119,12 @@ class World:
         assert created.status == 201, await created.text()
         return str((await body_of(created))["id"])
 
+    async def new_member(self) -> str:
+        """A new client of clinic A: each removal takes its own."""
+        email = f"leaver{next(self.serial)}@example.com"
+        _, member = await self.api.member_token(await self.owner(), email, ["client"])
+        return str(member["id"])
+
     async def new_api_key(self) -> str:
         created = await self.api.post(
             "/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, await self.owner()
@@ -188,6 +194,12 @@ async def _member_roles(world: World, caller: Caller) -> tuple[str, dict[str, An
     # The roles the member has already: the change grants and withdraws nothing, so only the permission
     # to manage members decides.
     return f"/v1/members/{world.plain_member_id}/roles", {"roles": ["client"], "custom_role_ids": []}
+
+
+async def _fresh_member(world: World, caller: Caller) -> tuple[str, None]:
+    # A client: removing one withdraws only the client's permissions, which every caller that manages
+    # members holds, so only the permission to manage members decides.
+    return f"/v1/members/{await world.new_member()}", None
 
 
 async def _invitation(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
@@ -264,6 +276,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/members"): fixed("/v1/members"),
     ("GET", "/v1/members/{member_id}"): _member,
     ("PUT", "/v1/members/{member_id}/roles"): _member_roles,
+    ("DELETE", "/v1/members/{member_id}"): _fresh_member,
     ("POST", "/v1/invitations"): _invitation,
     ("GET", "/v1/roles"): fixed("/v1/roles"),
     ("POST", "/v1/roles"): _new_role,

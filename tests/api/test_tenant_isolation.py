@@ -64,6 +64,7 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("PUT", "/v1/roles/{role_id}"): {"name": "Financeiro", "permissions": ["billing:read", "billing:write"]},
     ("DELETE", "/v1/roles/{role_id}"): None,
     ("PUT", "/v1/members/{member_id}/roles"): {"roles": ["manager"], "custom_role_ids": []},
+    ("DELETE", "/v1/members/{member_id}"): None,
     ("GET", "/v1/api-keys/{api_key_id}"): None,
     ("DELETE", "/v1/api-keys/{api_key_id}"): None,
 }

@@ -45,6 +45,7 @@ from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
+from clinic_core.tenancy.removal import RemoveMember
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
@@ -97,6 +98,7 @@ def configure_services(
         (UpdateRole, services.update_role),
         (DeleteRole, services.delete_role),
         (SetMemberRoles, services.set_member_roles),
+        (RemoveMember, services.remove_member),
         (ListApiKeys, services.list_api_keys),
         (GetApiKey, services.get_api_key),
         (CreateApiKey, services.create_api_key),

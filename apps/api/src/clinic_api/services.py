@@ -41,6 +41,7 @@ from clinic_core.identity.verification import ResendVerification, VerifyEmail
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
+from clinic_core.tenancy.removal import RemoveMember
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
@@ -158,6 +159,7 @@ class AppServices:
     update_role: UpdateRole
     delete_role: DeleteRole
     set_member_roles: SetMemberRoles
+    remove_member: RemoveMember
     list_api_keys: ListApiKeys
     get_api_key: GetApiKey
     create_api_key: CreateApiKey
@@ -243,6 +245,7 @@ class AppServices:
             update_role=UpdateRole(uow, clock),
             delete_role=DeleteRole(uow, clock),
             set_member_roles=SetMemberRoles(uow, clock),
+            remove_member=RemoveMember(uow, clock),
             list_api_keys=ListApiKeys(uow),
             get_api_key=GetApiKey(uow),
             create_api_key=CreateApiKey(uow, clock),

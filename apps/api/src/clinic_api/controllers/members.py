@@ -9,7 +9,7 @@ from clinic_api.controllers.paging import page_request
 from clinic_api.openapi import documented
 from clinic_api.problems import ProblemRaised, problem_for, unwrap_or_raise
 from clinic_api.responses import json_response, request_context
-from clinic_api.routing import get, put
+from clinic_api.routing import delete, get, put
 from clinic_api.schemas import MemberOut, MemberPage, MemberRolesOut, MemberRolesRequest
 from clinic_core.access.roles import SetMemberRoles, SetMemberRolesCommand
 from clinic_core.application.actor import Actor
@@ -17,13 +17,19 @@ from clinic_core.shared.errors import NotFound
 from clinic_core.shared.ids import MembershipId, RoleId, parse_uuid
 from clinic_core.tenancy.members import GetMember, ListMembers
 from clinic_core.tenancy.permissions import Permission
+from clinic_core.tenancy.removal import RemoveMember, RemoveMemberCommand
 
 
 class Members(APIController):
     def __init__(
-        self, list_members: ListMembers, get_member: GetMember, set_member_roles: SetMemberRoles
+        self,
+        list_members: ListMembers,
+        get_member: GetMember,
+        set_member_roles: SetMemberRoles,
+        remove_member: RemoveMember,
     ) -> None:
         self._list, self._get, self._set_roles = list_members, get_member, set_member_roles
+        self._remove = remove_member
 
     @classmethod
     def route(cls) -> str:
@@ -87,3 +93,27 @@ class Members(APIController):
             )
         )
         return json_response(MemberRolesOut.of(membership))
+
+    @requires(Permission.MEMBERS_WRITE)
+    @documented(204, problems=(401, 403, 404, 409))
+    @delete("/{member_id}")
+    async def remove_member(self, request: Request, actor: Actor, member_id: str) -> Response:
+        """Remove a member from the current clinic and end their sessions in it. Their account, and their
+        places in other clinics, stay.
+
+        The same rules as changing their roles: only an owner removes an owner (403 `owner_only`), the last
+        owner stays (409 `last_owner`), and you may take away only permissions you hold yourself (403
+        `permission_escalation`). Staff restricted to units remove only members restricted to units of
+        theirs; any other member is 404.
+
+        @param member_id: the membership's id (a UUID).
+        """
+        parsed = parse_uuid(member_id)
+        if parsed is None:
+            raise ProblemRaised(problem_for(NotFound("member")))
+        unwrap_or_raise(
+            await self._remove(
+                RemoveMemberCommand(actor, MembershipId(parsed), context=request_context(request))
+            )
+        )
+        return Response(204)

@@ -88,6 +88,13 @@ class MemberJoined(DomainEvent):
     user_id: UserId
 
 
+@dataclass(frozen=True, kw_only=True)
+class MemberRemoved(DomainEvent):
+    topic = "tenancy.member_removed"
+    membership_id: MembershipId
+    user_id: UserId
+
+
 @dataclass(eq=False, kw_only=True)
 class Tenant:
     id: TenantId

@@ -61,6 +61,11 @@ class MembershipRepository(Protocol):
         read-only unit of work."""
         ...
 
+    async def remove(self, membership_id: MembershipId) -> bool:
+        """Delete the membership with its unit restrictions and custom-role assignments. False when there
+        was none (already removed)."""
+        ...
+
 
 class UserMembershipDirectory(Protocol):
     """A user's memberships across every tenant: the one cross-tenant read, keyed by the user themself.

@@ -242,6 +242,12 @@ class _Memberships(_Repo[Membership]):
     async def ids_with_role(self, role: Role) -> frozenset[MembershipId]:
         return frozenset(m.id for m in self._where(lambda m: role in m.roles))
 
+    async def remove(self, membership_id: MembershipId) -> bool:
+        if self._get(membership_id) is None:
+            return False
+        del self._rows[membership_id]  # its units and custom roles live on the row
+        return True
+
 
 class _Roles(_Repo[CustomRole]):
     def __init__(

@@ -442,6 +442,17 @@ class SqlMembershipRepository(_Repository):
         )
         return frozenset(MembershipId(i) for (i,) in found.all())
 
+    async def remove(self, membership_id: MembershipId) -> bool:
+        tenant_id, m = self._db.tenant_id(), t.memberships
+        # The children first, though their foreign keys cascade: what goes is said here, not left to how
+        # each engine enforces cascades.
+        for child in (t.membership_units, t.membership_roles):
+            await self._db.execute(
+                delete(child).where(child.c.tenant_id == tenant_id, child.c.membership_id == membership_id)
+            )
+        deleted = await self._db.execute(delete(m).where(m.c.tenant_id == tenant_id, m.c.id == membership_id))
+        return bool(deleted.rowcount)
+
     async def list(self, page: PageRequest, sharing: frozenset[UnitId] | None = None) -> Page[Membership]:
         m, mu = t.memberships, t.membership_units
         query = select(m).where(m.c.tenant_id == self._db.tenant_id())
