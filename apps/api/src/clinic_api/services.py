@@ -24,6 +24,7 @@ from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
+from clinic_core.identity.email_change import ConfirmEmailChange, RequestEmailChange
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.mfa import (
     ConfirmMfaEnrolment,
@@ -158,6 +159,8 @@ class AppServices:
     update_role: UpdateRole
     delete_role: DeleteRole
     set_member_roles: SetMemberRoles
+    request_email_change: RequestEmailChange
+    confirm_email_change: ConfirmEmailChange
     list_api_keys: ListApiKeys
     get_api_key: GetApiKey
     create_api_key: CreateApiKey
@@ -243,6 +246,8 @@ class AppServices:
             update_role=UpdateRole(uow, clock),
             delete_role=DeleteRole(uow, clock),
             set_member_roles=SetMemberRoles(uow, clock),
+            request_email_change=RequestEmailChange(uow, hasher, clock),
+            confirm_email_change=ConfirmEmailChange(uow, clock),
             list_api_keys=ListApiKeys(uow),
             get_api_key=GetApiKey(uow),
             create_api_key=CreateApiKey(uow, clock),
