@@ -128,6 +128,8 @@ class AppServices:
     get_me: GetMe
     check_session: CheckSession
     change_password: ChangePassword
+    request_email_change: RequestEmailChange
+    confirm_email_change: ConfirmEmailChange
     list_my_sessions: ListMySessions
     revoke_my_session: RevokeMySession
     revoke_my_other_sessions: RevokeMyOtherSessions
@@ -159,8 +161,6 @@ class AppServices:
     update_role: UpdateRole
     delete_role: DeleteRole
     set_member_roles: SetMemberRoles
-    request_email_change: RequestEmailChange
-    confirm_email_change: ConfirmEmailChange
     list_api_keys: ListApiKeys
     get_api_key: GetApiKey
     create_api_key: CreateApiKey
@@ -213,6 +213,8 @@ class AppServices:
             get_me=GetMe(uow),
             check_session=CheckSession(uow, clock),
             change_password=ChangePassword(uow, hasher, clock),
+            request_email_change=RequestEmailChange(uow, hasher, clock),
+            confirm_email_change=ConfirmEmailChange(uow, clock),
             list_my_sessions=ListMySessions(uow, clock),
             revoke_my_session=RevokeMySession(uow, clock),
             revoke_my_other_sessions=RevokeMyOtherSessions(uow, clock),
@@ -246,8 +248,6 @@ class AppServices:
             update_role=UpdateRole(uow, clock),
             delete_role=DeleteRole(uow, clock),
             set_member_roles=SetMemberRoles(uow, clock),
-            request_email_change=RequestEmailChange(uow, hasher, clock),
-            confirm_email_change=ConfirmEmailChange(uow, clock),
             list_api_keys=ListApiKeys(uow),
             get_api_key=GetApiKey(uow),
             create_api_key=CreateApiKey(uow, clock),
