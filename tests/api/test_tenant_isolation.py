@@ -195,6 +195,7 @@ PUBLIC = {
     ("POST", "/v1/auth/verify-email"),
     ("POST", "/v1/auth/forgot-password"),
     ("POST", "/v1/auth/reset-password"),
+    ("POST", "/v1/auth/confirm-email-change"),
     ("GET", "/health/live"),
     ("GET", "/health/ready"),
     ("GET", "/metrics"),

@@ -235,7 +235,7 @@ class World:
             ConfirmMfaEnrolmentCommand(actor, self.code(secret))
         )
         self.next_period()  # the confirming code's step is used: sign-ins in tests use the next one
-        return secret, codes.unwrap()
+        return secret, codes.unwrap().codes
 
     def audit_actions(self) -> list[AuditAction]:
         events = sorted(self.uow.store.tables.audit_events.values(), key=lambda e: e.id)
@@ -361,7 +361,7 @@ async def test_regenerating_recovery_codes_needs_password_and_code_and_invalidat
     regenerate = RegenerateRecoveryCodes(world.uow, world.hasher, world.box, world.clock)
     no_code = await regenerate(ChangeMfaCommand(actor, PASSWORD, "000000"))
     assert isinstance(no_code.failure(), InvalidInput)
-    new = (await regenerate(ChangeMfaCommand(actor, PASSWORD, world.code(secret)))).unwrap()
+    new = (await regenerate(ChangeMfaCommand(actor, PASSWORD, world.code(secret)))).unwrap().codes
     assert len(new) == 10
     assert not set(new) & set(old)
     assert world.audit_actions()[-1] is AuditAction.RECOVERY_CODES_REGENERATED

@@ -32,6 +32,7 @@ from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles,
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
+from clinic_core.identity.email_change import ConfirmEmailChange, RequestEmailChange
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.mfa import (
     ConfirmMfaEnrolment,
@@ -103,6 +104,8 @@ def configure_services(
         (GetApiKey, services.get_api_key),
         (CreateApiKey, services.create_api_key),
         (RevokeApiKey, services.revoke_api_key),
+        (RequestEmailChange, services.request_email_change),
+        (ConfirmEmailChange, services.confirm_email_change),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

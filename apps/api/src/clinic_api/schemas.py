@@ -124,6 +124,25 @@ class VerifyEmailRequest(RequestModel):
     token: Secret
 
 
+class ChangeEmailRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"current_password": "correct horse battery staple", "new_email": "ana@novo.com.br"}]
+        }
+    )
+
+    current_password: Secret
+    new_email: ShortText
+    end_other_sessions: bool = True
+    """End every other session of this account (not this one) once the change is confirmed. On by default."""
+
+
+class ConfirmEmailChangeRequest(RequestModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"token": "k3Jq...Xw"}]})
+
+    token: Secret
+
+
 class ForgotPasswordRequest(RequestModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ana@belavista.com.br"}]})
 
@@ -519,6 +538,8 @@ class MfaCodeRequest(RequestModel):
 
     code: Annotated[str, Field(max_length=20)]
     """The six digits the authenticator app shows now."""
+    end_other_sessions: bool = True
+    """End every other session of this account (not this one) once the second factor is on. On by default."""
 
 
 class MfaChangeRequest(RequestModel):
@@ -529,6 +550,8 @@ class MfaChangeRequest(RequestModel):
     password: Secret
     code: Annotated[str, Field(max_length=40)]
     """A code from the authenticator app, or one of the recovery codes."""
+    end_other_sessions: bool = True
+    """End every other session of this account (not this one) once the change is made. On by default."""
 
 
 class MfaVerifyRequest(RequestModel):
@@ -624,6 +647,8 @@ class MfaEnrolmentOut(ResponseModel):
 class RecoveryCodesOut(ResponseModel):
     recovery_codes: list[str]
     """Ten single-use codes, shown this once: each can stand in for a code from the app one time."""
+    ended_sessions: int = 0
+    """How many other sessions were ended."""
 
 
 class MfaStatusOut(ResponseModel):

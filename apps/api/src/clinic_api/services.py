@@ -24,6 +24,7 @@ from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
+from clinic_core.identity.email_change import ConfirmEmailChange, RequestEmailChange
 from clinic_core.identity.me import GetMe
 from clinic_core.identity.mfa import (
     ConfirmMfaEnrolment,
@@ -128,6 +129,8 @@ class AppServices:
     get_me: GetMe
     check_session: CheckSession
     change_password: ChangePassword
+    request_email_change: RequestEmailChange
+    confirm_email_change: ConfirmEmailChange
     list_my_sessions: ListMySessions
     revoke_my_session: RevokeMySession
     revoke_my_other_sessions: RevokeMyOtherSessions
@@ -212,6 +215,8 @@ class AppServices:
             get_me=GetMe(uow),
             check_session=CheckSession(uow, clock),
             change_password=ChangePassword(uow, hasher, clock),
+            request_email_change=RequestEmailChange(uow, hasher, clock),
+            confirm_email_change=ConfirmEmailChange(uow, clock),
             list_my_sessions=ListMySessions(uow, clock),
             revoke_my_session=RevokeMySession(uow, clock),
             revoke_my_other_sessions=RevokeMyOtherSessions(uow, clock),

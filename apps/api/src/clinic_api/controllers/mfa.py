@@ -99,12 +99,19 @@ class Mfa(APIController):
     @post("/enrolment/confirm")
     async def confirm_enrolment(self, request: Request, actor: Actor, body: MfaCodeRequest) -> Response:
         """Confirm the enrolment with the app's current code: the second factor is on from now, and the
-        answer holds ten recovery codes, shown this once. A wrong code is `422` on the field `code`."""
+        answer holds ten recovery codes, shown this once. A wrong code is `422` on the field `code`. My
+        other sessions end unless `end_other_sessions` is false (`ended_sessions` says how many)."""
         await self._throttle.mfa_verify(client_ip(request))
         codes = unwrap_or_raise(
-            await self._confirm(ConfirmMfaEnrolmentCommand(actor, body.code, request_context(request)))
+            await self._confirm(
+                ConfirmMfaEnrolmentCommand(
+                    actor, body.code, request_context(request), end_other_sessions=body.end_other_sessions
+                )
+            )
         )
-        return json_response(RecoveryCodesOut(recovery_codes=codes))
+        return json_response(
+            RecoveryCodesOut(recovery_codes=codes.codes, ended_sessions=codes.ended_sessions)
+        )
 
     @requires_person()
     @documented(200, RecoveryCodesOut, problems=(401, 404, 409, 422, 429, 503))
@@ -113,24 +120,41 @@ class Mfa(APIController):
         self, request: Request, actor: Actor, body: MfaChangeRequest
     ) -> Response:
         """Ten new recovery codes; the earlier ones stop working. Needs my password and a code (from the
-        app, or a recovery code)."""
+        app, or a recovery code). My other sessions end unless `end_other_sessions` is false."""
         await self._throttle.password_check(client_ip(request), str(actor.user_id))
         codes = unwrap_or_raise(
             await self._regenerate(
-                ChangeMfaCommand(actor, body.password, body.code, request_context(request))
+                ChangeMfaCommand(
+                    actor,
+                    body.password,
+                    body.code,
+                    request_context(request),
+                    end_other_sessions=body.end_other_sessions,
+                )
             )
         )
-        return json_response(RecoveryCodesOut(recovery_codes=codes))
+        return json_response(
+            RecoveryCodesOut(recovery_codes=codes.codes, ended_sessions=codes.ended_sessions)
+        )
 
     @requires_person()
     @documented(204, problems=(401, 404, 409, 422, 429, 503))
     @post("/disable")
     async def disable(self, request: Request, actor: Actor, body: MfaChangeRequest) -> Response:
         """Turn my second factor off. Needs my password and a code (from the app, or a recovery code).
-        A clinic that requires a second factor will ask me to enrol again at my next sign-in."""
+        A clinic that requires a second factor will ask me to enrol again at my next sign-in. My other
+        sessions end unless `end_other_sessions` is false."""
         await self._throttle.password_check(client_ip(request), str(actor.user_id))
         unwrap_or_raise(
-            await self._disable(ChangeMfaCommand(actor, body.password, body.code, request_context(request)))
+            await self._disable(
+                ChangeMfaCommand(
+                    actor,
+                    body.password,
+                    body.code,
+                    request_context(request),
+                    end_other_sessions=body.end_other_sessions,
+                )
+            )
         )
         return Response(204)
 

@@ -28,6 +28,8 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGED = "auth.password_changed"
     PASSWORD_RESET = "auth.password_reset"
     EMAIL_VERIFIED = "auth.email_verified"
+    EMAIL_CHANGE_REQUESTED = "auth.email_change_requested"
+    EMAIL_CHANGED = "auth.email_changed"
     SESSION_REVOKED = "auth.session_revoked"
     REFRESH_TOKEN_REUSED = "auth.refresh_token_reused"
     DEVICE_MISMATCH = "auth.device_mismatch"

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from clinic_core.shared.errors import Conflict, DomainError, Forbidden
 from clinic_core.shared.events import DomainEvent
-from clinic_core.shared.ids import UserId, new_uuid
+from clinic_core.shared.ids import SessionId, UserId, new_uuid
 from clinic_core.shared.tokens import digest, new_secret
 from clinic_core.shared.values import Email
 
@@ -22,11 +22,13 @@ from clinic_core.shared.values import Email
 class TokenPurpose(StrEnum):
     VERIFY_EMAIL = "verify_email"
     RESET_PASSWORD = "reset_password"
+    CHANGE_EMAIL = "change_email"
 
 
 TOKEN_LIFETIME = {
     TokenPurpose.VERIFY_EMAIL: timedelta(hours=24),
     TokenPurpose.RESET_PASSWORD: timedelta(minutes=30),
+    TokenPurpose.CHANGE_EMAIL: timedelta(hours=24),
 }
 
 
@@ -78,6 +80,10 @@ class AccountToken:
     created_at: datetime
     expires_at: datetime
     used_at: datetime | None = None
+    end_other_sessions: bool = False
+    """For ``CHANGE_EMAIL``: end the account's other sessions when the change is confirmed."""
+    session_id: SessionId | None = None
+    """For ``CHANGE_EMAIL``: the session that asked for the change, the one ``end_other_sessions`` keeps."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @classmethod

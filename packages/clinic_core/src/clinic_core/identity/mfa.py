@@ -4,6 +4,10 @@ Enrolment is two steps: the first (which needs the password again) stores a new 
 shows it; the second confirms it with a first code, enables MFA and shows ten recovery codes, once.
 Changing the second factor afterwards (new recovery codes, disabling it) needs the password and a code.
 
+Each change of the second factor (confirming an enrolment, new recovery codes, disabling it) ends the
+person's other sessions unless told not to (``end_other_sessions``), like a changed password: a change
+nobody expected is the moment to shut out whoever else is signed in.
+
 Secrets are kept encrypted with the SecretBox, bound to the user's id; recovery codes only as digests. A
 wrong code is recorded in the audit trail (MFA_FAILED) in a unit of work of its own, since the one that
 checked it does not commit.
@@ -21,7 +25,8 @@ from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.ports import SecretBox
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
-from clinic_core.identity.model import User
+from clinic_core.identity.devices import revocation_event
+from clinic_core.identity.model import AuthSession, RevocationReason, User
 from clinic_core.identity.passwords import normalise_password
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.identity.second_factor import (
@@ -150,6 +155,30 @@ async def finish_enrolment(
     return Success(codes)
 
 
+async def end_other_sessions(
+    uow: UnitOfWork, actor: Actor, at: datetime, context: RequestContext, reason: RevocationReason
+) -> int:
+    """End every active session of the actor but the one acting, audited as one event in ``uow``'s
+    tenant (the actor's). Returns how many ended."""
+    others: list[AuthSession] = [
+        s for s in await uow.sessions.active_of(actor.user_id, at) if s.id != actor.session_id
+    ]
+    for session in others:
+        session.revoke(at, reason)
+        await uow.sessions.save(session)
+    if others:
+        await uow.audit.add(revocation_event(actor, others, at, context, reason))
+    return len(others)
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecoveryCodes:
+    codes: list[str]
+    """Shown this once."""
+    ended_sessions: int = 0
+    """How many other sessions the change ended."""
+
+
 @dataclass(frozen=True, slots=True)
 class StartMfaEnrolmentCommand:
     actor: Actor
@@ -162,6 +191,8 @@ class ConfirmMfaEnrolmentCommand:
     actor: Actor
     code: str
     context: RequestContext = NO_CONTEXT
+    end_other_sessions: bool = True
+    """End every other session of the person (not this one) once the second factor is on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +203,8 @@ class ChangeMfaCommand:
     password: str
     code: str
     context: RequestContext = NO_CONTEXT
+    end_other_sessions: bool = True
+    """End every other session of the person (not this one) once the change is made."""
 
 
 class _Reauthenticating:
@@ -232,8 +265,9 @@ class ConfirmMfaEnrolment:
 
     async def __call__(
         self, cmd: ConfirmMfaEnrolmentCommand
-    ) -> Result[list[str], InvalidInput | MfaAlreadyEnabled | NoMfaEnrolment]:
+    ) -> Result[NewRecoveryCodes, InvalidInput | MfaAlreadyEnabled | NoMfaEnrolment]:
         actor, now = cmd.actor, self._clock.now()
+        ended = 0
         async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
             finished = await finish_enrolment(uow, self._box, actor.user_id, cmd.code, now)
             if isinstance(finished, Failure):
@@ -250,24 +284,29 @@ class ConfirmMfaEnrolment:
                         target=AuditTarget("user", str(actor.user_id)),
                     )
                 )
+                if cmd.end_other_sessions:
+                    ended = await end_other_sessions(
+                        uow, actor, now, cmd.context, RevocationReason.MFA_CHANGED
+                    )
                 await uow.commit()
         if codes is None:
             await record_mfa_failure(
                 self._uow, actor.tenant_id, actor.user_id, now, cmd.context, stage="enrolment"
             )
             return Failure(_wrong_code())
-        return Success(codes)
+        return Success(NewRecoveryCodes(codes, ended))
 
 
 class _ChangeMfa(_Reauthenticating):
     async def _change(
         self, cmd: ChangeMfaCommand, *, disable: bool
-    ) -> Result[list[str], InvalidInput | NotFound | MfaNotEnabled]:
+    ) -> Result[NewRecoveryCodes, InvalidInput | NotFound | MfaNotEnabled]:
         proven = await self._user(cmd.actor, cmd.password)
         if isinstance(proven, Failure):
             return proven
         actor, now = cmd.actor, self._clock.now()
         codes: list[str] = []
+        ended = 0
         async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
             credential = await uow.mfa.get(actor.user_id)
             if credential is None or not credential.enabled:
@@ -294,12 +333,16 @@ class _ChangeMfa(_Reauthenticating):
                             target=AuditTarget("user", str(actor.user_id)),
                         )
                     )
+                if cmd.end_other_sessions:
+                    ended = await end_other_sessions(
+                        uow, actor, now, cmd.context, RevocationReason.MFA_CHANGED
+                    )
                 await uow.commit()
         if factor is None:
             stage = "disable" if disable else "regenerate_recovery_codes"
             await record_mfa_failure(self._uow, actor.tenant_id, actor.user_id, now, cmd.context, stage=stage)
             return Failure(_wrong_code())
-        return Success(codes)
+        return Success(NewRecoveryCodes(codes, ended))
 
 
 class RegenerateRecoveryCodes(_ChangeMfa):
@@ -307,12 +350,13 @@ class RegenerateRecoveryCodes(_ChangeMfa):
 
     async def __call__(
         self, cmd: ChangeMfaCommand
-    ) -> Result[list[str], InvalidInput | NotFound | MfaNotEnabled]:
+    ) -> Result[NewRecoveryCodes, InvalidInput | NotFound | MfaNotEnabled]:
         return await self._change(cmd, disable=False)
 
 
 class DisableMfa(_ChangeMfa):
-    """Turn the second factor off: its secret and recovery codes are forgotten."""
+    """Turn the second factor off: its secret and recovery codes are forgotten. Returns how many other
+    sessions it ended."""
 
-    async def __call__(self, cmd: ChangeMfaCommand) -> Result[None, InvalidInput | NotFound | MfaNotEnabled]:
-        return (await self._change(cmd, disable=True)).map(lambda _codes: None)
+    async def __call__(self, cmd: ChangeMfaCommand) -> Result[int, InvalidInput | NotFound | MfaNotEnabled]:
+        return (await self._change(cmd, disable=True)).map(lambda changed: changed.ended_sessions)

@@ -75,6 +75,8 @@ class RevocationReason(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     DEVICE_MISMATCH = "device_mismatch"
     PASSWORD_RESET = "password_reset"
+    EMAIL_CHANGED = "email_changed"
+    MFA_CHANGED = "mfa_changed"
 
 
 @dataclass(eq=False, kw_only=True)

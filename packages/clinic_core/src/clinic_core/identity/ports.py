@@ -60,7 +60,9 @@ class UserRepository(Protocol):
     async def get_many(self, user_ids: set[UserId]) -> dict[UserId, User]: ...
 
     async def save(self, user: User) -> None:
-        """Write back the user's name and password hash (the email is the account's key and stays)."""
+        """Write back the user's email, name, password hash and verification. Only a confirmed email change
+        (``ConfirmEmailChange``) sets a new email; raises ``UniqueViolation`` (``uq_users_email``) when
+        another account has it, here or at commit."""
         ...
 
 

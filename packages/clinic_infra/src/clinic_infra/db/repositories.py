@@ -229,6 +229,7 @@ class SqlUserRepository(_Repository):
             update(t.users)
             .where(t.users.c.id == user.id)
             .values(
+                email=user.email.value,
                 name=user.name.value,
                 password_hash=user.password_hash,
                 email_verified_at=user.email_verified_at,
@@ -809,6 +810,8 @@ def _account_token(row: Row) -> AccountToken:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         used_at=row["used_at"],
+        end_other_sessions=row["end_other_sessions"],
+        session_id=SessionId(row["session_id"]) if row["session_id"] else None,
     )
 
 
@@ -827,6 +830,8 @@ class SqlAccountTokenRepository(_Repository):
                 created_at=token.created_at,
                 expires_at=token.expires_at,
                 used_at=token.used_at,
+                end_other_sessions=token.end_other_sessions,
+                session_id=token.session_id,
             )
         )
         self._db.saw(token)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     ForeignKeyConstraint,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 
 from clinic_infra.db.types import JsonDocument, UtcDateTime
@@ -139,6 +141,9 @@ account_tokens = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
     Column("used_at", UtcDateTime),
+    # An email change's options, chosen when it was asked for and applied when the link is opened.
+    Column("end_other_sessions", Boolean, nullable=False, server_default=false()),
+    Column("session_id", Uuid),
     UniqueConstraint("token_hash", name="uq_account_tokens_hash"),
     Index("ix_account_tokens_user_id_purpose", "user_id", "purpose"),
 )
