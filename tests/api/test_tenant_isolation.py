@@ -32,6 +32,15 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     assert role.status == 201, await role.text()
     key = await api.post("/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, a_owner)
     assert key.status == 201, await key.text()
+    for owner in (a_owner, b_owner):  # nobody opens their verification mail here
+        full = await api.put("/v1/tenant/security-policy", {"unverified_email_access": "full"}, owner)
+        assert full.status == 200, await full.text()
+    # A's owner as a patient of A (their own record, for the portal routes too).
+    me = await body_of(await api.get("/v1/me", a_owner))
+    patient = await api.post(
+        "/v1/patients", {"kind": "person", "name": "Ana Souza", "user_id": me["user"]["id"]}, a_owner
+    )
+    assert patient.status == 201, await patient.text()
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -41,6 +50,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "session_id": other["id"],
             "role_id": (await body_of(role))["id"],
             "api_key_id": (await body_of(key))["id"],
+            "patient_id": (await body_of(patient))["id"],
         },
     }
 
@@ -67,6 +77,17 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/v1/members/{member_id}"): None,
     ("GET", "/v1/api-keys/{api_key_id}"): None,
     ("DELETE", "/v1/api-keys/{api_key_id}"): None,
+    ("GET", "/v1/patients/{patient_id}"): None,
+    ("PATCH", "/v1/patients/{patient_id}"): {"version": 1, "notes": "retorno"},
+    ("POST", "/v1/patients/{patient_id}/status"): {"status": "active"},
+    ("GET", "/v1/patients/{patient_id}/weights"): None,
+    ("POST", "/v1/patients/{patient_id}/weights"): {"kg": 61.5},
+    ("GET", "/v1/patients/{patient_id}/guardians"): None,
+    ("PUT", "/v1/patients/{patient_id}/guardians"): {"guardians": []},
+    ("GET", "/v1/patients/{patient_id}/dependants"): None,
+    ("GET", "/v1/patients/{patient_id}/access-log"): None,
+    ("GET", "/v1/me/patients/{patient_id}"): None,
+    ("GET", "/v1/me/patients/{patient_id}/access-log"): None,
 }
 
 
@@ -79,6 +100,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
         return await api.put(path, body or {}, token)
     if method == "DELETE":
         return await api.client.delete(path, headers=auth_header(token))
+    if method == "PATCH":
+        return await api.patch(path, body or {}, token)
     if method == "PUT":
         return await api.put(path, body or {}, token)
     raise AssertionError(f"teach the walker to send {method}")

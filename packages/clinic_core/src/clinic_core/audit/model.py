@@ -43,6 +43,11 @@ class AuditAction(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
+    PATIENT_SETTINGS_CHANGED = "tenant.patient_settings_changed"
+    PATIENT_CREATED = "patient.created"
+    PATIENT_UPDATED = "patient.updated"
+    PATIENT_STATUS_CHANGED = "patient.status_changed"
+    PATIENT_GUARDIANS_CHANGED = "patient.guardians_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,11 @@ from clinic_core.application.unit_of_work import (
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
-from clinic_infra.db.patient_repositories import SqlPatientRepository
+from clinic_infra.db.patient_repositories import (
+    SqlGuardianRepository,
+    SqlPatientAccessLog,
+    SqlPatientRepository,
+)
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -134,7 +138,9 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
-        self._patients = SqlPatientRepository(self._db)
+        self._patients = SqlPatientRepository(self._db, postgres=self._postgres)
+        self._guardians = SqlGuardianRepository(self._db)
+        self._patient_access = SqlPatientAccessLog(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         return self
 
@@ -231,6 +237,16 @@ class SqlUnitOfWork:
     def patients(self) -> SqlPatientRepository:
         self._tenant_repo()
         return self._patients
+
+    @property
+    def guardians(self) -> SqlGuardianRepository:
+        self._tenant_repo()
+        return self._guardians
+
+    @property
+    def patient_access(self) -> SqlPatientAccessLog:
+        self._tenant_repo()
+        return self._patient_access
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
