@@ -32,9 +32,10 @@ from clinic_core.patients.use_cases import (
 )
 from clinic_core.shared.clock import FixedClock
 from clinic_core.tenancy.permissions import Role
+from clinic_core.tenancy.signup import SignedUp
 from clinic_core.testing import a_person
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
-from tests.integration.conftest import SignedUp, sign_up
+from tests.integration.conftest import sign_up
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)
 CLOCK = FixedClock(T0)
