@@ -29,6 +29,7 @@ from clinic_core.application.unit_of_work import (
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
+from clinic_infra.db.patient_repositories import SqlPatientRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -133,6 +134,7 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
+        self._patients = SqlPatientRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         return self
 
@@ -224,6 +226,11 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def patients(self) -> SqlPatientRepository:
+        self._tenant_repo()
+        return self._patients
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
