@@ -25,6 +25,7 @@ from clinic_core.testing import (
     FakeSecretBox,
     InMemoryUnitOfWorkFactory,
 )
+from clinic_core.testing.blobs import InMemoryBlobStore
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 
 PASSWORD = "correct horse battery staple"
@@ -79,6 +80,7 @@ def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> App
         jwks=lambda: JWKS,
         rate_limiter=FixedWindowRateLimiter(),
         secret_box=FakeSecretBox(),
+        blobs=InMemoryBlobStore(),
     )
     return replace(services, **{"session_cache_seconds": 0, "limits": GENEROUS_LIMITS, **overrides})
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Protocol
 from uuid import UUID
 
+from clinic_core.application.pagination import Page, PageRequest
+from clinic_core.attachments.model import Attachment, AttachmentCategory, AttachmentId
 from clinic_core.shared.ids import TenantId
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -93,4 +95,29 @@ class BlobStore(Protocol):
 
     async def delete(self, key: BlobKey) -> bool:
         """Remove the blob; False when there was none. Callers delete only blobs no row refers to."""
+        ...
+
+
+class AttachmentRepository(Protocol):
+    """The tenant's attachments (rows; the bytes are in the BlobStore)."""
+
+    async def add(self, attachment: Attachment) -> None: ...
+
+    async def get(self, attachment_id: AttachmentId) -> Attachment | None:
+        """The tenant's attachment, deleted ones included (``is_deleted``); another tenant's id is None."""
+        ...
+
+    async def list_for_patient(
+        self, patient_id: UUID, page: PageRequest, categories: frozenset[AttachmentCategory]
+    ) -> Page[Attachment]:
+        """The patient's attachments of ``categories`` that are not deleted, newest first."""
+        ...
+
+    async def save(self, attachment: Attachment) -> None:
+        """Write what may change: the deletion fields."""
+        ...
+
+    async def references(self, sha256: str) -> int:
+        """How many of the tenant's attachments (deleted ones included) refer to the blob with this hash:
+        the blob may be erased only at zero."""
         ...
