@@ -140,9 +140,10 @@ def test_descriptions_refuse_control_characters_but_keep_lines() -> None:
 def test_taken_at_needs_an_offset_and_cannot_be_in_the_future() -> None:
     now = datetime(2026, 3, 2, 12, tzinfo=UTC)
     brt = timezone(timedelta(hours=-3))
-    assert parse_taken_at(datetime(2026, 3, 2, 9, 3, tzinfo=brt), now) == Success(
-        datetime(2026, 3, 2, 9, 3, tzinfo=brt)
-    )
+    taken = parse_taken_at(datetime(2026, 3, 2, 9, 3, tzinfo=brt), now).unwrap()
+    assert taken == datetime(2026, 3, 2, 12, 3, tzinfo=UTC)
+    assert taken is not None
+    assert taken.tzinfo is UTC  # stored and answered in UTC, whatever offset it came with
     # 09:10 in São Paulo is 12:10 UTC: ten minutes ahead, past the five allowed for a camera's clock.
     assert isinstance(parse_taken_at(datetime(2026, 3, 2, 9, 10, tzinfo=brt), now), Failure)
     assert isinstance(parse_taken_at(datetime(2026, 3, 2, 9, 0), now), Failure)  # noqa: DTZ001

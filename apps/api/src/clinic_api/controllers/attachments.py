@@ -10,6 +10,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from blacksheep import Request, Response, StreamedContent
+from blacksheep.contents import StreamedFormPart
 from blacksheep.exceptions import MessageAborted
 from blacksheep.multipart import parse_multipart_async
 from blacksheep.server.controllers import APIController
@@ -93,15 +94,33 @@ class _RawBody:
         self._request = request
         self.ended = False
         self.tail = b""
+        self._iterator = self._read()
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        # BlackSheep's stub types stream() as a coroutine; it is an async generator (None when bodiless).
-        chunks = cast("AsyncIterable[bytes | None]", self._request.stream())
-        async for chunk in chunks:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._iterator
+
+    async def drain(self) -> None:
+        """Read what is left (a form's epilogue), so that ``ended`` and ``tail`` tell how it ended."""
+        async for _ in self._iterator:
+            pass
+
+    async def _read(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks():
             if chunk:
                 self.tail = (self.tail + chunk)[-_TAIL:]
                 yield chunk
         self.ended = True
+
+    async def _chunks(self) -> AsyncIterator[bytes | None]:
+        content = self._request.content
+        if content is None:
+            return
+        if content.body is not None:  # read whole already (an in-process client's body)
+            yield content.body
+            return
+        # BlackSheep's stub types stream() as a coroutine; it is an async generator.
+        async for chunk in cast("AsyncIterable[bytes | None]", self._request.stream()):
+            yield chunk
 
 
 async def _field(chunks: AsyncIterable[bytes], name: str) -> str:
@@ -205,7 +224,7 @@ class Attachments(APIController):
         parts = aiter(parse_multipart_async(body, boundary.encode("latin-1")))
         async for part in parts:
             if part.name == "file":
-                content = self._rest_of_form(part.stream(), parts, body, boundary)
+                content = self._rest_of_form(part, parts, body, boundary)
                 return await self._store(
                     request, actor, patient, fields, content, part.content_type, part.file_name
                 )
@@ -216,14 +235,16 @@ class Attachments(APIController):
 
     @staticmethod
     async def _rest_of_form(
-        file: AsyncIterable[bytes], parts: AsyncIterator[object], body: _RawBody, boundary: str
+        file: StreamedFormPart, parts: AsyncIterator[object], body: _RawBody, boundary: str
     ) -> AsyncIterator[bytes]:
-        """The file part's chunks; then, before the upload can be kept, the form must end there, whole."""
-        async for chunk in file:
+        """The file part's chunks; then, before the upload can be kept, the form must end there, whole.
+        The part is read only if the use case reads the content (not when it refuses first)."""
+        async for chunk in file.stream():
             yield chunk
         async for _ in parts:
             raise _invalid("form", "file_not_last", "put the file part last, after the other fields")
-        if not body.ended or f"--{boundary}--".encode("latin-1") not in body.tail:
+        await body.drain()
+        if f"--{boundary}--".encode("latin-1") not in body.tail:
             raise ProblemRaised(http_problem(400, "the multipart body ended before its closing boundary"))
 
     async def _store(
@@ -238,8 +259,8 @@ class Attachments(APIController):
     ) -> Response:
         if not fields.get("category"):
             raise _invalid("category", "required", "say what the file is (exam_result, photo, ...)")
-        attachment = unwrap_or_raise(
-            await self._upload(
+        try:
+            result = await self._upload(
                 UploadAttachmentCommand(
                     actor=actor,
                     patient_id=patient,
@@ -253,7 +274,11 @@ class Attachments(APIController):
                     context=request_context(request),
                 )
             )
-        )
+        finally:
+            closing = getattr(content, "aclose", None)
+            if closing is not None:  # a refusal may leave the stream unread or half read
+                await closing()
+        attachment = unwrap_or_raise(result)
         return json_response(
             AttachmentOut.of(attachment), 201, [("Location", f"/v1/attachments/{attachment.id}")]
         )

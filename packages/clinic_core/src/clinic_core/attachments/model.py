@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import ClassVar, NewType
 from uuid import UUID
@@ -215,7 +215,7 @@ def parse_taken_at(raw: datetime | None, now: datetime) -> Result[datetime | Non
         return Failure(InvalidInput.of("taken_at", "in_future", "taken_at cannot be in the future"))
     if raw.year < 1900:
         return Failure(InvalidInput.of("taken_at", "out_of_range", "taken_at is before 1900"))
-    return Success(raw)
+    return Success(raw.astimezone(UTC))
 
 
 def parse_category(raw: str) -> Result[AttachmentCategory, InvalidInput]:
