@@ -115,8 +115,9 @@ class _RawBody:
         content = self._request.content
         if content is None:
             return
-        if content.body is not None:  # read whole already (an in-process client's body)
-            yield content.body
+        whole: bytes | None = content.body  # the stub says bytes; a streamed body has None until read
+        if whole is not None:  # read whole already (an in-process client's body)
+            yield whole
             return
         # BlackSheep's stub types stream() as a coroutine; it is an async generator.
         async for chunk in cast("AsyncIterable[bytes | None]", self._request.stream()):
