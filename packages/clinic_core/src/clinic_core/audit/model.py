@@ -43,6 +43,10 @@ class AuditAction(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
+    PRIVACY_SETTINGS_CHANGED = "tenant.privacy_settings_changed"
+    CONSENT_RECORDED = "patient.consent_recorded"
+    PATIENT_EXPORTED = "patient.exported"
+    PATIENT_ANONYMISED = "patient.anonymised"
 
 
 @dataclass(frozen=True, slots=True)

@@ -350,5 +350,10 @@ TENANT_TABLES = (
     "roles",
     "membership_roles",
     "api_keys",
+    "patient_consents",
+    "tenant_privacy_settings",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
+
+# Tables of other modules share ``metadata``: importing them here registers them wherever it is read.
+from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402
