@@ -45,6 +45,7 @@ from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartReq
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.removal import RemoveMember
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
@@ -106,6 +107,8 @@ def configure_services(
         (RevokeApiKey, services.revoke_api_key),
         (RequestEmailChange, services.request_email_change),
         (ConfirmEmailChange, services.confirm_email_change),
+        (GetPrivacySettings, services.get_privacy_settings),
+        (UpdatePrivacySettings, services.update_privacy_settings),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

@@ -39,6 +39,7 @@ from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, P
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
@@ -168,6 +169,8 @@ class AppServices:
     create_api_key: CreateApiKey
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
+    get_privacy_settings: GetPrivacySettings
+    update_privacy_settings: UpdatePrivacySettings
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -256,6 +259,8 @@ class AppServices:
             create_api_key=CreateApiKey(uow, clock),
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
+            get_privacy_settings=GetPrivacySettings(uow),
+            update_privacy_settings=UpdatePrivacySettings(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -9,7 +9,7 @@ from returns.result import Failure, Result, Success
 from clinic_core.access.audit import acted_by
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
-from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.application.unit_of_work import Scope, UniqueViolation, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.privacy.model import PrivacySettings, parse_retention_years
 from clinic_core.shared.clock import Clock
@@ -60,11 +60,18 @@ class UpdatePrivacySettings:
             if isinstance(parsed, Failure):
                 return parsed
             years = parsed.unwrap()
-        now = self._clock.now()
+        try:
+            return Success(await self._update(cmd, years))
+        except UniqueViolation:
+            # Two first changes at once: the other one created the row. Read it and change it again.
+            return Success(await self._update(cmd, years))
+
+    async def _update(self, cmd: UpdatePrivacySettingsCommand, years: int | None) -> PrivacySettings:
+        actor, now = cmd.actor, self._clock.now()
         async with self._uow(Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)) as uow:
             old = await uow.privacy_settings.get()
             if years is None or years == old.clinical_record_retention_years:
-                return Success(old)
+                return old
             new = replace(old, clinical_record_retention_years=years, updated_at=now)
             await uow.privacy_settings.save(new)
             await uow.audit.add(
@@ -80,4 +87,4 @@ class UpdatePrivacySettings:
                 )
             )
             await uow.commit()
-        return Success(new)
+        return new
