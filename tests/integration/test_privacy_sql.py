@@ -25,6 +25,7 @@ from clinic_core.privacy.settings import UpdatePrivacySettings, UpdatePrivacySet
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.ids import TenantId, new_uuid
 from clinic_core.tenancy.permissions import Role
+from clinic_core.testing import a_person
 from clinic_infra.db.privacy_tables import patient_consents
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.conftest import sign_up
@@ -50,6 +51,14 @@ def _decision(tenant_id: TenantId, patient_id: UUID, minutes: int, **extra: obje
     return ConsentRecord(**values)  # type: ignore[arg-type]
 
 
+async def _patient(uow: SqlUnitOfWorkFactory, tenant_id: TenantId) -> UUID:
+    patient = a_person(tenant_id)
+    async with uow(Scope(tenant_id=tenant_id)) as work:
+        await work.patients.add(patient)
+        await work.commit()
+    return patient.id
+
+
 async def _write(uow: SqlUnitOfWorkFactory, *records: ConsentRecord) -> None:
     async with uow(Scope(tenant_id=records[0].tenant_id)) as work:
         for record in records:
@@ -59,7 +68,8 @@ async def _write(uow: SqlUnitOfWorkFactory, *records: ConsentRecord) -> None:
 
 async def test_consents_round_trip_and_redact(sql_uow: SqlUnitOfWorkFactory) -> None:
     clinic = await sign_up(sql_uow)
-    tenant, patient = clinic.tenant.id, new_uuid()
+    tenant = clinic.tenant.id
+    patient = await _patient(sql_uow, tenant)
     written = [
         _decision(tenant, patient, 0, recorded_by_user_id=clinic.owner.id),
         _decision(
@@ -73,7 +83,7 @@ async def test_consents_round_trip_and_redact(sql_uow: SqlUnitOfWorkFactory) -> 
         ),
     ]
     await _write(sql_uow, *written)
-    await _write(sql_uow, _decision(tenant, new_uuid(), 1))  # another patient's
+    await _write(sql_uow, _decision(tenant, await _patient(sql_uow, tenant), 1))  # another patient's
     async with sql_uow(Scope(tenant_id=tenant), read_only=True) as uow:
         read = sorted(await uow.consents.of_patient(patient), key=lambda r: r.id)
     assert read == written  # every field survives the trip
@@ -93,7 +103,7 @@ async def test_consents_round_trip_and_redact(sql_uow: SqlUnitOfWorkFactory) -> 
 
 async def test_another_clinics_consents_are_out_of_reach(sql_uow: SqlUnitOfWorkFactory) -> None:
     clinic_a, clinic_b = await sign_up(sql_uow, "Clínica A"), await sign_up(sql_uow, "Clínica B")
-    patient = new_uuid()
+    patient = await _patient(sql_uow, clinic_a.tenant.id)
     await _write(sql_uow, _decision(clinic_a.tenant.id, patient, 0))
     async with sql_uow(Scope(tenant_id=clinic_b.tenant.id)) as uow:
         assert await uow.consents.of_patient(patient) == []
@@ -120,7 +130,7 @@ async def test_the_app_role_cannot_rewrite_consents_on_postgres(
 ) -> None:
     uow = SqlUnitOfWorkFactory(pg_app_engine)
     clinic = await sign_up(uow)
-    await _write(uow, _decision(clinic.tenant.id, new_uuid(), 0))
+    await _write(uow, _decision(clinic.tenant.id, await _patient(uow, clinic.tenant.id), 0))
     async with pg_app_engine.connect() as connection:
         await connection.execute(
             text("SELECT set_config('app.tenant_id', :t, false)"), {"t": str(clinic.tenant.id)}
@@ -133,7 +143,7 @@ async def test_the_app_role_cannot_rewrite_consents_on_postgres(
 async def test_sqlite_refuses_rewriting_consents_too(sqlite_engine: AsyncEngine, statement: str) -> None:
     uow = SqlUnitOfWorkFactory(sqlite_engine)
     clinic = await sign_up(uow)
-    await _write(uow, _decision(clinic.tenant.id, new_uuid(), 0))
+    await _write(uow, _decision(clinic.tenant.id, await _patient(uow, clinic.tenant.id), 0))
     async with sqlite_engine.connect() as connection:
         with pytest.raises(DBAPIError, match="append-only"):
             await connection.execute(text(statement))
@@ -141,7 +151,7 @@ async def test_sqlite_refuses_rewriting_consents_too(sqlite_engine: AsyncEngine,
 
 async def test_a_redaction_a_second_time_is_refused_by_the_database(sql_uow: SqlUnitOfWorkFactory) -> None:
     clinic = await sign_up(sql_uow)
-    patient = new_uuid()
+    patient = await _patient(sql_uow, clinic.tenant.id)
     await _write(sql_uow, _decision(clinic.tenant.id, patient, 0))
     async with sql_uow(Scope(tenant_id=clinic.tenant.id)) as uow:
         await uow.consents.redact(patient, T0)
@@ -155,6 +165,14 @@ async def test_a_redaction_a_second_time_is_refused_by_the_database(sql_uow: Sql
         )
         with pytest.raises(DBAPIError, match="append-only"):
             await connection.execute(again)
+
+
+async def test_a_consent_must_be_about_a_patient_of_the_clinic(sql_uow: SqlUnitOfWorkFactory) -> None:
+    clinic_a, clinic_b = await sign_up(sql_uow, "Clínica A"), await sign_up(sql_uow, "Clínica B")
+    of_b = await _patient(sql_uow, clinic_b.tenant.id)
+    for patient in (new_uuid(), of_b):
+        with pytest.raises(DBAPIError):
+            await _write(sql_uow, _decision(clinic_a.tenant.id, patient, 0))
 
 
 async def test_privacy_settings_default_and_save(sql_uow: SqlUnitOfWorkFactory) -> None:

@@ -35,6 +35,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
+from clinic_core.patients.model import Patient, PatientWeight
 from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.ids import (
     ApiKeyId,
@@ -52,6 +53,7 @@ from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
+from clinic_core.testing.patients import InMemoryPatients
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
 E = TypeVar("E")
@@ -91,6 +93,8 @@ class _Tables:
     roles: dict[UUID, CustomRole] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
+    patients: dict[UUID, Patient] = field(default_factory=dict)
+    patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
@@ -663,6 +667,12 @@ class InMemoryUnitOfWork:
     def privacy_settings(self) -> InMemoryPrivacySettings:
         self._tenant()
         return self._privacy_settings
+
+    @property
+    def patients(self) -> InMemoryPatients:
+        return InMemoryPatients(
+            self._tables.patients, self._tables.patient_weights, self._seen, self._tenant()
+        )
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

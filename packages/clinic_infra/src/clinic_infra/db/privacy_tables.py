@@ -9,6 +9,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -39,6 +40,13 @@ patient_consents = Table(
     Column("redacted_at", UtcDateTime),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_patient_consents"),
     CheckConstraint("decision IN ('granted', 'withdrawn')", name="decision"),
+    # RESTRICT: a patient with consents is anonymised, never deleted (the decisions are the proof).
+    ForeignKeyConstraint(
+        ["tenant_id", "patient_id"],
+        ["patients.tenant_id", "patients.id"],
+        ondelete="RESTRICT",
+        name="fk_patient_consents_patient",
+    ),
     # A patient's history, in order (ids are time-ordered).
     Index("ix_patient_consents_tenant_id_patient_id_id", "tenant_id", "patient_id", "id"),
 )

@@ -29,6 +29,7 @@ from clinic_core.application.unit_of_work import (
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
+from clinic_infra.db.patient_repositories import SqlPatientRepository
 from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
@@ -134,6 +135,7 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
+        self._patients = SqlPatientRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._consents = SqlConsentRepository(self._db)
         self._privacy_settings = SqlPrivacySettingsRepository(self._db)
@@ -237,6 +239,11 @@ class SqlUnitOfWork:
     def privacy_settings(self) -> SqlPrivacySettingsRepository:
         self._tenant_repo()
         return self._privacy_settings
+
+    @property
+    def patients(self) -> SqlPatientRepository:
+        self._tenant_repo()
+        return self._patients
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

@@ -1,7 +1,7 @@
 """privacy (LGPD): consent decisions, append-only, and each clinic's retention setting
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-23
 
 ``patient_consents`` is append-only for the application: it may add decisions and read them, never delete
@@ -21,7 +21,7 @@ from alembic import op
 from clinic_infra.db.migrations.rls import APP_ROLE, guard_tenant_table, is_postgres, unguard_tenant_table
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -73,6 +73,12 @@ def upgrade() -> None:
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_patient_consents_tenant_id_tenants"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id", "patient_id"],
+            ["patients.tenant_id", "patients.id"],
+            name="fk_patient_consents_patient",
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("tenant_id", "id", name="pk_patient_consents"),
