@@ -27,6 +27,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.patients.ports import PatientRepository
+from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -140,6 +141,16 @@ class UnitOfWork(Protocol):
     @property
     def api_key_directory(self) -> ApiKeyDirectory:
         """Key prefix to tenant: the lookup that comes before a tenant is in scope."""
+        ...
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """The scope's tenant's consent decisions (append-only)."""
+        ...
+
+    @property
+    def privacy_settings(self) -> PrivacySettingsRepository:
+        """The scope's tenant's privacy settings (retention)."""
         ...
 
     async def __aenter__(self) -> Self: ...

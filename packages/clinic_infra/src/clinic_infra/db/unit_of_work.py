@@ -31,6 +31,7 @@ from clinic_infra.db import tables
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.patient_repositories import SqlPatientRepository
+from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -138,6 +139,8 @@ class SqlUnitOfWork:
         self._patients = SqlPatientRepository(self._db)
         self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
+        self._consents = SqlConsentRepository(self._db)
+        self._privacy_settings = SqlPrivacySettingsRepository(self._db)
         return self
 
     async def __aexit__(
@@ -228,6 +231,16 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def consents(self) -> SqlConsentRepository:
+        self._tenant_repo()
+        return self._consents
+
+    @property
+    def privacy_settings(self) -> SqlPrivacySettingsRepository:
+        self._tenant_repo()
+        return self._privacy_settings
 
     @property
     def patients(self) -> SqlPatientRepository:
