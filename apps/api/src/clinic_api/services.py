@@ -22,6 +22,15 @@ from clinic_core.access.api_keys import (
 from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
 from clinic_core.application.ports import RateLimiter, SecretBox
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
+from clinic_core.attachments.model import DEFAULT_MAX_BYTES
+from clinic_core.attachments.ports import BlobStore
+from clinic_core.attachments.use_cases import (
+    DeleteAttachment,
+    DownloadAttachment,
+    GetAttachment,
+    ListAttachments,
+    UploadAttachment,
+)
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
@@ -40,6 +49,7 @@ from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, P
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
@@ -170,6 +180,13 @@ class AppServices:
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
+    upload_attachment: UploadAttachment
+    list_attachments: ListAttachments
+    get_attachment: GetAttachment
+    download_attachment: DownloadAttachment
+    delete_attachment: DeleteAttachment
+    get_privacy_settings: GetPrivacySettings
+    update_privacy_settings: UpdatePrivacySettings
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -203,6 +220,8 @@ class AppServices:
         rate_limiter: RateLimiter,
         sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
         secret_box: SecretBox,
+        blobs: BlobStore,
+        attachment_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> AppServices:
         """Every use case built on the same ports: what a composition root and the tests both want.
 
@@ -259,6 +278,13 @@ class AppServices:
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
+            upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
+            list_attachments=ListAttachments(uow),
+            get_attachment=GetAttachment(uow),
+            download_attachment=DownloadAttachment(uow, blobs),
+            delete_attachment=DeleteAttachment(uow, clock),
+            get_privacy_settings=GetPrivacySettings(uow),
+            update_privacy_settings=UpdatePrivacySettings(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

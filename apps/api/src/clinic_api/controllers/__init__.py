@@ -3,6 +3,7 @@
 from clinic_api.controllers import (
     account_recovery,
     api_keys,
+    attachments,
     audit,
     devices,
     email_change,
@@ -13,6 +14,7 @@ from clinic_api.controllers import (
     metrics,
     mfa,
     patients,
+    privacy_settings,
     roles,
     security_policy,
     sessions,
@@ -24,6 +26,7 @@ from clinic_api.controllers import (
 __all__ = [
     "account_recovery",
     "api_keys",
+    "attachments",
     "audit",
     "devices",
     "email_change",
@@ -34,6 +37,7 @@ __all__ = [
     "metrics",
     "mfa",
     "patients",
+    "privacy_settings",
     "roles",
     "security_policy",
     "sessions",

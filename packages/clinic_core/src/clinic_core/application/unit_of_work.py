@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
+from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
 from clinic_core.identity.ports import (
     AccountTokenRepository,
@@ -26,6 +27,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
+from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -142,8 +144,23 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def attachments(self) -> AttachmentRepository:
+        """The scope's tenant's attachments (rows; their bytes are in the BlobStore)."""
+        ...
+
+    @property
     def api_key_directory(self) -> ApiKeyDirectory:
         """Key prefix to tenant: the lookup that comes before a tenant is in scope."""
+        ...
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """The scope's tenant's consent decisions (append-only)."""
+        ...
+
+    @property
+    def privacy_settings(self) -> PrivacySettingsRepository:
+        """The scope's tenant's privacy settings (retention)."""
         ...
 
     async def __aenter__(self) -> Self: ...

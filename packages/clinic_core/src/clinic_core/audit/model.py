@@ -48,6 +48,12 @@ class AuditAction(StrEnum):
     PATIENT_UPDATED = "patient.updated"
     PATIENT_STATUS_CHANGED = "patient.status_changed"
     PATIENT_GUARDIANS_CHANGED = "patient.guardians_changed"
+    ATTACHMENT_UPLOADED = "attachment.uploaded"
+    ATTACHMENT_DELETED = "attachment.deleted"
+    PRIVACY_SETTINGS_CHANGED = "tenant.privacy_settings_changed"
+    CONSENT_RECORDED = "patient.consent_recorded"
+    PATIENT_EXPORTED = "patient.exported"
+    PATIENT_ANONYMISED = "patient.anonymised"
 
 
 @dataclass(frozen=True, slots=True)

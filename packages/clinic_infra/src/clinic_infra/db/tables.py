@@ -359,9 +359,16 @@ TENANT_TABLES = (
     "patient_search_terms",
     "guardian_links",
     "patient_access_log",
+    # attachments (clinic_infra.db.attachment_tables)
+    "attachments",
+    # privacy (clinic_infra.db.privacy_tables)
+    "patient_consents",
+    "tenant_privacy_settings",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
 # The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
+from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402

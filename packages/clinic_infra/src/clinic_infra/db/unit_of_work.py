@@ -28,12 +28,14 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.patient_repositories import (
     SqlGuardianRepository,
     SqlPatientAccessLog,
     SqlPatientRepository,
 )
+from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -141,7 +143,10 @@ class SqlUnitOfWork:
         self._patients = SqlPatientRepository(self._db, postgres=self._postgres)
         self._guardians = SqlGuardianRepository(self._db)
         self._patient_access = SqlPatientAccessLog(self._db)
+        self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
+        self._consents = SqlConsentRepository(self._db)
+        self._privacy_settings = SqlPrivacySettingsRepository(self._db)
         return self
 
     async def __aexit__(
@@ -234,6 +239,16 @@ class SqlUnitOfWork:
         return self._api_keys
 
     @property
+    def consents(self) -> SqlConsentRepository:
+        self._tenant_repo()
+        return self._consents
+
+    @property
+    def privacy_settings(self) -> SqlPrivacySettingsRepository:
+        self._tenant_repo()
+        return self._privacy_settings
+
+    @property
     def patients(self) -> SqlPatientRepository:
         self._tenant_repo()
         return self._patients
@@ -247,6 +262,11 @@ class SqlUnitOfWork:
     def patient_access(self) -> SqlPatientAccessLog:
         self._tenant_repo()
         return self._patient_access
+
+    @property
+    def attachments(self) -> SqlAttachmentRepository:
+        self._tenant_repo()
+        return self._attachments
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
