@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_api.patient_services import PatientServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -178,6 +179,7 @@ class AppServices:
     create_api_key: CreateApiKey
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
+    patients: PatientServices
     upload_attachment: UploadAttachment
     list_attachments: ListAttachments
     get_attachment: GetAttachment
@@ -275,6 +277,7 @@ class AppServices:
             create_api_key=CreateApiKey(uow, clock),
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
+            patients=PatientServices.from_ports(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow),
             get_attachment=GetAttachment(uow),

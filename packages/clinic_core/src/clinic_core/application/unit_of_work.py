@@ -26,7 +26,7 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
-from clinic_core.patients.ports import PatientRepository
+from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
@@ -131,6 +131,16 @@ class UnitOfWork(Protocol):
     @property
     def patients(self) -> PatientRepository:
         """The scope's tenant's patients (people and animals) and their weights."""
+        ...
+
+    @property
+    def guardians(self) -> GuardianRepository:
+        """Who answers for which patient, in the scope's tenant."""
+        ...
+
+    @property
+    def patient_access(self) -> PatientAccessLog:
+        """The record of who read which patient (append-only)."""
         ...
 
     @property

@@ -36,7 +36,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
-from clinic_core.patients.model import Patient, PatientWeight
+from clinic_core.patients.model import GuardianLink, Patient, PatientAccess, PatientWeight
 from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.ids import (
     ApiKeyId,
@@ -55,7 +55,7 @@ from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 from clinic_core.testing.attachments import InMemoryAttachments
-from clinic_core.testing.patients import InMemoryPatients
+from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
 E = TypeVar("E")
@@ -97,6 +97,8 @@ class _Tables:
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
     patients: dict[UUID, Patient] = field(default_factory=dict)
     patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
+    guardian_links: list[GuardianLink] = field(default_factory=list)
+    patient_access_log: list[PatientAccess] = field(default_factory=list)
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
@@ -676,6 +678,14 @@ class InMemoryUnitOfWork:
         return InMemoryPatients(
             self._tables.patients, self._tables.patient_weights, self._seen, self._tenant()
         )
+
+    @property
+    def guardians(self) -> InMemoryGuardians:
+        return InMemoryGuardians(self._tables.guardian_links, self._tables.patients, self._tenant())
+
+    @property
+    def patient_access(self) -> InMemoryPatientAccessLog:
+        return InMemoryPatientAccessLog(self._tables.patient_access_log, self._tenant())
 
     @property
     def attachments(self) -> InMemoryAttachments:

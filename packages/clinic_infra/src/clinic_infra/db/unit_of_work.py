@@ -30,7 +30,11 @@ from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
-from clinic_infra.db.patient_repositories import SqlPatientRepository
+from clinic_infra.db.patient_repositories import (
+    SqlGuardianRepository,
+    SqlPatientAccessLog,
+    SqlPatientRepository,
+)
 from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
@@ -136,7 +140,9 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
-        self._patients = SqlPatientRepository(self._db)
+        self._patients = SqlPatientRepository(self._db, postgres=self._postgres)
+        self._guardians = SqlGuardianRepository(self._db)
+        self._patient_access = SqlPatientAccessLog(self._db)
         self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._consents = SqlConsentRepository(self._db)
@@ -246,6 +252,16 @@ class SqlUnitOfWork:
     def patients(self) -> SqlPatientRepository:
         self._tenant_repo()
         return self._patients
+
+    @property
+    def guardians(self) -> SqlGuardianRepository:
+        self._tenant_repo()
+        return self._guardians
+
+    @property
+    def patient_access(self) -> SqlPatientAccessLog:
+        self._tenant_repo()
+        return self._patient_access
 
     @property
     def attachments(self) -> SqlAttachmentRepository:
