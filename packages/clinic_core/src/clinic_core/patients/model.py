@@ -387,7 +387,6 @@ class Patient:
         )
         return changed
 
-
     def anonymise(self, at: datetime) -> tuple[str, ...]:
         """Erase the identity for good: names, CPF, identifiers, microchip, contacts, address, notes,
         tags and the client account go; the birth date keeps its year only (1 January, estimated); sex,

@@ -229,7 +229,6 @@ class InMemoryGuardians:
         ]
         self._rows.extend(links)
 
-
     async def remove_all(self, patient_id: PatientId) -> int:
         kept = [
             link

@@ -125,7 +125,9 @@ class SqlAttachmentRepository(_Repository):
 
     async def all_of_patient(self, patient_id: UUID) -> list[Attachment]:
         rows = await self._rows(
-            select(a).where(a.c.tenant_id == self._db.tenant_id(), a.c.patient_id == patient_id).order_by(a.c.id)
+            select(a)
+            .where(a.c.tenant_id == self._db.tenant_id(), a.c.patient_id == patient_id)
+            .order_by(a.c.id)
         )
         found = [_attachment(r) for r in rows]
         self._db.saw(*found)

@@ -423,7 +423,6 @@ class SqlGuardianRepository:
                 ],
             )
 
-
     async def remove_all(self, patient_id: PatientId) -> int:
         g = pt.guardian_links
         removed = await self._db.execute(
