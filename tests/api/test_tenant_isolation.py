@@ -76,6 +76,7 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
 
 UPLOAD = {"category": "consent_form"}
 """The upload route's marker: the walker sends a PDF as the body with these query fields."""
+CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
 
 # How to call each parametrised route: its method and template, and the body it needs (None for none).
 # A new route missing here fails test_the_walker_knows_every_parametrised_route.
@@ -101,6 +102,13 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/patients/{patient_id}/access-log"): None,
     ("GET", "/v1/me/patients/{patient_id}"): None,
     ("GET", "/v1/me/patients/{patient_id}/access-log"): None,
+    ("GET", "/v1/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/patients/{patient_id}/export"): None,
+    ("POST", "/v1/patients/{patient_id}/anonymise"): {"reason": "pedido 17", "confirm": "{patient_id}"},
+    ("GET", "/v1/me/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/me/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/me/patients/{patient_id}/export"): None,
     ("GET", "/v1/patients/{patient_id}/attachments"): None,
     ("POST", "/v1/patients/{patient_id}/attachments"): UPLOAD,
     ("GET", "/v1/attachments/{attachment_id}"): None,
@@ -142,13 +150,24 @@ async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None
 
 
 async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
-    # Deletions last: a role deleted before its GET would make the owner's GET a 404.
-    for method, template in sorted(parametrised_v1_routes(api), key=lambda r: (r[0] == "DELETE", r)):
+    # Deletions last: a role deleted before its GET would make the owner's GET a 404; anonymisation after
+    # them: the patient takes nothing more once anonymised.
+    last = {("POST", "/v1/patients/{patient_id}/anonymise"): 2}
+    for method, template in sorted(
+        parametrised_v1_routes(api), key=lambda r: (last.get(r, r[0] == "DELETE"), r)
+    ):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"
         path = _PARAM.sub(lambda m: world["ids"][m.group(1)], template)
         body = CALLS[(method, template)]
+        if body is not None and body is not UPLOAD:  # "{patient_id}" in a body stands for the id
+            body = {
+                key: _PARAM.sub(lambda m: world["ids"][m.group(1)], value)
+                if isinstance(value, str)
+                else value
+                for key, value in body.items()
+            }
 
         # The stranger first: a DELETE by the owner would make a later 404 prove nothing.
         as_stranger = await call(api, method, path, body, world["b_owner"])
