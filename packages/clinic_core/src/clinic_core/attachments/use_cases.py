@@ -51,7 +51,8 @@ from clinic_core.attachments.model import (
 )
 from clinic_core.attachments.ports import BlobKey, BlobNotFound, BlobReader, BlobStore, BlobTooLarge
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
-from clinic_core.patients.model import PatientId
+from clinic_core.patients.model import AccessAction, PatientId
+from clinic_core.patients.use_cases import log_access, visible_patient
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound, collect_invalid
 from clinic_core.shared.ids import new_uuid
@@ -67,8 +68,9 @@ def _scope(actor: Actor) -> Scope:
 
 
 async def _patient_visible(uow: UnitOfWork, actor: Actor, patient_id: PatientId) -> bool:
-    """Whether the patient is the actor's tenant's (another tenant's id reads as absent)."""
-    return await uow.patients.get(patient_id) is not None
+    """Whether the actor sees the patient: the actor's tenant's (another tenant's id reads as absent), and
+    of a unit the actor works in when the clinic keeps patients per unit."""
+    return await visible_patient(uow, actor, patient_id) is not None
 
 
 def _not_found(attachment_id: UUID) -> NotFound:
@@ -187,8 +189,8 @@ class UploadAttachment:
 
 
 class ListAttachments:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self,
@@ -207,6 +209,7 @@ class ListAttachments:
             found = await uow.attachments.list_for_patient(
                 patient_id, page, readable_categories(actor.permissions)
             )
+            await log_access(uow, actor, context, [patient_id], AccessAction.ATTACHMENTS, self._clock.now())
             await uow.commit()
         return Success(found)
 
@@ -228,8 +231,8 @@ async def _readable(
 
 
 class GetAttachment:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self, actor: Actor, attachment_id: AttachmentId, context: RequestContext = NO_CONTEXT
@@ -241,6 +244,14 @@ class GetAttachment:
             found = await _readable(uow, actor, attachment_id)
             if isinstance(found, Failure):
                 return found
+            await log_access(
+                uow,
+                actor,
+                context,
+                [PatientId(found.unwrap().patient_id)],
+                AccessAction.ATTACHMENTS,
+                self._clock.now(),
+            )
             await uow.commit()
         return found
 
@@ -253,8 +264,8 @@ class Download:
 
 
 class DownloadAttachment:
-    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore) -> None:
-        self._uow, self._blobs = uow, blobs
+    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore, clock: Clock) -> None:
+        self._uow, self._blobs, self._clock = uow, blobs, clock
 
     async def __call__(
         self, actor: Actor, attachment_id: AttachmentId, context: RequestContext = NO_CONTEXT
@@ -269,6 +280,14 @@ class DownloadAttachment:
             if isinstance(found, Failure):
                 return found
             attachment = found.unwrap()
+            await log_access(
+                uow,
+                actor,
+                context,
+                [PatientId(attachment.patient_id)],
+                AccessAction.ATTACHMENT_CONTENT,
+                self._clock.now(),
+            )
             await uow.commit()
         try:
             content = await self._blobs.open(BlobKey(attachment.tenant_id, attachment.sha256))

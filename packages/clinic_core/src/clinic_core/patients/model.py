@@ -457,6 +457,10 @@ class AccessAction(StrEnum):
     GUARDIANS = "guardians"
     DEPENDANTS = "dependants"
     PORTAL_READ = "portal_read"
+    ATTACHMENTS = "attachments"
+    """The attachments' list or one attachment's details."""
+    ATTACHMENT_CONTENT = "attachment_content"
+    """One attachment's file, downloaded."""
 
 
 AccessId = NewType("AccessId", UUID)
