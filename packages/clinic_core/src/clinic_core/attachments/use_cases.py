@@ -51,7 +51,8 @@ from clinic_core.attachments.model import (
 )
 from clinic_core.attachments.ports import BlobKey, BlobNotFound, BlobReader, BlobStore, BlobTooLarge
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
-from clinic_core.patients.model import PatientId, PatientIsAnonymised
+from clinic_core.patients.model import AccessAction, PatientId, PatientIsAnonymised
+from clinic_core.patients.use_cases import log_access, visible_patient
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound, collect_invalid
 from clinic_core.shared.ids import new_uuid
@@ -73,14 +74,17 @@ def _scope(actor: Actor) -> Scope:
 
 
 async def _patient_visible(uow: UnitOfWork, actor: Actor, patient_id: PatientId) -> bool:
-    """Whether the patient is the actor's tenant's (another tenant's id reads as absent)."""
-    return await uow.patients.get(patient_id) is not None
+    """Whether the actor sees the patient: the actor's tenant's (another tenant's id reads as absent), and
+    of a unit the actor works in when the clinic keeps patients per unit."""
+    return await visible_patient(uow, actor, patient_id) is not None
 
 
-async def _receiving(uow: UnitOfWork, patient_id: PatientId) -> NotFound | PatientIsAnonymised | None:
-    """Why the patient cannot receive an attachment: absent, or anonymised (nothing more is recorded
-    about them). None when it can."""
-    patient = await uow.patients.get(patient_id)
+async def _receiving(
+    uow: UnitOfWork, actor: Actor, patient_id: PatientId
+) -> NotFound | PatientIsAnonymised | None:
+    """Why the patient cannot receive an attachment from ``actor``: not visible to them, or anonymised
+    (nothing more is recorded about them). None when it can."""
+    patient = await visible_patient(uow, actor, patient_id)
     if patient is None:
         return NotFound("patient", str(patient_id))
     return PatientIsAnonymised() if patient.anonymised else None
@@ -133,7 +137,7 @@ class UploadAttachment:
         if isinstance(allowed, Failure):
             return allowed
         async with self._uow(_scope(actor), read_only=True) as uow:
-            refused = await _receiving(uow, cmd.patient_id)
+            refused = await _receiving(uow, actor, cmd.patient_id)
             if refused is not None:
                 return Failure(refused)
 
@@ -184,7 +188,7 @@ class UploadAttachment:
         async with self._uow(_scope(actor)) as uow:
             # Again, in the transaction that writes: the patient may have gone (or been anonymised) while
             # the bytes streamed.
-            refused = await _receiving(uow, cmd.patient_id)
+            refused = await _receiving(uow, actor, cmd.patient_id)
             if refused is not None:
                 return Failure(refused)
             await uow.attachments.add(attachment)
@@ -205,8 +209,8 @@ class UploadAttachment:
 
 
 class ListAttachments:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self,
@@ -225,6 +229,7 @@ class ListAttachments:
             found = await uow.attachments.list_for_patient(
                 patient_id, page, readable_categories(actor.permissions)
             )
+            await log_access(uow, actor, context, [patient_id], AccessAction.ATTACHMENTS, self._clock.now())
             await uow.commit()
         return Success(found)
 
@@ -246,8 +251,8 @@ async def _readable(
 
 
 class GetAttachment:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self, actor: Actor, attachment_id: AttachmentId, context: RequestContext = NO_CONTEXT
@@ -259,6 +264,14 @@ class GetAttachment:
             found = await _readable(uow, actor, attachment_id)
             if isinstance(found, Failure):
                 return found
+            await log_access(
+                uow,
+                actor,
+                context,
+                [PatientId(found.unwrap().patient_id)],
+                AccessAction.ATTACHMENTS,
+                self._clock.now(),
+            )
             await uow.commit()
         return found
 
@@ -271,8 +284,8 @@ class Download:
 
 
 class DownloadAttachment:
-    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore) -> None:
-        self._uow, self._blobs = uow, blobs
+    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore, clock: Clock) -> None:
+        self._uow, self._blobs, self._clock = uow, blobs, clock
 
     async def __call__(
         self, actor: Actor, attachment_id: AttachmentId, context: RequestContext = NO_CONTEXT
@@ -287,6 +300,14 @@ class DownloadAttachment:
             if isinstance(found, Failure):
                 return found
             attachment = found.unwrap()
+            await log_access(
+                uow,
+                actor,
+                context,
+                [PatientId(attachment.patient_id)],
+                AccessAction.ATTACHMENT_CONTENT,
+                self._clock.now(),
+            )
             await uow.commit()
         try:
             content = await self._blobs.open(BlobKey(attachment.tenant_id, attachment.sha256))
