@@ -51,6 +51,13 @@ from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
+from clinic_core.testing.clinical import (
+    ClinicalTables,
+    InMemoryAnamnesisResponses,
+    InMemoryAnamnesisTemplates,
+    InMemoryClinicalNotes,
+    InMemoryTimeline,
+)
 
 E = TypeVar("E")
 
@@ -90,6 +97,7 @@ class _Tables:
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    clinical: ClinicalTables = field(default_factory=ClinicalTables)
 
     def check_unique(self) -> None:
         _unique("uq_users_email", (u.email.value for u in self.users.values()))
@@ -647,6 +655,22 @@ class InMemoryUnitOfWork:
     def api_keys(self) -> _ApiKeys:
         self._tenant()
         return self._api_keys
+
+    @property
+    def anamnesis_templates(self) -> InMemoryAnamnesisTemplates:
+        return InMemoryAnamnesisTemplates(self._tables.clinical, self._tenant())
+
+    @property
+    def anamnesis_responses(self) -> InMemoryAnamnesisResponses:
+        return InMemoryAnamnesisResponses(self._tables.clinical, self._tenant())
+
+    @property
+    def clinical_notes(self) -> InMemoryClinicalNotes:
+        return InMemoryClinicalNotes(self._tables.clinical, self._tenant())
+
+    @property
+    def timeline(self) -> InMemoryTimeline:
+        return InMemoryTimeline(self._tables.clinical, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)
