@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_api.record_services import ClinicalRecordServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -168,6 +169,8 @@ class AppServices:
     create_api_key: CreateApiKey
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
+    records: ClinicalRecordServices
+    """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -256,6 +259,7 @@ class AppServices:
             create_api_key=CreateApiKey(uow, clock),
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
+            records=ClinicalRecordServices.build(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -2,8 +2,10 @@
 
 from clinic_api.controllers import (
     account_recovery,
+    anamnesis_templates,
     api_keys,
     audit,
+    clinical_records,
     devices,
     email_change,
     health,
@@ -22,8 +24,10 @@ from clinic_api.controllers import (
 
 __all__ = [
     "account_recovery",
+    "anamnesis_templates",
     "api_keys",
     "audit",
+    "clinical_records",
     "devices",
     "email_change",
     "health",

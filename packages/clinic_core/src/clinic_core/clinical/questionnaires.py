@@ -168,12 +168,12 @@ class Questionnaire:
 
     def as_json(self) -> list[dict[str, Any]]:
         return [
-            {"title": s.title.as_json(), "questions": [_question_json(q) for q in s.questions]}
+            {"title": s.title.as_json(), "questions": [question_as_json(q) for q in s.questions]}
             for s in self.sections
         ]
 
 
-def _question_json(q: Question) -> dict[str, Any]:
+def question_as_json(q: Question) -> dict[str, Any]:
     out: dict[str, Any] = {
         "key": q.key,
         "type": q.type.value,

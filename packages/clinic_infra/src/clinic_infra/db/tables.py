@@ -350,5 +350,13 @@ TENANT_TABLES = (
     "roles",
     "membership_roles",
     "api_keys",
+    # the clinical record (clinic_infra.db.clinical_tables)
+    "anamnesis_templates",
+    "anamnesis_template_versions",
+    "anamnesis_responses",
+    "clinical_notes",
+    "patient_timeline",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
+
+from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402  (joins the metadata)

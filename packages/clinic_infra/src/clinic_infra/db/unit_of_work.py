@@ -28,6 +28,12 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.clinical_repositories import (
+    SqlAnamnesisResponseRepository,
+    SqlAnamnesisTemplateRepository,
+    SqlClinicalNoteRepository,
+    SqlPatientTimeline,
+)
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
@@ -134,6 +140,10 @@ class SqlUnitOfWork:
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
+        self._anamnesis_templates = SqlAnamnesisTemplateRepository(self._db)
+        self._anamnesis_responses = SqlAnamnesisResponseRepository(self._db)
+        self._clinical_notes = SqlClinicalNoteRepository(self._db)
+        self._timeline = SqlPatientTimeline(self._db)
         return self
 
     async def __aexit__(
@@ -224,6 +234,26 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def anamnesis_templates(self) -> SqlAnamnesisTemplateRepository:
+        self._tenant_repo()
+        return self._anamnesis_templates
+
+    @property
+    def anamnesis_responses(self) -> SqlAnamnesisResponseRepository:
+        self._tenant_repo()
+        return self._anamnesis_responses
+
+    @property
+    def clinical_notes(self) -> SqlClinicalNoteRepository:
+        self._tenant_repo()
+        return self._clinical_notes
+
+    @property
+    def timeline(self) -> SqlPatientTimeline:
+        self._tenant_repo()
+        return self._timeline
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
