@@ -9,8 +9,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from clinic_core.patients.model import Patient, Species
-from clinic_core.testing.patients import a_person, an_animal
 from returns.result import Failure, Result, Success
 
 from clinic_core.access.model import ApiKeyNotAllowed
@@ -37,7 +35,6 @@ from clinic_core.clinical.model import (
     NoteId,
     NoteType,
     NotTheAuthor,
-    PatientId,
     RecordSigned,
     RecordStatus,
     TemplateId,
@@ -71,11 +68,13 @@ from clinic_core.clinical.templates import (
     UpdateTemplateCommand,
 )
 from clinic_core.clinical.timeline import TimelineEntry, TimelineEntryId, TimelineKind, TimelinePosition
+from clinic_core.patients.model import Patient, PatientId, Species
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound
 from clinic_core.shared.ids import ApiKeyId, TenantId, UserId, new_uuid
 from clinic_core.tenancy.permissions import Role
 from clinic_core.testing import InMemoryUnitOfWorkFactory
+from clinic_core.testing.patients import a_person, an_animal
 from tests.unit.clinical_world import habits_and_health, short_form
 
 T0 = datetime(2026, 3, 2, 12, tzinfo=UTC)

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
 
 from clinic_api.schemas import RequestModel, ResponseModel, ShortText
 from clinic_core.clinical.anamneses import AnamnesisView
@@ -33,7 +33,7 @@ _SECTIONS_DOC = (
     "The questionnaire: a list of sections, each `{title, questions}`, in the shape of `SectionOut`. "
     "Checked as a whole; every problem is reported against its path."
 )
-_EXAMPLE_SECTIONS: list[dict[str, Any]] = [
+_EXAMPLE_SECTIONS: list[JsonValue] = [
     {
         "title": {"pt_br": "Hábitos", "en": "Habits"},
         "questions": [

@@ -39,7 +39,7 @@ from clinic_core.clinical.anamneses import (
     UpdateAnamnesisCommand,
 )
 from clinic_core.clinical.history import TimelineRequest
-from clinic_core.clinical.model import AnamnesisId, AppointmentId, NoteId, PatientId, TemplateId
+from clinic_core.clinical.model import AnamnesisId, AppointmentId, NoteId, TemplateId
 from clinic_core.clinical.notes import (
     AmendNoteCommand,
     GetNoteQuery,
@@ -47,6 +47,7 @@ from clinic_core.clinical.notes import (
     SignNoteCommand,
     WriteNoteCommand,
 )
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.errors import NotFound
 from clinic_core.shared.ids import parse_uuid
 from clinic_core.tenancy.permissions import Permission

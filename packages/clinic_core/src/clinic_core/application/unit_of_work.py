@@ -31,6 +31,7 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
+from clinic_core.patients.ports import PatientRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -129,6 +130,11 @@ class UnitOfWork(Protocol):
     @property
     def api_keys(self) -> ApiKeyRepository:
         """The scope's tenant's API keys."""
+        ...
+
+    @property
+    def patients(self) -> PatientRepository:
+        """The scope's tenant's patients (people and animals) and their weights."""
         ...
 
     @property

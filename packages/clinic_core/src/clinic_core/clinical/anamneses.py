@@ -22,7 +22,6 @@ from clinic_core.clinical.model import (
     AnamnesisId,
     AnamnesisResponse,
     AppointmentId,
-    PatientId,
     RecordSigned,
     RecordStatus,
     TemplateId,
@@ -33,6 +32,7 @@ from clinic_core.clinical.model import (
 from clinic_core.clinical.questionnaires import validate_answers
 from clinic_core.clinical.records import may_write, patient_in_tenant, read_logged, scope_of
 from clinic_core.clinical.timeline import TimelineEntry, TimelineEntryId, TimelineKind, summary_of
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound
 from clinic_core.shared.ids import new_uuid

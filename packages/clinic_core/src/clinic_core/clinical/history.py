@@ -9,9 +9,9 @@ from returns.result import Failure, Result, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
-from clinic_core.clinical.model import PatientId
 from clinic_core.clinical.records import patient_in_tenant, read_logged, scope_of
 from clinic_core.clinical.timeline import TimelinePage, TimelineQuery
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound
 from clinic_core.tenancy.permissions import Permission

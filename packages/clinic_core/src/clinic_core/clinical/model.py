@@ -19,6 +19,7 @@ from uuid import UUID
 from returns.result import Failure, Result, Success
 
 from clinic_core.clinical.questionnaires import AnswerValue, Questionnaire
+from clinic_core.patients.model import PatientId, Species
 from clinic_core.shared.errors import Conflict, FieldError, Forbidden, InvalidInput
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.shared.values import has_control_characters
@@ -26,13 +27,11 @@ from clinic_core.shared.values import has_control_characters
 TemplateId = NewType("TemplateId", UUID)
 AnamnesisId = NewType("AnamnesisId", UUID)
 NoteId = NewType("NoteId", UUID)
-PatientId = NewType("PatientId", UUID)
 AppointmentId = NewType("AppointmentId", UUID)
 
 MAX_NOTE_BODY = 20_000
 MAX_SPECIES = 20
 MAX_PROCEDURES = 200
-_SPECIES = re.compile(r"[a-z][a-z0-9_-]{0,39}")
 _CONTROL_IN_TEXT = re.compile(
     r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
 )
@@ -94,8 +93,9 @@ class VersionConflict(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class Applicability:
-    """Where a template is meant to be used: for these procedures and/or these species. Empty sets: for
-    any. Procedure ids are kept as given (the procedure catalogue belongs to another feature)."""
+    """Where a template is meant to be used: for these procedures and/or these species (``Species``
+    values). Empty sets: for any. Procedure ids are kept as given (the procedure catalogue belongs to
+    another feature)."""
 
     procedure_ids: frozenset[UUID] = frozenset()
     species: frozenset[str] = frozenset()
@@ -124,10 +124,11 @@ def parse_applicability(
     normalised = frozenset(s.strip().lower() for s in species)
     if len(normalised) > MAX_SPECIES:
         errors.append(FieldError("species", "too_many", f"at most {MAX_SPECIES} species"))
+    known = {s.value for s in Species}
     errors.extend(
-        FieldError("species", "invalid_species", f"{s!r}: use a-z, 0-9, _ and -, starting with a letter")
+        FieldError("species", "invalid_species", f"{s[:40]!r} is not one of: {', '.join(sorted(known))}")
         for s in sorted(normalised)
-        if _SPECIES.fullmatch(s) is None
+        if s not in known
     )
     if errors:
         return Failure(InvalidInput(tuple(errors)))

@@ -24,13 +24,13 @@ from clinic_core.clinical.model import (
     NoteThread,
     NoteType,
     NotTheAuthor,
-    PatientId,
     RecordSigned,
     parse_note_body,
     parse_note_type,
 )
 from clinic_core.clinical.records import may_write, patient_in_tenant, read_logged, scope_of
 from clinic_core.clinical.timeline import TimelineEntry, TimelineEntryId, TimelineKind
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound, collect_invalid
 from clinic_core.shared.ids import new_uuid

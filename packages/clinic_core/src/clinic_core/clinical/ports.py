@@ -13,11 +13,11 @@ from clinic_core.clinical.model import (
     AnamnesisTemplate,
     ClinicalNote,
     NoteId,
-    PatientId,
     TemplateId,
     TemplateVersion,
 )
 from clinic_core.clinical.timeline import TimelineEntry, TimelinePage, TimelineQuery
+from clinic_core.patients.model import PatientId
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,7 @@ from clinic_core.access.model import ApiKeyNotAllowed
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import RequestContext
 from clinic_core.application.unit_of_work import Scope, UnitOfWork
-from clinic_core.clinical.model import PatientId
-from clinic_core.patients.model import Patient
+from clinic_core.patients.model import Patient, PatientId
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden
 from clinic_core.tenancy.permissions import Permission
@@ -38,5 +37,8 @@ async def patient_in_tenant(uow: UnitOfWork, patient_id: PatientId) -> Patient |
 async def read_logged(
     uow: UnitOfWork, actor: Actor, patient_id: PatientId, what: str, clock: Clock, context: RequestContext
 ) -> None:
-    """Write the patient access log's row for a read of ``what`` of the patient's record (LGPD)."""
-    raise NotImplementedError("wired to the patients foundation's access log once it is on main")
+    """Write the patient access log's row for a read of ``what`` of the patient's record (LGPD).
+
+    PENDING: the access log's port (``uow.patient_access``) is not on main yet; until it is, this writes
+    nothing. Every read path of the clinical record already calls it, inside its unit of work."""
+    del uow, actor, patient_id, what, clock, context

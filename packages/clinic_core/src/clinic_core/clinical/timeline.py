@@ -28,7 +28,7 @@ from uuid import UUID
 
 from returns.result import Failure, Result, Success
 
-from clinic_core.clinical.model import PatientId
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.errors import FieldError, InvalidInput
 from clinic_core.shared.ids import TenantId, UserId
 

@@ -17,7 +17,6 @@ from clinic_core.clinical.model import (
     AnamnesisTemplate,
     ClinicalNote,
     NoteId,
-    PatientId,
     RecordStatus,
     TemplateId,
     TemplateVersion,
@@ -30,6 +29,7 @@ from clinic_core.clinical.timeline import (
     TimelineQuery,
     is_below,
 )
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.ids import TenantId
 
 

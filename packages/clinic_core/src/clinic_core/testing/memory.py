@@ -35,6 +35,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
+from clinic_core.patients.model import Patient, PatientWeight
 from clinic_core.shared.ids import (
     ApiKeyId,
     InvitationId,
@@ -58,6 +59,7 @@ from clinic_core.testing.clinical import (
     InMemoryClinicalNotes,
     InMemoryTimeline,
 )
+from clinic_core.testing.patients import InMemoryPatients
 
 E = TypeVar("E")
 
@@ -96,6 +98,8 @@ class _Tables:
     roles: dict[UUID, CustomRole] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
+    patients: dict[UUID, Patient] = field(default_factory=dict)
+    patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
 
@@ -655,6 +659,12 @@ class InMemoryUnitOfWork:
     def api_keys(self) -> _ApiKeys:
         self._tenant()
         return self._api_keys
+
+    @property
+    def patients(self) -> InMemoryPatients:
+        return InMemoryPatients(
+            self._tables.patients, self._tables.patient_weights, self._seen, self._tenant()
+        )
 
     @property
     def anamnesis_templates(self) -> InMemoryAnamnesisTemplates:

@@ -18,7 +18,6 @@ from clinic_core.clinical.model import (
     ClinicalNote,
     NoteId,
     NoteType,
-    PatientId,
     RecordStatus,
     TemplateId,
     TemplateVersion,
@@ -32,6 +31,7 @@ from clinic_core.clinical.timeline import (
     TimelinePosition,
     TimelineQuery,
 )
+from clinic_core.patients.model import PatientId
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_infra.db.clinical_tables import (
     anamnesis_responses,

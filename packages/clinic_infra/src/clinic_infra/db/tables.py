@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    true,
 )
 
 from clinic_infra.db.types import JsonDocument, UtcDateTime
@@ -49,6 +50,7 @@ tenants = Table(
     Column("status", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("security", JsonDocument, nullable=False, server_default="{}"),
+    Column("patients_shared_across_units", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 
@@ -350,6 +352,13 @@ TENANT_TABLES = (
     "roles",
     "membership_roles",
     "api_keys",
+    # patients (clinic_infra.db.patient_tables)
+    "patients",
+    "patient_identifiers",
+    "patient_weights",
+    "patient_search_terms",
+    "guardian_links",
+    "patient_access_log",
     # the clinical record (clinic_infra.db.clinical_tables)
     "anamnesis_templates",
     "anamnesis_template_versions",
@@ -359,4 +368,7 @@ TENANT_TABLES = (
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
-from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402  (joins the metadata)
+# The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
+# the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
+from clinic_infra.db import patient_tables as patient_tables  # noqa: E402

@@ -35,6 +35,7 @@ from clinic_infra.db.clinical_repositories import (
     SqlPatientTimeline,
 )
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
+from clinic_infra.db.patient_repositories import SqlPatientRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -139,6 +140,7 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
+        self._patients = SqlPatientRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._anamnesis_templates = SqlAnamnesisTemplateRepository(self._db)
         self._anamnesis_responses = SqlAnamnesisResponseRepository(self._db)
@@ -234,6 +236,11 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def patients(self) -> SqlPatientRepository:
+        self._tenant_repo()
+        return self._patients
 
     @property
     def anamnesis_templates(self) -> SqlAnamnesisTemplateRepository:
