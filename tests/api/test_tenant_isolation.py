@@ -11,7 +11,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from tests.api.clinical import clinical_ids, open_patient_data
 from tests.api.conftest import Api, auth_header, body_of
+from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
 
@@ -32,6 +34,8 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     assert role.status == 201, await role.text()
     key = await api.post("/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, a_owner)
     assert key.status == 201, await key.text()
+    clinical = await clinical_ids(api, a_owner, a["tenant"]["id"])
+    await open_patient_data(api, b_owner)
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -41,6 +45,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "session_id": other["id"],
             "role_id": (await body_of(role))["id"],
             "api_key_id": (await body_of(key))["id"],
+            **clinical,
         },
     }
 
@@ -54,9 +59,10 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
     )
 
 
-# How to call each parametrised route: its method and template, and the body it needs (None for none).
+# How to call each parametrised route: its method and template, and the body it needs (None for none; a
+# function of tenant A's ids when the body names one of them).
 # A new route missing here fails test_the_walker_knows_every_parametrised_route.
-CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
+CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]] | None] = {
     ("GET", "/v1/units/{unit_id}"): None,
     ("GET", "/v1/members/{member_id}"): None,
     ("DELETE", "/v1/auth/sessions/{session_id}"): None,
@@ -67,6 +73,25 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/v1/members/{member_id}"): None,
     ("GET", "/v1/api-keys/{api_key_id}"): None,
     ("DELETE", "/v1/api-keys/{api_key_id}"): None,
+    ("GET", "/v1/anamnesis-templates/{template_id}"): None,
+    ("PATCH", "/v1/anamnesis-templates/{template_id}"): {"name": "Anamnese renomeada"},
+    ("GET", "/v1/anamnesis-templates/{template_id}/versions"): None,
+    ("POST", "/v1/anamnesis-templates/{template_id}/versions"): {"sections": short_form("Queixa")},
+    ("GET", "/v1/anamnesis-templates/{template_id}/versions/{number}"): None,
+    ("GET", "/v1/patients/{patient_id}/anamneses"): None,
+    ("POST", "/v1/patients/{patient_id}/anamneses"): lambda ids: {
+        "template_id": ids["template_id"],
+        "answers": {"complaint": "Dor"},
+    },
+    ("GET", "/v1/anamneses/{anamnesis_id}"): None,
+    ("PUT", "/v1/anamneses/{anamnesis_id}"): {"answers": {"complaint": "Dor de cabeça"}},
+    ("POST", "/v1/anamneses/{anamnesis_id}/sign"): None,
+    ("GET", "/v1/patients/{patient_id}/notes"): None,
+    ("POST", "/v1/patients/{patient_id}/notes"): {"type": "evolution", "body": "Retorno."},
+    ("GET", "/v1/notes/{note_id}"): None,
+    ("POST", "/v1/notes/{note_id}/sign"): None,
+    ("POST", "/v1/notes/{note_id}/amendments"): {"body": "Adendo."},
+    ("GET", "/v1/patients/{patient_id}/timeline"): None,
 }
 
 
@@ -79,8 +104,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
         return await api.put(path, body or {}, token)
     if method == "DELETE":
         return await api.client.delete(path, headers=auth_header(token))
-    if method == "PUT":
-        return await api.put(path, body or {}, token)
+    if method == "PATCH":
+        return await api.patch(path, body or {}, token)
     raise AssertionError(f"teach the walker to send {method}")
 
 
@@ -100,13 +125,16 @@ async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None
 
 
 async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
-    # Deletions last: a role deleted before its GET would make the owner's GET a 404.
-    for method, template in sorted(parametrised_v1_routes(api), key=lambda r: (r[0] == "DELETE", r)):
+    # Deletions last: a role deleted before its GET would make the owner's GET a 404. Signatures just
+    # before them: a signed record takes no more edits.
+    routes = parametrised_v1_routes(api)
+    for method, template in sorted(routes, key=lambda r: (r[0] == "DELETE", r[1].endswith("/sign"), r)):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"
         path = _PARAM.sub(lambda m: world["ids"][m.group(1)], template)
-        body = CALLS[(method, template)]
+        given = CALLS[(method, template)]
+        body = given(world["ids"]) if callable(given) else given
 
         # The stranger first: a DELETE by the owner would make a later 404 prove nothing.
         as_stranger = await call(api, method, path, body, world["b_owner"])
