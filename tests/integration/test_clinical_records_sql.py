@@ -210,7 +210,8 @@ async def test_the_timeline_pages_by_time_then_id_and_filters_by_kind(sql_uow: S
             )
         await tx.commit()
     get = GetPatientTimeline(c.uow, c.clock)
-    seen, cursor = [], None
+    seen: list[tuple[datetime, UUID]] = []
+    cursor = None
     while True:
         page = (await get(TimelineRequest(c.doctor, c.patient.id, cursor=cursor, limit=2))).unwrap()
         seen.extend((e.occurred_at, e.id) for e in page.items)
