@@ -54,10 +54,11 @@ async def new_note(api: Api, token: str, patient_id: str, body: str = "Paciente 
     )
 
 
-async def clinical_ids(api: Api, token: str, tenant_id: str) -> dict[str, str]:
-    """One of each clinical resource in the owner's clinic, by the names route templates use."""
+async def clinical_ids(api: Api, token: str, tenant_id: str, patient_id: str | None = None) -> dict[str, str]:
+    """One of each clinical resource in the owner's clinic, by the names route templates use (of
+    ``patient_id``, or of a new patient)."""
     await open_patient_data(api, token)
-    patient_id = await add_patient(api, tenant_id)
+    patient_id = patient_id or await add_patient(api, tenant_id)
     template_id = await new_template(api, token)
     return {
         "patient_id": patient_id,

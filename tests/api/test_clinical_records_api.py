@@ -8,8 +8,10 @@ from typing import Any
 
 from blacksheep import Content
 
+from tests import attachment_samples as samples
+from tests.api.attachments import upload
 from tests.api.clinical import add_patient, created, new_note, new_template, open_patient_data
-from tests.api.conftest import Api, body_of
+from tests.api.conftest import Api, auth_header, body_of
 from tests.unit.clinical_world import habits_and_health, short_form
 
 
@@ -242,3 +244,23 @@ async def test_the_front_desk_is_refused_the_record(api: Api) -> None:
         "/v1/anamnesis-templates",
     ):
         await problem(await api.get(path, desk), 403, "forbidden")
+
+
+async def test_attachments_join_the_timeline_by_category_and_leave_it_when_deleted(api: Api) -> None:
+    _, doctor, patient = await clinic(api)
+    note = await new_note(api, doctor, patient)
+    uploaded = await upload(api, patient, samples.pdf(), doctor, "exam_result")
+    assert uploaded.status == 201, await uploaded.text()
+    attachment = await body_of(uploaded)
+    timeline = await body_of(await api.get(f"/v1/patients/{patient}/timeline", doctor))
+    assert [(e["kind"], e["ref_id"], e["summary"]) for e in timeline["items"]] == [
+        ("attachment", attachment["id"], "exam_result"),
+        ("clinical_note", note, "evolution"),
+    ]
+    content = Content(b"application/json", json.dumps({"reason": "arquivo errado"}).encode())
+    deleted = await api.client.delete(
+        f"/v1/attachments/{attachment['id']}", headers=auth_header(doctor), content=content
+    )
+    assert deleted.status == 204, await deleted.text()
+    timeline = await body_of(await api.get(f"/v1/patients/{patient}/timeline", doctor))
+    assert [e["ref_id"] for e in timeline["items"]] == [note]

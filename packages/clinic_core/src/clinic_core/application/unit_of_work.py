@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
+from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
 from clinic_core.clinical.ports import (
     AnamnesisResponseRepository,
@@ -135,6 +136,11 @@ class UnitOfWork(Protocol):
     @property
     def patients(self) -> PatientRepository:
         """The scope's tenant's patients (people and animals) and their weights."""
+        ...
+
+    @property
+    def attachments(self) -> AttachmentRepository:
+        """The scope's tenant's attachments (rows; their bytes are in the BlobStore)."""
         ...
 
     @property

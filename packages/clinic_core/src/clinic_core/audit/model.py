@@ -47,6 +47,8 @@ class AuditAction(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
+    ATTACHMENT_UPLOADED = "attachment.uploaded"
+    ATTACHMENT_DELETED = "attachment.deleted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from clinic_core.application.unit_of_work import (
     collect_events,
     narrow,
 )
+from clinic_core.attachments.model import Attachment
 from clinic_core.audit.model import AuditEvent, AuditQuery
 from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
 from clinic_core.identity.model import AuthSession, RefreshToken, User
@@ -52,6 +53,7 @@ from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
+from clinic_core.testing.attachments import InMemoryAttachments
 from clinic_core.testing.clinical import (
     ClinicalTables,
     InMemoryAnamnesisResponses,
@@ -100,6 +102,7 @@ class _Tables:
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
     patients: dict[UUID, Patient] = field(default_factory=dict)
     patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
+    attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
 
@@ -664,6 +667,12 @@ class InMemoryUnitOfWork:
     def patients(self) -> InMemoryPatients:
         return InMemoryPatients(
             self._tables.patients, self._tables.patient_weights, self._seen, self._tenant()
+        )
+
+    @property
+    def attachments(self) -> InMemoryAttachments:
+        return InMemoryAttachments(
+            self._tables.attachments, self._tables.patients, self._seen, self._tenant()
         )
 
     @property

@@ -365,10 +365,13 @@ TENANT_TABLES = (
     "anamnesis_responses",
     "clinical_notes",
     "patient_timeline",
+    # attachments (clinic_infra.db.attachment_tables)
+    "attachments",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
 # The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402

@@ -28,6 +28,7 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.clinical_repositories import (
     SqlAnamnesisResponseRepository,
     SqlAnamnesisTemplateRepository,
@@ -141,6 +142,7 @@ class SqlUnitOfWork:
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
         self._patients = SqlPatientRepository(self._db)
+        self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._anamnesis_templates = SqlAnamnesisTemplateRepository(self._db)
         self._anamnesis_responses = SqlAnamnesisResponseRepository(self._db)
@@ -241,6 +243,11 @@ class SqlUnitOfWork:
     def patients(self) -> SqlPatientRepository:
         self._tenant_repo()
         return self._patients
+
+    @property
+    def attachments(self) -> SqlAttachmentRepository:
+        self._tenant_repo()
+        return self._attachments
 
     @property
     def anamnesis_templates(self) -> SqlAnamnesisTemplateRepository:
