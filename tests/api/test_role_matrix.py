@@ -436,6 +436,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/v1/tenant/security-policy"): fixed(
         "/v1/tenant/security-policy", {"require_mfa_for_staff": False}
     ),
+    ("GET", "/v1/tenant/privacy-settings"): fixed("/v1/tenant/privacy-settings"),
+    ("PUT", "/v1/tenant/privacy-settings"): fixed(
+        "/v1/tenant/privacy-settings", {"clinical_record_retention_years": 20}
+    ),
     ("POST", "/v1/auth/resend-verification"): fixed("/v1/auth/resend-verification", {}),
     ("GET", "/v1/auth/mfa"): fixed("/v1/auth/mfa"),
     # In this order (the route table's): each leaves the second factor as the next one needs it.

@@ -53,6 +53,7 @@ from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartReq
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.removal import RemoveMember
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
@@ -120,6 +121,8 @@ def configure_services(
         (GetAttachment, services.get_attachment),
         (DownloadAttachment, services.download_attachment),
         (DeleteAttachment, services.delete_attachment),
+        (GetPrivacySettings, services.get_privacy_settings),
+        (UpdatePrivacySettings, services.update_privacy_settings),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

@@ -49,6 +49,7 @@ from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, P
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
@@ -185,6 +186,8 @@ class AppServices:
     get_attachment: GetAttachment
     download_attachment: DownloadAttachment
     delete_attachment: DeleteAttachment
+    get_privacy_settings: GetPrivacySettings
+    update_privacy_settings: UpdatePrivacySettings
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -281,6 +284,8 @@ class AppServices:
             get_attachment=GetAttachment(uow),
             download_attachment=DownloadAttachment(uow, blobs),
             delete_attachment=DeleteAttachment(uow, clock),
+            get_privacy_settings=GetPrivacySettings(uow),
+            update_privacy_settings=UpdatePrivacySettings(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

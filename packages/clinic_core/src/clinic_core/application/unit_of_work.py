@@ -33,6 +33,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.patients.ports import PatientRepository
+from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -163,6 +164,16 @@ class UnitOfWork(Protocol):
     def timeline(self) -> PatientTimeline:
         """The scope's tenant's patient timelines: every use case that records something about a patient
         adds its entry here, in its own transaction (see ``clinic_core.clinical.timeline``)."""
+        ...
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """The scope's tenant's consent decisions (append-only)."""
+        ...
+
+    @property
+    def privacy_settings(self) -> PrivacySettingsRepository:
+        """The scope's tenant's privacy settings (retention)."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -49,6 +49,10 @@ class AuditAction(StrEnum):
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
     ATTACHMENT_UPLOADED = "attachment.uploaded"
     ATTACHMENT_DELETED = "attachment.deleted"
+    PRIVACY_SETTINGS_CHANGED = "tenant.privacy_settings_changed"
+    CONSENT_RECORDED = "patient.consent_recorded"
+    PATIENT_EXPORTED = "patient.exported"
+    PATIENT_ANONYMISED = "patient.anonymised"
 
 
 @dataclass(frozen=True, slots=True)

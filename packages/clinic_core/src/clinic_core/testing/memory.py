@@ -37,6 +37,7 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.patients.model import Patient, PatientWeight
+from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.ids import (
     ApiKeyId,
     InvitationId,
@@ -62,6 +63,7 @@ from clinic_core.testing.clinical import (
     InMemoryTimeline,
 )
 from clinic_core.testing.patients import InMemoryPatients
+from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
 E = TypeVar("E")
 
@@ -105,6 +107,8 @@ class _Tables:
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
+    consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
+    privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
 
     def check_unique(self) -> None:
         _unique("uq_users_email", (u.email.value for u in self.users.values()))
@@ -624,6 +628,8 @@ class InMemoryUnitOfWork:
         self._roles = _Roles(t.roles, t.memberships, seen, in_tenant)
         self._api_keys = _ApiKeys(t.api_keys, t.api_key_prefixes, seen, in_tenant)
         self.api_key_directory = _ApiKeyDirectory(t.api_key_prefixes)
+        self._consents = InMemoryConsents(t.consents, self._tenant)
+        self._privacy_settings = InMemoryPrivacySettings(t.privacy_settings, self._tenant)
 
     def _in_tenant(self, row: Unit | Membership | Invitation | AuditEvent | CustomRole | ApiKey) -> bool:
         return row.tenant_id == self._tenant()
@@ -662,6 +668,16 @@ class InMemoryUnitOfWork:
     def api_keys(self) -> _ApiKeys:
         self._tenant()
         return self._api_keys
+
+    @property
+    def consents(self) -> InMemoryConsents:
+        self._tenant()
+        return self._consents
+
+    @property
+    def privacy_settings(self) -> InMemoryPrivacySettings:
+        self._tenant()
+        return self._privacy_settings
 
     @property
     def patients(self) -> InMemoryPatients:

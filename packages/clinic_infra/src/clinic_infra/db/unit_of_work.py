@@ -37,6 +37,7 @@ from clinic_infra.db.clinical_repositories import (
 )
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.patient_repositories import SqlPatientRepository
+from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -148,6 +149,8 @@ class SqlUnitOfWork:
         self._anamnesis_responses = SqlAnamnesisResponseRepository(self._db)
         self._clinical_notes = SqlClinicalNoteRepository(self._db)
         self._timeline = SqlPatientTimeline(self._db)
+        self._consents = SqlConsentRepository(self._db)
+        self._privacy_settings = SqlPrivacySettingsRepository(self._db)
         return self
 
     async def __aexit__(
@@ -238,6 +241,16 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def consents(self) -> SqlConsentRepository:
+        self._tenant_repo()
+        return self._consents
+
+    @property
+    def privacy_settings(self) -> SqlPrivacySettingsRepository:
+        self._tenant_repo()
+        return self._privacy_settings
 
     @property
     def patients(self) -> SqlPatientRepository:
