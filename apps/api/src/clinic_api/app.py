@@ -26,6 +26,7 @@ from clinic_api.middlewares import (
 from clinic_api.openapi import configure_openapi
 from clinic_api.patient_services import PatientServices
 from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
+from clinic_api.record_services import ClinicalRecordServices
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
 from clinic_core.access.api_keys import CreateApiKey, GetApiKey, ListApiKeys, RevokeApiKey
@@ -69,6 +70,7 @@ def configure_services(
     container.add_instance(metrics, HttpMetrics)
     container.add_instance(throttle, Throttle)
     container.add_instance(services.patients, PatientServices)
+    container.add_instance(services.records, ClinicalRecordServices)
     # Registered under the use case's own class, whatever subclass the composition root passed in.
     use_cases: list[tuple[type[Any], object]] = [
         (SignUp, services.sign_up),

@@ -461,6 +461,11 @@ class AccessAction(StrEnum):
     """The attachments' list or one attachment's details."""
     ATTACHMENT_CONTENT = "attachment_content"
     """One attachment's file, downloaded."""
+    ANAMNESIS = "anamnesis"
+    ANAMNESES = "anamneses"
+    CLINICAL_NOTE = "clinical_note"
+    CLINICAL_NOTES = "clinical_notes"
+    TIMELINE = "timeline"
 
 
 AccessId = NewType("AccessId", UUID)

@@ -55,6 +55,13 @@ from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 from clinic_core.testing.attachments import InMemoryAttachments
+from clinic_core.testing.clinical import (
+    ClinicalTables,
+    InMemoryAnamnesisResponses,
+    InMemoryAnamnesisTemplates,
+    InMemoryClinicalNotes,
+    InMemoryTimeline,
+)
 from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
@@ -101,6 +108,7 @@ class _Tables:
     patient_access_log: list[PatientAccess] = field(default_factory=list)
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    clinical: ClinicalTables = field(default_factory=ClinicalTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
 
@@ -692,6 +700,22 @@ class InMemoryUnitOfWork:
         return InMemoryAttachments(
             self._tables.attachments, self._tables.patients, self._seen, self._tenant()
         )
+
+    @property
+    def anamnesis_templates(self) -> InMemoryAnamnesisTemplates:
+        return InMemoryAnamnesisTemplates(self._tables.clinical, self._tenant())
+
+    @property
+    def anamnesis_responses(self) -> InMemoryAnamnesisResponses:
+        return InMemoryAnamnesisResponses(self._tables.clinical, self._tenant())
+
+    @property
+    def clinical_notes(self) -> InMemoryClinicalNotes:
+        return InMemoryClinicalNotes(self._tables.clinical, self._tenant())
+
+    @property
+    def timeline(self) -> InMemoryTimeline:
+        return InMemoryTimeline(self._tables.clinical, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)
