@@ -25,6 +25,7 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
+from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -123,6 +124,11 @@ class UnitOfWork(Protocol):
     @property
     def api_keys(self) -> ApiKeyRepository:
         """The scope's tenant's API keys."""
+        ...
+
+    @property
+    def external_practitioners(self) -> ExternalPractitionerRepository:
+        """The scope's tenant's practitioners imported from other systems."""
         ...
 
     @property

@@ -43,6 +43,7 @@ class AuditAction(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
+    PATIENTS_IMPORTED = "patients.imported"
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
+from clinic_core.interop.practitioners import ExternalPractitioner
 from clinic_core.shared.ids import (
     ApiKeyId,
     InvitationId,
@@ -51,6 +52,7 @@ from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
+from clinic_core.testing.practitioners import InMemoryExternalPractitioners
 
 E = TypeVar("E")
 
@@ -89,6 +91,7 @@ class _Tables:
     roles: dict[UUID, CustomRole] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
+    external_practitioners: dict[UUID, ExternalPractitioner] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -647,6 +650,10 @@ class InMemoryUnitOfWork:
     def api_keys(self) -> _ApiKeys:
         self._tenant()
         return self._api_keys
+
+    @property
+    def external_practitioners(self) -> InMemoryExternalPractitioners:
+        return InMemoryExternalPractitioners(self._tables.external_practitioners, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

@@ -350,5 +350,11 @@ TENANT_TABLES = (
     "roles",
     "membership_roles",
     "api_keys",
+    # interop (clinic_infra.db.interop_tables)
+    "external_practitioners",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
+
+# The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
+# the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import interop_tables as interop_tables  # noqa: E402

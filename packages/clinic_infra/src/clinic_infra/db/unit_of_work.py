@@ -29,6 +29,7 @@ from clinic_core.application.unit_of_work import (
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
+from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -134,6 +135,7 @@ class SqlUnitOfWork:
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
+        self._external_practitioners = SqlExternalPractitionerRepository(self._db)
         return self
 
     async def __aexit__(
@@ -224,6 +226,11 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def external_practitioners(self) -> SqlExternalPractitionerRepository:
+        self._tenant_repo()
+        return self._external_practitioners
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

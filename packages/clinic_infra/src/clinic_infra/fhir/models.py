@@ -8,9 +8,9 @@ rest (``extra="ignore"``); they are strict on what they read: a boolean is a JSO
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 
 class Element(BaseModel):
@@ -70,11 +70,13 @@ class Reference(Element):
 
 
 Gender = Literal["male", "female", "other", "unknown"]
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9\-.]{1,64}$")]
+"""FHIR's ``id``: 1 to 64 letters, digits, ``-`` and ``.``."""
 
 
 class Patient(Element):
     resourceType: Literal["Patient"]
-    id: str | None = None
+    id: Id | None = None
     identifier: list[Identifier] = []
     name: list[HumanName] = []
     telecom: list[ContactPoint] = []
@@ -89,7 +91,7 @@ class Patient(Element):
 
 class Practitioner(Element):
     resourceType: Literal["Practitioner"]
-    id: str | None = None
+    id: Id | None = None
     identifier: list[Identifier] = []
     name: list[HumanName] = []
     telecom: list[ContactPoint] = []
