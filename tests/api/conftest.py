@@ -25,6 +25,7 @@ from clinic_core.testing import (
     FakeSecretBox,
     InMemoryUnitOfWorkFactory,
 )
+from clinic_core.testing.blobs import InMemoryBlobStore
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 
 PASSWORD = "correct horse battery staple"
@@ -68,8 +69,18 @@ GENEROUS_LIMITS = RateLimits(
 
 
 def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> AppServices:
-    """The app's services on fakes. The session cache is off, so a revocation shows on the next request."""
+    """The app's services on fakes. The session cache is off, so a revocation shows on the next request.
+
+    ``blobs`` and ``attachment_max_bytes`` among the overrides build the attachment use cases on them."""
     issuer = FakeAccessTokenIssuer()
+    attachments: dict[str, Any] = {
+        "blobs": overrides.pop("blobs", None) or InMemoryBlobStore(),
+        **(
+            {"attachment_max_bytes": overrides.pop("attachment_max_bytes")}
+            if "attachment_max_bytes" in overrides
+            else {}
+        ),
+    }
     services = AppServices.from_ports(
         uow=uow or InMemoryUnitOfWorkFactory(),
         hasher=FakePasswordHasher(),
@@ -79,6 +90,7 @@ def make_services(uow: UnitOfWorkFactory | None = None, **overrides: Any) -> App
         jwks=lambda: JWKS,
         rate_limiter=FixedWindowRateLimiter(),
         secret_box=FakeSecretBox(),
+        **attachments,
     )
     return replace(services, **{"session_cache_seconds": 0, "limits": GENEROUS_LIMITS, **overrides})
 

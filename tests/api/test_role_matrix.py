@@ -9,6 +9,7 @@ and CALLS says how to call it.
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,11 +17,13 @@ from typing import Any
 
 import pyotp
 import pytest
-from blacksheep import Response
+from blacksheep import Content, Response
 
 from clinic_api.access import declared_access, is_public
 from clinic_api.services import RateLimit, RateLimits
 from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
+from tests import attachment_samples as samples
+from tests.api.attachments import add_patient, send_body, upload
 from tests.api.conftest import PASSWORD, Api, auth_header, body_of
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -59,6 +62,8 @@ class World:
     unit_id: str
     plain_member_id: str
     email: str
+    patient_id: str
+    attachment_id: str
     passwords: dict[str, str] = field(default_factory=dict)
     serial: itertools.count[int] = field(default_factory=itertools.count)
     recovery_codes: list[str] = field(default_factory=list)
@@ -125,6 +130,12 @@ class World:
         _, member = await self.api.member_token(await self.owner(), email, ["client"])
         return str(member["id"])
 
+    async def new_attachment(self) -> str:
+        """A consent form of the patient, uploaded by the owner: each deletion takes its own."""
+        created = await upload(self.api, self.patient_id, samples.pdf(), await self.owner(), "consent_form")
+        assert created.status == 201, await created.text()
+        return str((await body_of(created))["id"])
+
     async def new_api_key(self) -> str:
         created = await self.api.post(
             "/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, await self.owner()
@@ -156,6 +167,13 @@ async def build_world(api: Api, role: str) -> World:
             )
             assert assigned.status == 200, await assigned.text()
     await api.member_token(b_owner, email, ["client"], signed_in_as=own_token)
+    # Unverified emails would hide patient data from every role (the default policy): the matrix is
+    # about roles, so clinic A lets unverified members work.
+    opened = await api.put("/v1/tenant/security-policy", {"unverified_email_access": "full"}, owner)
+    assert opened.status == 200, await opened.text()
+    patient_id = await add_patient(api, a["tenant"]["id"])
+    attachment = await upload(api, patient_id, samples.pdf(), owner, "document")
+    assert attachment.status == 201, await attachment.text()
     return World(
         api=api,
         role=role,
@@ -164,15 +182,27 @@ async def build_world(api: Api, role: str) -> World:
         unit_id=a["unit"]["id"],
         plain_member_id=plain["id"],
         email=email,
+        patient_id=patient_id,
+        attachment_id=(await body_of(attachment))["id"],
         passwords={email: PASSWORD, OWNER_EMAIL: PASSWORD},
     )
 
 
-Call = Callable[[World, Caller], Awaitable[tuple[str, dict[str, Any] | None]]]
+@dataclass(frozen=True)
+class RawUpload:
+    """A file sent as the request body (the upload route reads no JSON)."""
+
+    data: bytes
+    content_type: str
+    query: dict[str, str]
 
 
-def fixed(path: str, body: dict[str, Any] | None = None) -> Call:
-    async def call(world: World, caller: Caller) -> tuple[str, dict[str, Any] | None]:
+Body = dict[str, Any] | RawUpload | None
+Call = Callable[[World, Caller], Awaitable[tuple[str, Body]]]
+
+
+def fixed(path: str, body: Body = None) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, Body]:
         return path, body
 
     return call
@@ -217,6 +247,28 @@ async def _new_role(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
 async def _edit_role(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
     path = f"/v1/roles/{await world.new_role()}"
     return path, {"name": f"Renomeada {next(world.serial)}", "permissions": ["units:read"]}
+
+
+async def _patient_attachments(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/patients/{world.patient_id}/attachments", None
+
+
+async def _new_attachment(world: World, caller: Caller) -> tuple[str, RawUpload]:
+    # A document: patients:write alone decides (clinical categories need clinical:write besides).
+    path = f"/v1/patients/{world.patient_id}/attachments"
+    return path, RawUpload(samples.pdf(), "application/pdf", {"category": "document"})
+
+
+async def _attachment(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/attachments/{world.attachment_id}", None
+
+
+async def _attachment_content(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/attachments/{world.attachment_id}/content", None
+
+
+async def _delete_attachment(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/attachments/{await world.new_attachment()}", {"reason": "enviado em duplicidade"}
 
 
 async def _api_key(world: World, caller: Caller) -> tuple[str, None]:
@@ -298,6 +350,11 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/api-keys/{api_key_id}"): _api_key,
     ("DELETE", "/v1/api-keys/{api_key_id}"): _api_key,
     ("GET", "/v1/audit-events"): fixed("/v1/audit-events"),
+    ("GET", "/v1/patients/{patient_id}/attachments"): _patient_attachments,
+    ("POST", "/v1/patients/{patient_id}/attachments"): _new_attachment,
+    ("GET", "/v1/attachments/{attachment_id}"): _attachment,
+    ("GET", "/v1/attachments/{attachment_id}/content"): _attachment_content,
+    ("DELETE", "/v1/attachments/{attachment_id}"): _delete_attachment,
     ("GET", "/v1/tenant/security-policy"): fixed("/v1/tenant/security-policy"),
     ("PUT", "/v1/tenant/security-policy"): fixed(
         "/v1/tenant/security-policy", {"require_mfa_for_staff": False}
@@ -329,7 +386,9 @@ def guarded_v1_routes(api: Api) -> list[tuple[str, str, object]]:
     return [r for r in v1_routes(api) if not is_public(r[2])]
 
 
-async def send(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str) -> Response:
+async def send(api: Api, method: str, path: str, body: Body, token: str) -> Response:
+    if isinstance(body, RawUpload):
+        return await send_body(api, path, body.data, body.content_type, token, **body.query)
     if method == "GET":
         return await api.get(path, token)
     if method == "POST":
@@ -337,7 +396,8 @@ async def send(api: Api, method: str, path: str, body: dict[str, Any] | None, to
     if method == "PUT":
         return await api.put(path, body or {}, token)
     if method == "DELETE":
-        return await api.client.delete(path, headers=auth_header(token))
+        content = Content(b"application/json", json.dumps(body).encode()) if body is not None else None
+        return await api.client.delete(path, headers=auth_header(token), content=content)
     raise AssertionError(f"teach the matrix to send {method}")
 
 

@@ -6,11 +6,16 @@ the day it appears, or fails this test until someone tells the walker how to cal
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from blacksheep import Content
+
+from tests import attachment_samples as samples
+from tests.api.attachments import add_patient, send_body, upload, verify_email
 from tests.api.conftest import Api, auth_header, body_of
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -24,6 +29,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     a_owner, a = await api.owner_token(f"ana{tag}@example.com", "Clínica A")
     _, a_member = await api.member_token(a_owner, f"bruno{tag}@example.com", ["manager"])
     b_owner, _ = await api.owner_token(f"bia{tag}@example.com", "Clínica B")
+    await verify_email(api, f"bia{tag}@example.com")  # B's owner may read patient data in B
     # A second sign-in of A's owner: a session the walker may end without ending a_owner's own.
     a_device = await api.log_in(f"ana{tag}@example.com")
     a_sessions = await body_of(await api.get("/v1/auth/sessions", a_device["access_token"]))
@@ -32,6 +38,12 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     assert role.status == 201, await role.text()
     key = await api.post("/v1/api-keys", {"name": "ERP", "scopes": ["units:read"]}, a_owner)
     assert key.status == 201, await key.text()
+    # Patient data is withheld from unverified emails by default: this walk is about tenants.
+    opened = await api.put("/v1/tenant/security-policy", {"unverified_email_access": "full"}, a_owner)
+    assert opened.status == 200, await opened.text()
+    patient_id = await add_patient(api, a["tenant"]["id"])
+    attachment = await upload(api, patient_id, samples.pdf(), a_owner, "consent_form")
+    assert attachment.status == 201, await attachment.text()
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -41,6 +53,8 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "session_id": other["id"],
             "role_id": (await body_of(role))["id"],
             "api_key_id": (await body_of(key))["id"],
+            "patient_id": patient_id,
+            "attachment_id": (await body_of(attachment))["id"],
         },
     }
 
@@ -53,6 +67,9 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
         if route.mustache_pattern.startswith("/v1/") and _PARAM.search(route.mustache_pattern)
     )
 
+
+UPLOAD = {"category": "consent_form"}
+"""The upload route's marker: the walker sends a PDF as the body with these query fields."""
 
 # How to call each parametrised route: its method and template, and the body it needs (None for none).
 # A new route missing here fails test_the_walker_knows_every_parametrised_route.
@@ -67,10 +84,17 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/v1/members/{member_id}"): None,
     ("GET", "/v1/api-keys/{api_key_id}"): None,
     ("DELETE", "/v1/api-keys/{api_key_id}"): None,
+    ("GET", "/v1/patients/{patient_id}/attachments"): None,
+    ("POST", "/v1/patients/{patient_id}/attachments"): UPLOAD,
+    ("GET", "/v1/attachments/{attachment_id}"): None,
+    ("GET", "/v1/attachments/{attachment_id}/content"): None,
+    ("DELETE", "/v1/attachments/{attachment_id}"): {"reason": "duplicado"},
 }
 
 
 async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str | None) -> Any:
+    if body is UPLOAD:
+        return await send_body(api, path, samples.pdf(), "application/pdf", token, **UPLOAD)
     if method == "GET":
         return await api.get(path, token)
     if method == "POST":
@@ -78,7 +102,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
     if method == "PUT":
         return await api.put(path, body or {}, token)
     if method == "DELETE":
-        return await api.client.delete(path, headers=auth_header(token))
+        content = Content(b"application/json", json.dumps(body).encode()) if body is not None else None
+        return await api.client.delete(path, headers=auth_header(token), content=content)
     if method == "PUT":
         return await api.put(path, body or {}, token)
     raise AssertionError(f"teach the walker to send {method}")

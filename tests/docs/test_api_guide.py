@@ -39,6 +39,7 @@ from clinic_core.testing import (
     FakeSecretBox,
     InMemoryUnitOfWorkFactory,
 )
+from clinic_core.testing.blobs import InMemoryBlobStore
 from clinic_infra.ratelimit import InMemoryRateLimiter
 from clinic_infra.settings import Settings
 from tests.docs.markdown import DOCS, sections_with
@@ -68,6 +69,7 @@ async def app() -> AsyncIterator[Application]:
         jwks=lambda: {"keys": []},
         rate_limiter=InMemoryRateLimiter(),
         secret_box=FakeSecretBox(),
+        blobs=InMemoryBlobStore(),
     )
     built = create_app(services)
     # Routes move from the controllers' registry into the router at start. BlackSheep leaves start/stop

@@ -29,6 +29,13 @@ from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
 from clinic_core.access.api_keys import CreateApiKey, GetApiKey, ListApiKeys, RevokeApiKey
 from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
+from clinic_core.attachments.use_cases import (
+    DeleteAttachment,
+    DownloadAttachment,
+    GetAttachment,
+    ListAttachments,
+    UploadAttachment,
+)
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
@@ -106,6 +113,11 @@ def configure_services(
         (RevokeApiKey, services.revoke_api_key),
         (RequestEmailChange, services.request_email_change),
         (ConfirmEmailChange, services.confirm_email_change),
+        (UploadAttachment, services.upload_attachment),
+        (ListAttachments, services.list_attachments),
+        (GetAttachment, services.get_attachment),
+        (DownloadAttachment, services.download_attachment),
+        (DeleteAttachment, services.delete_attachment),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)
@@ -129,7 +141,9 @@ def configure_authentication(app: Application, services: AppServices, throttle: 
     app.middlewares.append(access_middleware, MiddlewareCategory.AUTHZ, 10)
 
 
-def configure_middlewares(app: Application, metrics: HttpMetrics, max_body_bytes: int) -> None:
+def configure_middlewares(
+    app: Application, metrics: HttpMetrics, max_body_bytes: int, upload_max_bytes: int | None = None
+) -> None:
     """Outermost first: the request id is set before anything logs, and the error boundary sits inside
     everything that decorates the response, so failed requests get headers, logs and metrics too."""
     app.middlewares.append(request_context_middleware, MiddlewareCategory.INIT, -30)
@@ -138,7 +152,9 @@ def configure_middlewares(app: Application, metrics: HttpMetrics, max_body_bytes
     # Outside the error boundary, so a 401 after spending a login budget still says what is left of it.
     app.middlewares.append(rate_limit_headers_middleware, MiddlewareCategory.INIT, -5)
     app.middlewares.append(ErrorBoundaryMiddleware(app), MiddlewareCategory.INIT, 0)
-    app.middlewares.append(BodySizeLimitMiddleware(max_body_bytes), MiddlewareCategory.INIT, 10)
+    app.middlewares.append(
+        BodySizeLimitMiddleware(max_body_bytes, upload_max_bytes), MiddlewareCategory.INIT, 10
+    )
 
 
 def configure_cors(app: Application, origins: tuple[str, ...]) -> None:
@@ -187,7 +203,7 @@ def create_app(services: AppServices, *, docs: bool = True) -> Application:
     configure_services(container, services, metrics, throttle)
     configure_error_handling(app, services.unavailable)
     configure_authentication(app, services, throttle)
-    configure_middlewares(app, metrics, services.max_request_body_bytes)
+    configure_middlewares(app, metrics, services.max_request_body_bytes, services.upload_attachment.max_bytes)
     configure_cors(app, services.cors_origins)
     configure_routes(app)
     if docs:

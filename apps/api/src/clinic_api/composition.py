@@ -7,6 +7,7 @@ database roles, demo data. Pools are created here but connect lazily, and are cl
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ from clinic_core.application.ports import RateLimiter
 from clinic_core.identity.model import SessionPolicy
 from clinic_core.shared.clock import Clock, SystemClock
 from clinic_core.tenancy.model import Plan
+from clinic_infra.blobs import FilesystemBlobStore
 from clinic_infra.db import migrate as migrations
 from clinic_infra.db.engine import create_engine, is_postgres
 from clinic_infra.db.roles import assume_role_on_connect, create_login_role
@@ -165,9 +167,14 @@ def compose(settings: Settings) -> Composition:
         else InMemoryRateLimiter()
     )
     limits = rate_limits(settings)
+    blobs = FilesystemBlobStore(settings.effective_blob_dir)
     readiness: list[ReadinessCheck] = [DatabaseReadiness(engine)]
     if redis is not None:
         readiness.append(RedisReadiness(redis))
+
+    async def sweep_incoming() -> None:
+        # Temporary files of uploads a crash cut short (a day old: no upload still running takes that long).
+        await asyncio.to_thread(blobs.remove_stale_incoming)
 
     async def close_pools() -> None:
         await engine.dispose()
@@ -188,8 +195,11 @@ def compose(settings: Settings) -> Composition:
                 absolute_lifetime=timedelta(hours=settings.session_lifetime_hours),
             ),
             secret_box=secret_box(settings),
+            blobs=blobs,
+            attachment_max_bytes=settings.attachment_max_bytes,
         ),
         readiness=readiness,
+        on_start=[sweep_incoming],
         on_stop=[close_pools],
         limits=limits,
         cors_origins=settings.cors_origin_list,

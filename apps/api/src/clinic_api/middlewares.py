@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from blacksheep import Request, Response
@@ -29,6 +29,7 @@ from clinic_api.metrics import HttpMetrics, route_template
 from clinic_api.problems import Problem, ProblemRaised
 
 Handler = Callable[[Request], Awaitable[Response]]
+F = TypeVar("F", bound=Callable[..., Any])
 
 REQUEST_ID_HEADER = b"X-Request-ID"
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
@@ -133,29 +134,56 @@ async def security_headers_middleware(request: Request, handler: Handler) -> Res
     return response
 
 
+_UPLOAD = "clinic_streams_upload"
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+"""What an upload's body may carry beyond the file: a form's other fields and its part headers."""
+
+
+def streams_upload() -> Callable[[F], F]:
+    """Marks a route that streams a file from its body: its body may be as large as an upload (the
+    use case checks the file's own size as it streams), not the small JSON of every other route."""
+
+    def mark(handler: F) -> F:
+        setattr(handler, _UPLOAD, True)
+        return handler
+
+    return mark
+
+
+def _streams_upload(handler: object) -> bool:
+    return any(
+        getattr(candidate, _UPLOAD, False) is True
+        for candidate in (handler, getattr(handler, "root_fn", None), getattr(handler, "__wrapped__", None))
+    )
+
+
 class BodySizeLimitMiddleware:
     """Refuses a body over ``max_bytes`` with 413 before it fills memory: at once when Content-Length says
-    so, and while it streams when it is chunked (nothing in BlackSheep or uvicorn caps either)."""
+    so, and while it streams when it is chunked (nothing in BlackSheep or uvicorn caps either). Routes
+    marked ``streams_upload`` take up to ``upload_max_bytes`` plus a form's overhead instead."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(self, max_bytes: int, upload_max_bytes: int | None = None) -> None:
         self._max_bytes = max_bytes
+        self._upload_max_bytes = (upload_max_bytes or max_bytes) + UPLOAD_OVERHEAD_BYTES
 
     async def __call__(self, request: Request, handler: Handler) -> Response:
+        limit = self._upload_max_bytes if _streams_upload(handler) else self._max_bytes
         declared = request.get_first_header(b"Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            raise ProblemRaised(self._too_large())
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise ProblemRaised(self._too_large(limit))
         content = request.content
         if isinstance(content, ASGIContent):
-            request.content = ASGIContent(self._counted(content.receive))
-        elif content is not None and content.length > self._max_bytes:
-            raise ProblemRaised(self._too_large())
+            request.content = ASGIContent(self._counted(content.receive, limit))
+        elif content is not None and content.length > limit:
+            raise ProblemRaised(self._too_large(limit))
         return await handler(request)
 
-    def _too_large(self) -> Problem:
-        return http_problem(413, f"the body may have at most {self._max_bytes} bytes")
+    @staticmethod
+    def _too_large(limit: int) -> Problem:
+        return http_problem(413, f"the body may have at most {limit} bytes")
 
     def _counted(
-        self, receive: Callable[[], Awaitable[dict[str, Any]]]
+        self, receive: Callable[[], Awaitable[dict[str, Any]]], limit: int
     ) -> Callable[[], Awaitable[dict[str, Any]]]:
         received = 0
 
@@ -163,8 +191,8 @@ class BodySizeLimitMiddleware:
             nonlocal received
             message = await receive()
             received += len(message.get("body", b""))
-            if received > self._max_bytes:
-                raise ProblemRaised(self._too_large())
+            if received > limit:
+                raise ProblemRaised(self._too_large(limit))
             return message
 
         return counting_receive

@@ -14,6 +14,12 @@ from blacksheep import Content, Request, Response
 from pydantic import BaseModel, ConfigDict
 from returns.result import Failure, Result
 
+from clinic_core.attachments.model import (
+    AttachmentContentMissing,
+    AttachmentTooLarge,
+    MediaTypeMismatch,
+    UnsupportedMediaType,
+)
 from clinic_core.identity.account_security import InvalidAccountToken
 from clinic_core.shared.errors import (
     Conflict,
@@ -46,6 +52,13 @@ STATUS_OF: dict[type[DomainError], tuple[int, str]] = {
     # A verification or reset link that cannot be used (unknown, expired, used, superseded): one answer.
     InvalidAccountToken: (400, "Invalid token"),
     TooManyAttempts: (429, "Too many attempts"),
+    AttachmentTooLarge: (413, "Attachment too large"),
+    # 415: the request is well formed, but the content is of a type this API does not take (read from the
+    # bytes themselves), or not the type the client declared for it.
+    UnsupportedMediaType: (415, "Unsupported attachment type"),
+    MediaTypeMismatch: (415, "Media type mismatch"),
+    # 503: the row is there and its bytes are not (storage unmounted or lost): an outage, not the caller's.
+    AttachmentContentMissing: (503, "Attachment content unavailable"),
     # The fallback for a DomainError nobody gave a row yet; a test keeps every clinic_core error off it.
     DomainError: (400, "Request refused"),
 }

@@ -21,6 +21,15 @@ from clinic_core.access.api_keys import (
 from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
 from clinic_core.application.ports import RateLimiter, SecretBox
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
+from clinic_core.attachments.model import DEFAULT_MAX_BYTES
+from clinic_core.attachments.ports import BlobStore
+from clinic_core.attachments.use_cases import (
+    DeleteAttachment,
+    DownloadAttachment,
+    GetAttachment,
+    ListAttachments,
+    UploadAttachment,
+)
 from clinic_core.audit.queries import ListAuditEvents
 from clinic_core.identity.credentials import ChangePassword
 from clinic_core.identity.devices import ListMySessions, RevokeMyOtherSessions, RevokeMySession
@@ -168,6 +177,11 @@ class AppServices:
     create_api_key: CreateApiKey
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
+    upload_attachment: UploadAttachment
+    list_attachments: ListAttachments
+    get_attachment: GetAttachment
+    download_attachment: DownloadAttachment
+    delete_attachment: DeleteAttachment
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -201,6 +215,8 @@ class AppServices:
         rate_limiter: RateLimiter,
         sessions: SessionPolicy = DEFAULT_SESSION_POLICY,
         secret_box: SecretBox,
+        blobs: BlobStore,
+        attachment_max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> AppServices:
         """Every use case built on the same ports: what a composition root and the tests both want.
 
@@ -256,6 +272,11 @@ class AppServices:
             create_api_key=CreateApiKey(uow, clock),
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
+            upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
+            list_attachments=ListAttachments(uow),
+            get_attachment=GetAttachment(uow),
+            download_attachment=DownloadAttachment(uow, blobs),
+            delete_attachment=DeleteAttachment(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -113,6 +113,17 @@ class Settings(BaseSettings):
         le=90 * 24,
         description="A session ends this long after sign-in, however active (NIST 800-63B AAL2: 12).",
     )
+    attachment_max_bytes: int = Field(
+        default=25 * 1024 * 1024,
+        ge=1024,
+        le=1024 * 1024 * 1024,
+        description="Largest attachment accepted, in bytes (413 beyond).",
+    )
+    blob_dir: Path | None = Field(
+        default=None,
+        description="Directory of attachments' content (the filesystem blob store). Default: blobs/ in the "
+        "data directory.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")
@@ -159,6 +170,10 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'clinic.sqlite3'}"
+
+    @property
+    def effective_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
 
     @property
     def effective_migrations_url(self) -> str:

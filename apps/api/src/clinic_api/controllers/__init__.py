@@ -3,6 +3,7 @@
 from clinic_api.controllers import (
     account_recovery,
     api_keys,
+    attachments,
     audit,
     devices,
     email_change,
@@ -23,6 +24,7 @@ from clinic_api.controllers import (
 __all__ = [
     "account_recovery",
     "api_keys",
+    "attachments",
     "audit",
     "devices",
     "email_change",

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
+from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
 from clinic_core.identity.ports import (
     AccountTokenRepository,
@@ -26,6 +27,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
+from clinic_core.patients.ports import PatientRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -129,6 +131,16 @@ class UnitOfWork(Protocol):
     @property
     def external_practitioners(self) -> ExternalPractitionerRepository:
         """The scope's tenant's practitioners imported from other systems."""
+        ...
+
+    @property
+    def patients(self) -> PatientRepository:
+        """The scope's tenant's patients (people and animals) and their weights."""
+        ...
+
+    @property
+    def attachments(self) -> AttachmentRepository:
+        """The scope's tenant's attachments (rows; their bytes are in the BlobStore)."""
         ...
 
     @property

@@ -44,6 +44,8 @@ class AuditAction(StrEnum):
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
     PATIENTS_IMPORTED = "patients.imported"
+    ATTACHMENT_UPLOADED = "attachment.uploaded"
+    ATTACHMENT_DELETED = "attachment.deleted"
 
 
 @dataclass(frozen=True, slots=True)

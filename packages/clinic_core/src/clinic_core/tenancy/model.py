@@ -104,6 +104,9 @@ class Tenant:
     status: TenantStatus
     created_at: datetime
     security: SecurityPolicy = field(default_factory=SecurityPolicy)
+    patients_shared_across_units: bool = True
+    """Whether every member sees every patient; when False, a member restricted to some units sees only
+    the patients of those units (and those with no home unit)."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property

@@ -8,6 +8,7 @@ to others before ``commit``, unique constraints raise ``UniqueViolation``, and c
 from clinic_core.shared.clock import FixedClock
 from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher, FakeSecretBox
 from clinic_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
+from clinic_core.testing.patients import a_person, an_animal
 from clinic_core.testing.sign_in import tokens_only
 
 __all__ = [
@@ -18,5 +19,7 @@ __all__ = [
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUnitOfWorkFactory",
+    "a_person",
+    "an_animal",
     "tokens_only",
 ]

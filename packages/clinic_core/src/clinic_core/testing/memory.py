@@ -21,6 +21,7 @@ from clinic_core.application.unit_of_work import (
     collect_events,
     narrow,
 )
+from clinic_core.attachments.model import Attachment
 from clinic_core.audit.model import AuditEvent, AuditQuery
 from clinic_core.identity.account_security import AccountToken, SignInFailures, TokenPurpose
 from clinic_core.identity.model import AuthSession, RefreshToken, User
@@ -36,6 +37,7 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.interop.practitioners import ExternalPractitioner
+from clinic_core.patients.model import Patient, PatientWeight
 from clinic_core.shared.ids import (
     ApiKeyId,
     InvitationId,
@@ -52,6 +54,8 @@ from clinic_core.shared.values import Email, Slug
 from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
+from clinic_core.testing.attachments import InMemoryAttachments
+from clinic_core.testing.patients import InMemoryPatients
 from clinic_core.testing.practitioners import InMemoryExternalPractitioners
 
 E = TypeVar("E")
@@ -92,6 +96,9 @@ class _Tables:
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
     external_practitioners: dict[UUID, ExternalPractitioner] = field(default_factory=dict)
+    patients: dict[UUID, Patient] = field(default_factory=dict)
+    patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
+    attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
 
     def check_unique(self) -> None:
@@ -654,6 +661,18 @@ class InMemoryUnitOfWork:
     @property
     def external_practitioners(self) -> InMemoryExternalPractitioners:
         return InMemoryExternalPractitioners(self._tables.external_practitioners, self._tenant())
+
+    @property
+    def patients(self) -> InMemoryPatients:
+        return InMemoryPatients(
+            self._tables.patients, self._tables.patient_weights, self._seen, self._tenant()
+        )
+
+    @property
+    def attachments(self) -> InMemoryAttachments:
+        return InMemoryAttachments(
+            self._tables.attachments, self._tables.patients, self._seen, self._tenant()
+        )
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

@@ -119,6 +119,7 @@ def _tenant(row: Row) -> Tenant:
         status=TenantStatus(row["status"]),
         created_at=row["created_at"],
         security=_security_policy(row["security"] or {}),
+        patients_shared_across_units=bool(row["patients_shared_across_units"]),
     )
 
 
@@ -144,6 +145,7 @@ def _tenant_values(tenant: Tenant) -> dict[str, Any]:
             "require_mfa_for_staff": tenant.security.require_mfa_for_staff,
             "unverified_email_access": tenant.security.unverified_email_access.value,
         },
+        "patients_shared_across_units": tenant.patients_shared_across_units,
     }
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    true,
 )
 
 from clinic_infra.db.types import JsonDocument, UtcDateTime
@@ -49,6 +50,7 @@ tenants = Table(
     Column("status", String(20), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("security", JsonDocument, nullable=False, server_default="{}"),
+    Column("patients_shared_across_units", Boolean, nullable=False, server_default=true()),
     UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 
@@ -352,9 +354,20 @@ TENANT_TABLES = (
     "api_keys",
     # interop (clinic_infra.db.interop_tables)
     "external_practitioners",
+    # patients (clinic_infra.db.patient_tables)
+    "patients",
+    "patient_identifiers",
+    "patient_weights",
+    "patient_search_terms",
+    "guardian_links",
+    "patient_access_log",
+    # attachments (clinic_infra.db.attachment_tables)
+    "attachments",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
 # The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
+from clinic_infra.db import patient_tables as patient_tables  # noqa: E402

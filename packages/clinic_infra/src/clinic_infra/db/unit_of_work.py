@@ -28,8 +28,10 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository
+from clinic_infra.db.patient_repositories import SqlPatientRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -134,6 +136,8 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
+        self._patients = SqlPatientRepository(self._db)
+        self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._external_practitioners = SqlExternalPractitionerRepository(self._db)
         return self
@@ -231,6 +235,16 @@ class SqlUnitOfWork:
     def external_practitioners(self) -> SqlExternalPractitionerRepository:
         self._tenant_repo()
         return self._external_practitioners
+
+    @property
+    def patients(self) -> SqlPatientRepository:
+        self._tenant_repo()
+        return self._patients
+
+    @property
+    def attachments(self) -> SqlAttachmentRepository:
+        self._tenant_repo()
+        return self._attachments
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

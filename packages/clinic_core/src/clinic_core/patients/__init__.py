@@ -1,0 +1,1 @@
+"""Patients (people and animals), their guardians, search and the record of who read them."""

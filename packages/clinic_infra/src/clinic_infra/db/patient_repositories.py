@@ -1,0 +1,273 @@
+"""The SQL patient repository: the ``patients`` row, its identifiers and search terms, and weights."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+
+from clinic_core.application.pagination import Page, PageRequest
+from clinic_core.patients.model import (
+    Allergy,
+    AllergySeverity,
+    Identifier,
+    Microchip,
+    Patient,
+    PatientAddress,
+    PatientId,
+    PatientKind,
+    PatientStatus,
+    PatientWeight,
+    Sex,
+    Species,
+    WeightId,
+)
+from clinic_core.shared.ids import TenantId, UnitId, UserId
+from clinic_core.shared.values import CPF, Email, PersonName, Phone
+from clinic_infra.db import patient_tables as pt
+
+if TYPE_CHECKING:
+    from clinic_infra.db.unit_of_work import SqlSession
+
+Row = Mapping[Any, Any]
+
+_P = pt.patients
+_BY_ID = select(_P).where(_P.c.tenant_id == bindparam("tenant_id"), _P.c.id == bindparam("id"))
+_IDENTIFIERS_OF = select(pt.patient_identifiers).where(
+    pt.patient_identifiers.c.tenant_id == bindparam("tenant_id"),
+    pt.patient_identifiers.c.patient_id.in_(bindparam("ids", expanding=True)),
+)
+
+
+def _address(doc: Mapping[str, Any] | None) -> PatientAddress | None:
+    return PatientAddress(**doc) if doc else None
+
+
+def _address_document(address: PatientAddress | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {
+        "street": address.street,
+        "number": address.number,
+        "complement": address.complement,
+        "district": address.district,
+        "city": address.city,
+        "state": address.state,
+        "postal_code": address.postal_code,
+        "country": address.country,
+    }
+
+
+def _patient(row: Row, identifiers: list[Identifier]) -> Patient:
+    return Patient(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=PatientId(row["id"]),
+        kind=PatientKind(row["kind"]),
+        name=PersonName(row["name"]),
+        social_name=PersonName(row["social_name"]) if row["social_name"] else None,
+        sex=Sex(row["sex"]),
+        birth_date=row["birth_date"],
+        birth_date_estimated=bool(row["birth_date_estimated"]),
+        phones=tuple(Phone(p) for p in row["phones"]),
+        emails=tuple(Email(e) for e in row["emails"]),
+        address=_address(row["address"]),
+        allergies=tuple(
+            Allergy(a["substance"], a.get("reaction"), AllergySeverity(a.get("severity", "unknown")))
+            for a in row["allergies"]
+        ),
+        notes=row["notes"],
+        status=PatientStatus(row["status"]),
+        deceased_at=row["deceased_at"],
+        tags=frozenset(row["tags"]),
+        cpf=CPF(row["cpf"]) if row["cpf"] else None,
+        identifiers=tuple(sorted(identifiers, key=lambda i: (i.system, i.value))),
+        species=Species(row["species"]) if row["species"] else None,
+        breed=row["breed"],
+        coat=row["coat"],
+        neutered=row["neutered"],
+        microchip=Microchip(row["microchip"]) if row["microchip"] else None,
+        unit_id=UnitId(row["unit_id"]) if row["unit_id"] else None,
+        user_id=UserId(row["user_id"]) if row["user_id"] else None,
+        version=row["version"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _values(patient: Patient) -> dict[str, Any]:
+    """The row's columns but the keys and the version."""
+    return {
+        "kind": patient.kind.value,
+        "name": patient.name.value,
+        "social_name": patient.social_name.value if patient.social_name else None,
+        "search_name": patient.search_name[:200],
+        "sex": patient.sex.value,
+        "birth_date": patient.birth_date,
+        "birth_date_estimated": patient.birth_date_estimated,
+        "phones": [p.value for p in patient.phones],
+        "emails": [e.value for e in patient.emails],
+        "address": _address_document(patient.address),
+        "allergies": [
+            {"substance": a.substance, "reaction": a.reaction, "severity": a.severity.value}
+            for a in patient.allergies
+        ],
+        "notes": patient.notes,
+        "status": patient.status.value,
+        "deceased_at": patient.deceased_at,
+        "tags": sorted(patient.tags),
+        "cpf": patient.cpf.value if patient.cpf else None,
+        "species": patient.species.value if patient.species else None,
+        "breed": patient.breed,
+        "coat": patient.coat,
+        "neutered": patient.neutered,
+        "microchip": patient.microchip.value if patient.microchip else None,
+        "unit_id": patient.unit_id,
+        "user_id": patient.user_id,
+        "created_at": patient.created_at,
+        "updated_at": patient.updated_at,
+    }
+
+
+def _weight(row: Row) -> PatientWeight:
+    return PatientWeight(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=WeightId(row["id"]),
+        patient_id=PatientId(row["patient_id"]),
+        kg=Decimal(row["kg"]),
+        measured_at=row["measured_at"],
+        recorded_by=UserId(row["recorded_by"]) if row["recorded_by"] else None,
+        created_at=row["created_at"],
+    )
+
+
+class SqlPatientRepository:
+    def __init__(self, db: SqlSession) -> None:
+        self._db = db
+
+    async def _rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return list((await self._db.execute(statement, params)).mappings())
+
+    async def _load(self, rows: list[Row]) -> list[Patient]:
+        """Patients of ``rows`` with their identifiers (one query for all), seen by the unit of work."""
+        if not rows:
+            return []
+        identifiers: dict[UUID, list[Identifier]] = {}
+        for row in await self._rows(
+            _IDENTIFIERS_OF, {"tenant_id": self._db.tenant_id(), "ids": [r["id"] for r in rows]}
+        ):
+            identifiers.setdefault(row["patient_id"], []).append(Identifier(row["system"], row["value"]))
+        patients = [_patient(row, identifiers.get(row["id"], [])) for row in rows]
+        self._db.saw(*patients)
+        return patients
+
+    async def _first(self, condition: Any) -> Patient | None:
+        rows = await self._rows(select(_P).where(_P.c.tenant_id == self._db.tenant_id(), condition).limit(1))
+        found = await self._load(rows)
+        return found[0] if found else None
+
+    async def add(self, patient: Patient) -> None:
+        tenant_id = self._db.tenant_id()
+        await self._db.execute(
+            insert(_P).values(tenant_id=tenant_id, id=patient.id, version=patient.version, **_values(patient))
+        )
+        await self._write_children(patient, tenant_id)
+        self._db.saw(patient)
+
+    async def _write_children(self, patient: Patient, tenant_id: UUID) -> None:
+        if patient.identifiers:
+            await self._db.execute(
+                insert(pt.patient_identifiers),
+                [
+                    {"tenant_id": tenant_id, "patient_id": patient.id, "system": i.system, "value": i.value}
+                    for i in patient.identifiers
+                ],
+            )
+        terms = patient.search_terms()
+        if terms:
+            await self._db.execute(
+                insert(pt.patient_search_terms),
+                [{"tenant_id": tenant_id, "term": term, "patient_id": patient.id} for term in sorted(terms)],
+            )
+
+    async def get(self, patient_id: PatientId) -> Patient | None:
+        found = await self._load(
+            await self._rows(_BY_ID, {"tenant_id": self._db.tenant_id(), "id": patient_id})
+        )
+        return found[0] if found else None
+
+    async def get_many(self, patient_ids: frozenset[PatientId]) -> dict[PatientId, Patient]:
+        if not patient_ids:
+            return {}
+        rows = await self._rows(
+            select(_P).where(_P.c.tenant_id == self._db.tenant_id(), _P.c.id.in_(sorted(patient_ids)))
+        )
+        return {p.id: p for p in await self._load(rows)}
+
+    async def save(self, patient: Patient, expected_version: int | None = None) -> bool:
+        tenant_id = self._db.tenant_id()
+        expected = patient.version if expected_version is None else expected_version
+        written = await self._db.execute(
+            update(_P)
+            .where(_P.c.tenant_id == tenant_id, _P.c.id == patient.id, _P.c.version == expected)
+            .values(version=expected + 1, **_values(patient))
+        )
+        if written.rowcount != 1:
+            return False
+        # Identifiers and terms are few: rewritten whole rather than diffed.
+        for table in (pt.patient_identifiers, pt.patient_search_terms):
+            await self._db.execute(
+                delete(table).where(table.c.tenant_id == tenant_id, table.c.patient_id == patient.id)
+            )
+        await self._write_children(patient, tenant_id)
+        patient.version = expected + 1
+        self._db.saw(patient)
+        return True
+
+    async def find_by_identifier(self, system: str, value: str) -> Patient | None:
+        i = pt.patient_identifiers
+        owner = select(i.c.patient_id).where(
+            i.c.tenant_id == self._db.tenant_id(), i.c.system == system, i.c.value == value
+        )
+        return await self._first(_P.c.id.in_(owner.scalar_subquery()))
+
+    async def find_by_cpf(self, cpf: CPF) -> Patient | None:
+        return await self._first(_P.c.cpf == cpf.value)
+
+    async def find_by_microchip(self, microchip: Microchip) -> Patient | None:
+        return await self._first(_P.c.microchip == microchip.value)
+
+    async def find_by_user(self, user_id: UserId) -> Patient | None:
+        return await self._first(_P.c.user_id == user_id)
+
+    async def add_weight(self, weight: PatientWeight) -> None:
+        await self._db.execute(
+            insert(pt.patient_weights).values(
+                tenant_id=self._db.tenant_id(),
+                id=weight.id,
+                patient_id=weight.patient_id,
+                kg=weight.kg,
+                measured_at=weight.measured_at,
+                recorded_by=weight.recorded_by,
+                created_at=weight.created_at,
+            )
+        )
+
+    async def weights(self, patient_id: PatientId, page: PageRequest) -> Page[PatientWeight]:
+        w = pt.patient_weights
+        tenant_id = self._db.tenant_id()
+        query = select(w).where(w.c.tenant_id == tenant_id, w.c.patient_id == patient_id)
+        if page.after is not None:
+            anchor = (
+                select(w.c.measured_at, w.c.id)
+                .where(w.c.tenant_id == tenant_id, w.c.patient_id == patient_id, w.c.id == page.after)
+                .subquery()
+            )
+            query = query.join(
+                anchor, tuple_(w.c.measured_at, w.c.id) < tuple_(anchor.c.measured_at, anchor.c.id)
+            )
+        rows = await self._rows(query.order_by(w.c.measured_at.desc(), w.c.id.desc()).limit(page.limit + 1))
+        items = [_weight(r) for r in rows[: page.limit]]
+        return Page(items, items[-1].id if len(rows) > page.limit and items else None)
