@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,8 @@ def test_a_patient_line_maps_names_gender_birth_date_identifiers_and_contacts(tm
         "Ana Maria Souza",
     )
     assert (p.gender, p.birth_date) == (AdministrativeGender.FEMALE, date(1980, 5, 17))
-    assert (p.deceased, p.deceased_on) == (True, date(2020, 1, 1))  # the date where it happened
+    assert p.deceased is True
+    assert p.deceased_at == datetime(2020, 1, 1, 21, 42, 19, tzinfo=UTC)
     assert [(i.kind, i.value) for i in p.identifiers] == [
         (IdentifierKind.SYNTHEA, "p1"),
         (IdentifierKind.MRN, "p1"),
@@ -309,8 +310,20 @@ def test_a_byte_order_mark_and_crlf_line_ends_are_read(tmp_path: Path) -> None:
     [
         ("2020-01-01T10:00:00", "deceasedDateTime '2020-01-01T10:00:00' is not a FHIR dateTime"),
         ("2020-01T10:00:00Z", "deceasedDateTime '2020-01T10:00:00Z' is not a FHIR dateTime"),
+        ("2020-01-01T10:61:00Z", "deceasedDateTime '2020-01-01T10:61:00Z' is not a time of the day"),
     ],
 )
 def test_a_date_time_needs_a_day_and_a_zone_with_its_time(tmp_path: Path, raw: str, reason: str) -> None:
     [item] = read(ndjson(tmp_path, patient(deceasedDateTime=raw)))
     assert error_of(item).reason == f"invalid Patient: {reason}"
+
+
+def test_a_death_date_without_a_time_is_its_midnight_utc_and_a_month_alone_a_note(tmp_path: Path) -> None:
+    [item] = read(ndjson(tmp_path, patient(deceasedDateTime="2020-03-04")))
+    assert patient_of(item).deceased_at == datetime(2020, 3, 4, tzinfo=UTC)
+    [item] = read(ndjson(tmp_path, patient(deceasedDateTime="2020-03"), name="month.ndjson"))
+    p = patient_of(item)
+    assert (p.deceased, p.deceased_at) == (True, None)
+    assert p.notes == ("deceasedDateTime '2020-03' gives no day: not imported",)
+    [item] = read(ndjson(tmp_path, patient(deceasedBoolean=True), name="bool.ndjson"))
+    assert (patient_of(item).deceased, patient_of(item).deceased_at) == (True, None)

@@ -8,7 +8,7 @@ from the source's URIs into ours (``IdentifierKind``); what could not be transla
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 
@@ -103,7 +103,8 @@ class ImportedPatient:
     gender: AdministrativeGender | None = None
     birth_date: date | None = None
     deceased: bool = False
-    deceased_on: date | None = None
+    deceased_at: datetime | None = None
+    """When, if the source says (an aware datetime; a day without a time is that day's midnight UTC)."""
     identifiers: tuple[ImportedIdentifier, ...] = ()
     contacts: tuple[ImportedContact, ...] = ()
     addresses: tuple[ImportedAddress, ...] = ()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 from urllib.parse import unquote
 
 from clinic_core.interop.imported import (
@@ -132,6 +132,20 @@ def parse_date(raw: str, element: str, *, date_time: bool = False) -> tuple[date
         raise Unmappable(f"{element} {raw!r} is not a day of the calendar") from None
 
 
+def parse_date_time(raw: str, element: str) -> tuple[datetime | None, str | None]:
+    """A FHIR dateTime as an aware datetime (a day alone: its midnight UTC), or None and a note when only a
+    year or month is known. Raises ``Unmappable`` as ``parse_date`` does."""
+    day, note = parse_date(raw, element, date_time=True)
+    if day is None:
+        return None, note
+    if len(raw) == len("YYYY-MM-DD"):
+        return datetime(day.year, day.month, day.day, tzinfo=UTC), None
+    try:
+        return datetime.fromisoformat(raw), None
+    except ValueError:  # 24:00, 10:61...
+        raise Unmappable(f"{element} {raw!r} is not a time of the day") from None
+
+
 def _contacts(telecom: list[models.ContactPoint]) -> tuple[ImportedContact, ...]:
     contacts: list[ImportedContact] = []
     for point in telecom:
@@ -188,9 +202,9 @@ def patient(
     if resource.birthDate is not None:
         birth_date, note = parse_date(resource.birthDate, "birthDate")
         notes.extend([note] if note else [])
-    deceased_on = None
+    deceased_at = None
     if resource.deceasedDateTime is not None:
-        deceased_on, note = parse_date(resource.deceasedDateTime, "deceasedDateTime", date_time=True)
+        deceased_at, note = parse_date_time(resource.deceasedDateTime, "deceasedDateTime")
         notes.extend([note] if note else [])
     marital = resource.maritalStatus
     refs = (_practitioner_ref(r, bundle_npis or {}) for r in resource.generalPractitioner)
@@ -201,7 +215,7 @@ def patient(
         gender=AdministrativeGender(resource.gender) if resource.gender else None,
         birth_date=birth_date,
         deceased=bool(resource.deceasedBoolean) or resource.deceasedDateTime is not None,
-        deceased_on=deceased_on,
+        deceased_at=deceased_at,
         identifiers=_identifiers(resource.identifier, notes),
         contacts=_contacts(resource.telecom),
         addresses=_addresses(resource.address),
