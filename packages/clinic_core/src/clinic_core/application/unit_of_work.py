@@ -26,6 +26,7 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
+from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import PatientRepository
 from clinic_core.shared.events import DomainEvent
@@ -131,6 +132,11 @@ class UnitOfWork(Protocol):
     @property
     def external_practitioners(self) -> ExternalPractitionerRepository:
         """The scope's tenant's practitioners imported from other systems."""
+        ...
+
+    @property
+    def identifier_holders(self) -> IdentifierHolders:
+        """Which of the scope's tenant's patients holds an identifier (imports match records by them)."""
         ...
 
     @property

@@ -56,7 +56,7 @@ from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 from clinic_core.testing.attachments import InMemoryAttachments
 from clinic_core.testing.patients import InMemoryPatients
-from clinic_core.testing.practitioners import InMemoryExternalPractitioners
+from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
 
 E = TypeVar("E")
 
@@ -661,6 +661,10 @@ class InMemoryUnitOfWork:
     @property
     def external_practitioners(self) -> InMemoryExternalPractitioners:
         return InMemoryExternalPractitioners(self._tables.external_practitioners, self._tenant())
+
+    @property
+    def identifier_holders(self) -> InMemoryIdentifierHolders:
+        return InMemoryIdentifierHolders(self._tables.patients, self._tenant())
 
     @property
     def patients(self) -> InMemoryPatients:

@@ -1,12 +1,15 @@
-"""In-memory external practitioners, with the SQL repository's contracts: one tenant, one NPI per tenant."""
+"""In-memory fakes of the import's storage: external practitioners (one NPI per tenant) and the directory of
+which patient holds an identifier."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from uuid import UUID
 
 from clinic_core.application.unit_of_work import UniqueViolation
 from clinic_core.interop.practitioners import ExternalPractitioner
+from clinic_core.patients.model import Identifier, Patient, PatientId
 from clinic_core.shared.ids import TenantId
 
 
@@ -35,3 +38,18 @@ class InMemoryExternalPractitioners:
 
     async def count(self) -> int:
         return len(self._mine())
+
+
+class InMemoryIdentifierHolders:
+    def __init__(self, patients: dict[UUID, Patient], tenant: TenantId) -> None:
+        self._patients, self._tenant = patients, tenant
+
+    async def holders(self, identifiers: Collection[Identifier]) -> dict[Identifier, PatientId]:
+        wanted = set(identifiers)
+        return {
+            identifier: patient.id
+            for patient in self._patients.values()
+            if patient.tenant_id == self._tenant
+            for identifier in patient.identifiers
+            if identifier in wanted
+        }

@@ -1,16 +1,19 @@
-"""SQL repositories of what is imported from other systems."""
+"""SQL repositories of what imports need: external practitioners, and which patient holds an identifier."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 
 from clinic_core.interop.imported import AdministrativeGender, ContactKind, ImportedAddress, ImportedContact
 from clinic_core.interop.practitioners import ExternalPractitioner, ExternalPractitionerId
+from clinic_core.patients.model import Identifier, PatientId
 from clinic_core.shared.ids import TenantId
 from clinic_infra.db.interop_tables import external_practitioners as xp
+from clinic_infra.db.patient_tables import patient_identifiers
 from clinic_infra.db.repositories import Row, _Repository
 
 
@@ -84,3 +87,19 @@ class SqlExternalPractitionerRepository(_Repository):
             select(func.count()).select_from(xp).where(xp.c.tenant_id == self._db.tenant_id())
         )
         return int(result.scalar_one())
+
+
+class SqlIdentifierHolders(_Repository):
+    async def holders(self, identifiers: Collection[Identifier]) -> dict[Identifier, PatientId]:
+        # The identifiers table alone, by its unique (tenant, system, value) index: no join for the planner
+        # to order badly while a bulk import outruns the table's statistics.
+        if not identifiers:
+            return {}
+        i = patient_identifiers
+        rows = await self._rows(
+            select(i.c.system, i.c.value, i.c.patient_id).where(
+                i.c.tenant_id == self._db.tenant_id(),
+                or_(*(and_(i.c.system == x.system, i.c.value == x.value) for x in identifiers)),
+            )
+        )
+        return {Identifier(r["system"], r["value"]): PatientId(r["patient_id"]) for r in rows}

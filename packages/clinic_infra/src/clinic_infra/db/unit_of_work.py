@@ -30,7 +30,7 @@ from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
-from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository
+from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository, SqlIdentifierHolders
 from clinic_infra.db.patient_repositories import SqlPatientRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
@@ -140,6 +140,7 @@ class SqlUnitOfWork:
         self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._external_practitioners = SqlExternalPractitionerRepository(self._db)
+        self._identifier_holders = SqlIdentifierHolders(self._db)
         return self
 
     async def __aexit__(
@@ -235,6 +236,11 @@ class SqlUnitOfWork:
     def external_practitioners(self) -> SqlExternalPractitionerRepository:
         self._tenant_repo()
         return self._external_practitioners
+
+    @property
+    def identifier_holders(self) -> SqlIdentifierHolders:
+        self._tenant_repo()
+        return self._identifier_holders
 
     @property
     def patients(self) -> SqlPatientRepository:
