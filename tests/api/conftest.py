@@ -119,6 +119,14 @@ class Api:
         content = Content(b"application/json", json.dumps(body).encode())
         return await self.client.put(path, headers=auth_header(token), content=content)
 
+    async def patch(
+        self, path: str, body: object, token: str | None = None, headers: dict[str, str] | None = None
+    ) -> Response:
+        content = Content(b"application/json", json.dumps(body).encode())
+        return await self.client.patch(
+            path, headers={**(auth_header(token) or {}), **(headers or {})}, content=content
+        )
+
     async def get(self, path: str, token: str | None = None, **query: str) -> Response:
         return await self.client.get(path, headers=auth_header(token), query=query or None)
 

@@ -130,6 +130,21 @@ class World:
         _, member = await self.api.member_token(await self.owner(), email, ["client"])
         return str(member["id"])
 
+    async def new_patient(self, **fields: Any) -> dict[str, Any]:
+        """A person patient of clinic A, registered by its owner."""
+        body = {"kind": "person", "name": f"Paciente {next(self.serial)}", **fields}
+        created = await self.api.post("/v1/patients", body, await self.owner())
+        assert created.status == 201, await created.text()
+        return await body_of(created)
+
+    async def my_patient(self, caller: Caller) -> str:
+        """The caller's own patient record (linked to their account), made on first use."""
+        mine = await body_of(await self.api.get("/v1/me/patients", caller.access))
+        if mine["items"]:
+            return str(mine["items"][0]["id"])
+        me = await body_of(await self.api.get("/v1/me", caller.access))
+        return str((await self.new_patient(user_id=me["user"]["id"]))["id"])
+
     async def new_attachment(self) -> str:
         """A consent form of the patient, uploaded by the owner: each deletion takes its own."""
         created = await upload(self.api, self.patient_id, samples.pdf(), await self.owner(), "consent_form")
@@ -322,6 +337,35 @@ async def _change_email(world: World, caller: Caller) -> tuple[str, dict[str, An
     return "/v1/auth/change-email", body
 
 
+async def _patient(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/patients/{(await world.new_patient())['id']}", None
+
+
+def _patient_with(suffix: str, body: dict[str, Any] | None = None) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, dict[str, Any] | None]:
+        return f"/v1/patients/{(await world.new_patient())['id']}{suffix}", body
+
+    return call
+
+
+async def _patch_patient(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/patients/{(await world.new_patient())['id']}", {"version": 1, "notes": "retorno"}
+
+
+async def _guardians(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    dog = await world.new_patient(kind="animal", species="dog", name="Rex")
+    guardian = await world.new_patient()
+    body = {"guardians": [{"guardian_id": guardian["id"], "role": "owner", "is_primary": True}]}
+    return f"/v1/patients/{dog['id']}/guardians", body
+
+
+def _my_patient(suffix: str = "") -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, None]:
+        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", None
+
+    return call
+
+
 # How to make a valid request to each route for a caller; a route missing here fails the matrix.
 CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/me"): fixed("/v1/me"),
@@ -359,7 +403,29 @@ CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/v1/tenant/security-policy"): fixed(
         "/v1/tenant/security-policy", {"require_mfa_for_staff": False}
     ),
+    ("GET", "/v1/tenant/privacy-settings"): fixed("/v1/tenant/privacy-settings"),
+    ("PUT", "/v1/tenant/privacy-settings"): fixed(
+        "/v1/tenant/privacy-settings", {"clinical_record_retention_years": 20}
+    ),
     ("POST", "/v1/auth/resend-verification"): fixed("/v1/auth/resend-verification", {}),
+    ("GET", "/v1/patients"): fixed("/v1/patients?q=paciente"),
+    ("POST", "/v1/patients"): fixed("/v1/patients", {"kind": "animal", "name": "Mia", "species": "cat"}),
+    ("GET", "/v1/patients/{patient_id}"): _patient,
+    ("PATCH", "/v1/patients/{patient_id}"): _patch_patient,
+    ("POST", "/v1/patients/{patient_id}/status"): _patient_with("/status", {"status": "inactive"}),
+    ("GET", "/v1/patients/{patient_id}/weights"): _patient_with("/weights"),
+    ("POST", "/v1/patients/{patient_id}/weights"): _patient_with("/weights", {"kg": "70.5"}),
+    ("GET", "/v1/patients/{patient_id}/guardians"): _patient_with("/guardians"),
+    ("PUT", "/v1/patients/{patient_id}/guardians"): _guardians,
+    ("GET", "/v1/patients/{patient_id}/dependants"): _patient_with("/dependants"),
+    ("GET", "/v1/patients/{patient_id}/access-log"): _patient_with("/access-log"),
+    ("GET", "/v1/me/patients"): fixed("/v1/me/patients"),
+    ("GET", "/v1/me/patients/{patient_id}"): _my_patient(),
+    ("GET", "/v1/me/patients/{patient_id}/access-log"): _my_patient("/access-log"),
+    ("GET", "/v1/tenant/patient-settings"): fixed("/v1/tenant/patient-settings"),
+    ("PUT", "/v1/tenant/patient-settings"): fixed(
+        "/v1/tenant/patient-settings", {"patients_shared_across_units": True}
+    ),
     ("GET", "/v1/auth/mfa"): fixed("/v1/auth/mfa"),
     # In this order (the route table's): each leaves the second factor as the next one needs it.
     ("POST", "/v1/auth/mfa/disable"): _disable_mfa,
@@ -395,6 +461,8 @@ async def send(api: Api, method: str, path: str, body: Body, token: str) -> Resp
         return await api.post(path, body or {}, token)
     if method == "PUT":
         return await api.put(path, body or {}, token)
+    if method == "PATCH":
+        return await api.patch(path, body or {}, token)
     if method == "DELETE":
         content = Content(b"application/json", json.dumps(body).encode()) if body is not None else None
         return await api.client.delete(path, headers=auth_header(token), content=content)

@@ -15,7 +15,7 @@ from typing import Any
 from blacksheep import Content
 
 from tests import attachment_samples as samples
-from tests.api.attachments import add_patient, send_body, upload, verify_email
+from tests.api.attachments import send_body, upload, verify_email
 from tests.api.conftest import Api, auth_header, body_of
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -41,7 +41,13 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     # Patient data is withheld from unverified emails by default: this walk is about tenants.
     opened = await api.put("/v1/tenant/security-policy", {"unverified_email_access": "full"}, a_owner)
     assert opened.status == 200, await opened.text()
-    patient_id = await add_patient(api, a["tenant"]["id"])
+    # A's owner as a patient of A (their own record, for the portal routes too).
+    me = await body_of(await api.get("/v1/me", a_owner))
+    patient = await api.post(
+        "/v1/patients", {"kind": "person", "name": "Ana Souza", "user_id": me["user"]["id"]}, a_owner
+    )
+    assert patient.status == 201, await patient.text()
+    patient_id = (await body_of(patient))["id"]
     attachment = await upload(api, patient_id, samples.pdf(), a_owner, "consent_form")
     assert attachment.status == 201, await attachment.text()
     return {
@@ -84,6 +90,17 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("DELETE", "/v1/members/{member_id}"): None,
     ("GET", "/v1/api-keys/{api_key_id}"): None,
     ("DELETE", "/v1/api-keys/{api_key_id}"): None,
+    ("GET", "/v1/patients/{patient_id}"): None,
+    ("PATCH", "/v1/patients/{patient_id}"): {"version": 1, "notes": "retorno"},
+    ("POST", "/v1/patients/{patient_id}/status"): {"status": "active"},
+    ("GET", "/v1/patients/{patient_id}/weights"): None,
+    ("POST", "/v1/patients/{patient_id}/weights"): {"kg": 61.5},
+    ("GET", "/v1/patients/{patient_id}/guardians"): None,
+    ("PUT", "/v1/patients/{patient_id}/guardians"): {"guardians": []},
+    ("GET", "/v1/patients/{patient_id}/dependants"): None,
+    ("GET", "/v1/patients/{patient_id}/access-log"): None,
+    ("GET", "/v1/me/patients/{patient_id}"): None,
+    ("GET", "/v1/me/patients/{patient_id}/access-log"): None,
     ("GET", "/v1/patients/{patient_id}/attachments"): None,
     ("POST", "/v1/patients/{patient_id}/attachments"): UPLOAD,
     ("GET", "/v1/attachments/{attachment_id}"): None,
@@ -104,8 +121,8 @@ async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, to
     if method == "DELETE":
         content = Content(b"application/json", json.dumps(body).encode()) if body is not None else None
         return await api.client.delete(path, headers=auth_header(token), content=content)
-    if method == "PUT":
-        return await api.put(path, body or {}, token)
+    if method == "PATCH":
+        return await api.patch(path, body or {}, token)
     raise AssertionError(f"teach the walker to send {method}")
 
 

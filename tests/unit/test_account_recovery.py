@@ -225,6 +225,8 @@ async def test_by_default_an_unverified_member_signs_in_without_patient_data(wor
         == {
             Permission.PATIENTS_READ,
             Permission.PATIENTS_WRITE,
+            Permission.PATIENTS_EXPORT,
+            Permission.PATIENTS_ANONYMISE,
             Permission.CLINICAL_READ,
             Permission.CLINICAL_WRITE,
         }

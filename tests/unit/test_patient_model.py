@@ -62,10 +62,12 @@ def test_search_terms_hold_names_social_name_cpf_phones_and_microchip() -> None:
         social_name=PersonName("Zezé"),
         cpf=CPF(VALID_CPF),
         phones=(Phone("+5511987654321"),),
+        tags=frozenset({"vip"}),
     )
     assert person.search_name == "jose da silva"
     assert person.search_terms() == {
-        "jose", "da", "silva", "zeze", VALID_CPF, "5511987654321", "11987654321"
+        "jose", "da", "silva", "zeze", VALID_CPF, "5511987654321", "11987654321",
+        "+5511987654321", "#vip",  # filter keys: no query word starts with + or #
     }  # fmt: skip
     dog = an_animal(tenant, "Rex", microchip=Microchip("985112345678901"))
     assert dog.search_terms() == {"rex", "985112345678901"}

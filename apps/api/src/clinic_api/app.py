@@ -24,6 +24,7 @@ from clinic_api.middlewares import (
     security_headers_middleware,
 )
 from clinic_api.openapi import configure_openapi
+from clinic_api.patient_services import PatientServices
 from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
@@ -52,6 +53,7 @@ from clinic_core.identity.mfa_sign_in import CompleteRequiredEnrolment, StartReq
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.removal import RemoveMember
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
@@ -66,6 +68,7 @@ def configure_services(
     container.add_instance(services, AppServices)
     container.add_instance(metrics, HttpMetrics)
     container.add_instance(throttle, Throttle)
+    container.add_instance(services.patients, PatientServices)
     # Registered under the use case's own class, whatever subclass the composition root passed in.
     use_cases: list[tuple[type[Any], object]] = [
         (SignUp, services.sign_up),
@@ -118,6 +121,8 @@ def configure_services(
         (GetAttachment, services.get_attachment),
         (DownloadAttachment, services.download_attachment),
         (DeleteAttachment, services.delete_attachment),
+        (GetPrivacySettings, services.get_privacy_settings),
+        (UpdatePrivacySettings, services.update_privacy_settings),
     ]
     for declared, use_case in use_cases:
         container.add_instance(use_case, declared)

@@ -19,6 +19,7 @@ controller_routes = RoutesRegistry()
 get = controller_routes.get
 post = controller_routes.post
 put = controller_routes.put
+patch = controller_routes.patch
 delete = controller_routes.delete
 
 

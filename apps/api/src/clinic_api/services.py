@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_api.patient_services import PatientServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -48,6 +49,7 @@ from clinic_core.identity.ports import AccessTokenIssuer, AccessTokenVerifier, P
 from clinic_core.identity.recovery import ForgotPassword, ResetPassword
 from clinic_core.identity.sessions import CheckSession, LogIn, LogOut, RefreshSession, SwitchTenant
 from clinic_core.identity.verification import ResendVerification, VerifyEmail
+from clinic_core.privacy.settings import GetPrivacySettings, UpdatePrivacySettings
 from clinic_core.shared.clock import Clock
 from clinic_core.tenancy.members import AcceptInvitation, GetMember, InviteMember, ListMembers
 from clinic_core.tenancy.model import Plan
@@ -177,11 +179,14 @@ class AppServices:
     create_api_key: CreateApiKey
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
+    patients: PatientServices
     upload_attachment: UploadAttachment
     list_attachments: ListAttachments
     get_attachment: GetAttachment
     download_attachment: DownloadAttachment
     delete_attachment: DeleteAttachment
+    get_privacy_settings: GetPrivacySettings
+    update_privacy_settings: UpdatePrivacySettings
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -272,11 +277,14 @@ class AppServices:
             create_api_key=CreateApiKey(uow, clock),
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
+            patients=PatientServices.from_ports(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow),
             get_attachment=GetAttachment(uow),
             download_attachment=DownloadAttachment(uow, blobs),
             delete_attachment=DeleteAttachment(uow, clock),
+            get_privacy_settings=GetPrivacySettings(uow),
+            update_privacy_settings=UpdatePrivacySettings(uow, clock),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -28,7 +28,8 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
-from clinic_core.patients.ports import PatientRepository
+from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
+from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -145,6 +146,16 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def guardians(self) -> GuardianRepository:
+        """Who answers for which patient, in the scope's tenant."""
+        ...
+
+    @property
+    def patient_access(self) -> PatientAccessLog:
+        """The record of who read which patient (append-only)."""
+        ...
+
+    @property
     def attachments(self) -> AttachmentRepository:
         """The scope's tenant's attachments (rows; their bytes are in the BlobStore)."""
         ...
@@ -152,6 +163,16 @@ class UnitOfWork(Protocol):
     @property
     def api_key_directory(self) -> ApiKeyDirectory:
         """Key prefix to tenant: the lookup that comes before a tenant is in scope."""
+        ...
+
+    @property
+    def consents(self) -> ConsentRepository:
+        """The scope's tenant's consent decisions (append-only)."""
+        ...
+
+    @property
+    def privacy_settings(self) -> PrivacySettingsRepository:
+        """The scope's tenant's privacy settings (retention)."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -44,8 +44,17 @@ class AuditAction(StrEnum):
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
     PATIENTS_IMPORTED = "patients.imported"
+    PATIENT_SETTINGS_CHANGED = "tenant.patient_settings_changed"
+    PATIENT_CREATED = "patient.created"
+    PATIENT_UPDATED = "patient.updated"
+    PATIENT_STATUS_CHANGED = "patient.status_changed"
+    PATIENT_GUARDIANS_CHANGED = "patient.guardians_changed"
     ATTACHMENT_UPLOADED = "attachment.uploaded"
     ATTACHMENT_DELETED = "attachment.deleted"
+    PRIVACY_SETTINGS_CHANGED = "tenant.privacy_settings_changed"
+    CONSENT_RECORDED = "patient.consent_recorded"
+    PATIENT_EXPORTED = "patient.exported"
+    PATIENT_ANONYMISED = "patient.anonymised"
 
 
 @dataclass(frozen=True, slots=True)

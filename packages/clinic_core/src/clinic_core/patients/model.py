@@ -310,13 +310,16 @@ class Patient:
 
     @property
     def search_name(self) -> str:
-        """The folded words of the name, which search orders and filters by."""
-        return " ".join(search_words(self.name.value))
+        """The folded words of the name (200 characters at most), which search orders and filters by."""
+        return " ".join(search_words(self.name.value))[:200]
 
     def search_terms(self) -> frozenset[str]:
-        """What a search query's words are matched against (by prefix): the folded words of the name and
-        social name, the CPF's digits, the digits of each phone (with and without the country code),
-        the microchip code."""
+        """The keys search looks a patient up by.
+
+        Query words match by prefix: the folded words of the name and social name, the CPF's digits, the
+        digits of each phone (with and without the country code), the microchip code. Filters match
+        exactly: ``#`` and each tag, ``+`` and each phone in E.164. (No query word begins with ``#`` or
+        ``+``, so a word never matches a filter key.)"""
         terms: set[str] = set(search_words(self.name.value))
         if self.social_name is not None:
             terms.update(search_words(self.social_name.value))
@@ -324,8 +327,10 @@ class Patient:
             terms.add(self.cpf.value)
         for phone in self.phones:
             terms.update(phone_search_terms(phone))
+            terms.add(phone.value)
         if self.microchip is not None:
             terms.add(self.microchip.value)
+        terms.update(tag_term(tag) for tag in self.tags)
         return frozenset(term[:100] for term in terms)
 
     @classmethod
@@ -371,6 +376,11 @@ class Patient:
         return changed
 
 
+def tag_term(tag: str) -> str:
+    """The search key of a tag filter."""
+    return "#" + tag
+
+
 def phone_search_terms(phone: Phone) -> set[str]:
     """The digits a phone is searched by: E.164 without ``+`` and, for Brazilian numbers, without 55."""
     digits = digits_of(phone.value)
@@ -407,6 +417,65 @@ class PatientWeight:
     def __post_init__(self) -> None:
         if not isinstance(self.kg, Decimal) or not self.kg.is_finite() or self.kg <= 0:
             raise ValueError("PatientWeight: kg is a positive Decimal")
+
+
+# --- guardians and the access log ----------------------------------------------------------------------
+
+
+class GuardianRole(StrEnum):
+    OWNER = "owner"
+    """An animal's owner (tutor)."""
+    FINANCIALLY_RESPONSIBLE = "financially_responsible"
+    EMERGENCY_CONTACT = "emergency_contact"
+    LEGAL_GUARDIAN = "legal_guardian"
+    """A minor's or a ward's legal representative."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GuardianLink:
+    """A person patient answering for another patient (a pet, a child) in ``role``. One primary per
+    patient at most; nobody is their own guardian; an animal is nobody's guardian."""
+
+    tenant_id: TenantId
+    patient_id: PatientId
+    guardian_id: PatientId
+    role: GuardianRole
+    is_primary: bool
+    created_at: datetime
+
+    def __post_init__(self) -> None:
+        if self.patient_id == self.guardian_id:
+            raise ValueError("GuardianLink: a patient is not their own guardian")
+
+
+class AccessAction(StrEnum):
+    """What a read of a patient's record was (LGPD: who saw which personal data, when)."""
+
+    READ = "read"
+    SEARCH = "search"
+    WEIGHTS = "weights"
+    GUARDIANS = "guardians"
+    DEPENDANTS = "dependants"
+    PORTAL_READ = "portal_read"
+
+
+AccessId = NewType("AccessId", UUID)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PatientAccess:
+    """One read of one patient's record, by a person or an API key. Append-only."""
+
+    tenant_id: TenantId
+    id: AccessId
+    patient_id: PatientId
+    action: AccessAction
+    at: datetime
+    actor_user_id: UserId | None
+    actor_api_key_id: UUID | None
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
 
 
 # --- errors ----------------------------------------------------------------------------------------------

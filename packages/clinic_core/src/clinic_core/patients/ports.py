@@ -5,7 +5,15 @@ from __future__ import annotations
 from typing import Protocol
 
 from clinic_core.application.pagination import Page, PageRequest
-from clinic_core.patients.model import Microchip, Patient, PatientId, PatientWeight
+from clinic_core.patients.model import (
+    GuardianLink,
+    Microchip,
+    Patient,
+    PatientAccess,
+    PatientId,
+    PatientWeight,
+)
+from clinic_core.patients.search import PatientQuery, SearchPage
 from clinic_core.shared.ids import UserId
 from clinic_core.shared.values import CPF
 
@@ -46,4 +54,39 @@ class PatientRepository(Protocol):
 
     async def weights(self, patient_id: PatientId, page: PageRequest) -> Page[PatientWeight]:
         """Newest measurement first (by ``measured_at``, then id)."""
+        ...
+
+    async def search(self, query: PatientQuery, page: SearchPage) -> list[Patient]:
+        """Up to ``page.limit + 1`` patients matching ``query``, after ``page.after``, in the order of
+        (``search_name``, id): the extra one tells that there is a next page. With ``query.infix``,
+        names that contain its words in order match too."""
+        ...
+
+
+class GuardianRepository(Protocol):
+    """Who answers for whom, in the scope's tenant."""
+
+    async def of_patient(self, patient_id: PatientId) -> list[GuardianLink]:
+        """The patient's guardians: the primary first, then by when they were linked."""
+        ...
+
+    async def of_guardian(self, guardian_id: PatientId) -> list[GuardianLink]:
+        """The links where ``guardian_id`` is the guardian (their dependants)."""
+        ...
+
+    async def replace(self, patient_id: PatientId, links: list[GuardianLink]) -> None:
+        """Make ``links`` the patient's whole set of guardians. Raises ``UniqueViolation``
+        (``uq_guardian_links_one_primary``) for a second primary."""
+        ...
+
+
+class PatientAccessLog(Protocol):
+    """The record of who read which patient. Append-only: no update, no delete."""
+
+    async def add(self, entries: list[PatientAccess]) -> None:
+        """Append within the unit of work: the entries commit with the read they record."""
+        ...
+
+    async def page(self, patient_id: PatientId, page: PageRequest) -> Page[PatientAccess]:
+        """Newest first; ``page.after`` continues below the last id of the previous page."""
         ...

@@ -20,6 +20,8 @@ class Permission(StrEnum):
     CATALOG_WRITE = "catalog:write"
     PATIENTS_READ = "patients:read"
     PATIENTS_WRITE = "patients:write"
+    PATIENTS_EXPORT = "patients:export"
+    PATIENTS_ANONYMISE = "patients:anonymise"
     APPOINTMENTS_READ = "appointments:read"
     APPOINTMENTS_WRITE = "appointments:write"
     CLINICAL_READ = "clinical:read"

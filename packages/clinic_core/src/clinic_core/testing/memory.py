@@ -37,7 +37,8 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.interop.practitioners import ExternalPractitioner
-from clinic_core.patients.model import Patient, PatientWeight
+from clinic_core.patients.model import GuardianLink, Patient, PatientAccess, PatientWeight
+from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.ids import (
     ApiKeyId,
     InvitationId,
@@ -55,8 +56,9 @@ from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 from clinic_core.testing.attachments import InMemoryAttachments
-from clinic_core.testing.patients import InMemoryPatients
+from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
 from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
+from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
 E = TypeVar("E")
 
@@ -98,8 +100,12 @@ class _Tables:
     external_practitioners: dict[UUID, ExternalPractitioner] = field(default_factory=dict)
     patients: dict[UUID, Patient] = field(default_factory=dict)
     patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
+    guardian_links: list[GuardianLink] = field(default_factory=list)
+    patient_access_log: list[PatientAccess] = field(default_factory=list)
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
+    privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
 
     def check_unique(self) -> None:
         _unique("uq_users_email", (u.email.value for u in self.users.values()))
@@ -619,6 +625,8 @@ class InMemoryUnitOfWork:
         self._roles = _Roles(t.roles, t.memberships, seen, in_tenant)
         self._api_keys = _ApiKeys(t.api_keys, t.api_key_prefixes, seen, in_tenant)
         self.api_key_directory = _ApiKeyDirectory(t.api_key_prefixes)
+        self._consents = InMemoryConsents(t.consents, self._tenant)
+        self._privacy_settings = InMemoryPrivacySettings(t.privacy_settings, self._tenant)
 
     def _in_tenant(self, row: Unit | Membership | Invitation | AuditEvent | CustomRole | ApiKey) -> bool:
         return row.tenant_id == self._tenant()
@@ -667,10 +675,28 @@ class InMemoryUnitOfWork:
         return InMemoryIdentifierHolders(self._tables.patients, self._tenant())
 
     @property
+    def consents(self) -> InMemoryConsents:
+        self._tenant()
+        return self._consents
+
+    @property
+    def privacy_settings(self) -> InMemoryPrivacySettings:
+        self._tenant()
+        return self._privacy_settings
+
+    @property
     def patients(self) -> InMemoryPatients:
         return InMemoryPatients(
             self._tables.patients, self._tables.patient_weights, self._seen, self._tenant()
         )
+
+    @property
+    def guardians(self) -> InMemoryGuardians:
+        return InMemoryGuardians(self._tables.guardian_links, self._tables.patients, self._tenant())
+
+    @property
+    def patient_access(self) -> InMemoryPatientAccessLog:
+        return InMemoryPatientAccessLog(self._tables.patient_access_log, self._tenant())
 
     @property
     def attachments(self) -> InMemoryAttachments:

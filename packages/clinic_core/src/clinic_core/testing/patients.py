@@ -4,6 +4,7 @@ client account / identifier per tenant, writes over the version read."""
 from __future__ import annotations
 
 import copy
+import re
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -11,13 +12,16 @@ from uuid import UUID
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import NoTenantInScope, UniqueViolation
 from clinic_core.patients.model import (
+    GuardianLink,
     Microchip,
     Patient,
+    PatientAccess,
     PatientId,
     PatientKind,
     PatientWeight,
     Species,
 )
+from clinic_core.patients.search import PatientQuery, SearchPage
 from clinic_core.shared.ids import TenantId, UserId, new_uuid
 from clinic_core.shared.values import CPF, PersonName
 
@@ -134,6 +138,13 @@ class InMemoryPatients:
     async def find_by_user(self, user_id: UserId) -> Patient | None:
         return self._first([p for p in self._mine() if p.user_id == user_id])
 
+    async def search(self, query: PatientQuery, page: SearchPage) -> list[Patient]:
+        found = sorted((p for p in self._mine() if matches(p, query)), key=lambda p: (p.search_name, p.id))
+        if page.after is not None:
+            key = (page.after.search_name, page.after.id)
+            found = [p for p in found if (p.search_name, p.id) > key]
+        return [p for p in (self._out(p) for p in found[: page.limit + 1]) if p is not None]
+
     async def add_weight(self, weight: PatientWeight) -> None:
         owner = self._rows.get(weight.patient_id)
         if weight.tenant_id != self._tenant or owner is None or owner.tenant_id != self._tenant:
@@ -158,3 +169,87 @@ class InMemoryPatients:
         items = rows[: page.limit]
         more = len(rows) > page.limit
         return Page(items, items[-1].id if more and items else None)
+
+
+def matches(patient: Patient, query: PatientQuery) -> bool:
+    """``query`` as the SQL repository applies it, on one patient."""
+    terms = patient.search_terms()
+    by_prefix = all(any(t.startswith(word) for t in terms) for word in query.words)
+    by_infix = False
+    if query.infix:
+        pattern = ".*".join(re.escape(w) for w in query.infix.split())
+        by_infix = re.search(pattern, patient.search_name) is not None
+    return (
+        (by_prefix or by_infix)
+        and (query.cpf is None or patient.cpf == query.cpf)
+        and (not query.phone_digits or bool({"+" + d for d in query.phone_digits} & terms))
+        and (query.microchip is None or patient.microchip == query.microchip)
+        and (query.identifier is None or query.identifier in patient.identifiers)
+        and (query.kind is None or patient.kind is query.kind)
+        and (query.species is None or patient.species is query.species)
+        and (query.status is None or patient.status is query.status)
+        and (query.tag is None or query.tag in patient.tags)
+        and (query.unit_id is None or patient.unit_id == query.unit_id)
+        and (query.visible_units is None or patient.unit_id is None or patient.unit_id in query.visible_units)
+        and (query.patient_ids is None or patient.id in query.patient_ids)
+    )
+
+
+class InMemoryGuardians:
+    def __init__(self, rows: list[GuardianLink], patients: dict[UUID, Patient], tenant: TenantId) -> None:
+        self._rows, self._patients, self._tenant = rows, patients, tenant
+
+    def _mine(self) -> list[GuardianLink]:
+        return [link for link in self._rows if link.tenant_id == self._tenant]
+
+    async def of_patient(self, patient_id: PatientId) -> list[GuardianLink]:
+        found = [link for link in self._mine() if link.patient_id == patient_id]
+        return sorted(found, key=lambda link: (not link.is_primary, link.created_at, link.guardian_id))
+
+    async def of_guardian(self, guardian_id: PatientId) -> list[GuardianLink]:
+        found = [link for link in self._mine() if link.guardian_id == guardian_id]
+        return sorted(found, key=lambda link: (link.created_at, link.patient_id))
+
+    async def replace(self, patient_id: PatientId, links: list[GuardianLink]) -> None:
+        for link in links:
+            for end in (link.patient_id, link.guardian_id):
+                owner = self._patients.get(end)
+                if link.tenant_id != self._tenant or owner is None or owner.tenant_id != self._tenant:
+                    raise NoTenantInScope(
+                        "a guardian link must join two patients of the unit of work's tenant"
+                    )
+        if sum(link.is_primary for link in links) > 1:
+            raise UniqueViolation("uq_guardian_links_one_primary")
+        if len({(link.guardian_id, link.role) for link in links}) != len(links):
+            raise UniqueViolation("pk_guardian_links")
+        self._rows[:] = [
+            link
+            for link in self._rows
+            if not (link.tenant_id == self._tenant and link.patient_id == patient_id)
+        ]
+        self._rows.extend(links)
+
+
+class InMemoryPatientAccessLog:
+    def __init__(self, rows: list[PatientAccess], tenant: TenantId) -> None:
+        self._rows, self._tenant = rows, tenant
+
+    async def add(self, entries: list[PatientAccess]) -> None:
+        if any(entry.tenant_id != self._tenant for entry in entries):
+            raise NoTenantInScope("an access entry belongs to another tenant than the unit of work's")
+        self._rows.extend(entries)
+
+    async def page(self, patient_id: PatientId, page: PageRequest) -> Page[PatientAccess]:
+        rows = sorted(
+            (
+                e
+                for e in self._rows
+                if e.tenant_id == self._tenant
+                and e.patient_id == patient_id
+                and (page.after is None or e.id < page.after)
+            ),
+            key=lambda e: e.id,
+            reverse=True,
+        )
+        items = rows[: page.limit]
+        return Page(items, items[-1].id if len(rows) > page.limit and items else None)

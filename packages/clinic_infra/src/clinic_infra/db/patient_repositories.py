@@ -7,15 +7,20 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, true, tuple_, update
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.patients.model import (
+    AccessAction,
+    AccessId,
     Allergy,
     AllergySeverity,
+    GuardianLink,
+    GuardianRole,
     Identifier,
     Microchip,
     Patient,
+    PatientAccess,
     PatientAddress,
     PatientId,
     PatientKind,
@@ -24,7 +29,9 @@ from clinic_core.patients.model import (
     Sex,
     Species,
     WeightId,
+    tag_term,
 )
+from clinic_core.patients.search import INFIX_CANDIDATES, PatientQuery, SearchPage
 from clinic_core.shared.ids import TenantId, UnitId, UserId
 from clinic_core.shared.values import CPF, Email, PersonName, Phone
 from clinic_infra.db import patient_tables as pt
@@ -103,7 +110,7 @@ def _values(patient: Patient) -> dict[str, Any]:
         "kind": patient.kind.value,
         "name": patient.name.value,
         "social_name": patient.social_name.value if patient.social_name else None,
-        "search_name": patient.search_name[:200],
+        "search_name": patient.search_name,
         "sex": patient.sex.value,
         "birth_date": patient.birth_date,
         "birth_date_estimated": patient.birth_date_estimated,
@@ -143,9 +150,18 @@ def _weight(row: Row) -> PatientWeight:
     )
 
 
+_TOP = "\U0010ffff"
+"""The last code point: every string that begins with ``w`` sorts in ``[w, w + _TOP)``."""
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class SqlPatientRepository:
-    def __init__(self, db: SqlSession) -> None:
+    def __init__(self, db: SqlSession, *, postgres: bool) -> None:
         self._db = db
+        self._postgres = postgres
 
     async def _rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Row]:
         return list((await self._db.execute(statement, params)).mappings())
@@ -242,6 +258,81 @@ class SqlPatientRepository:
     async def find_by_user(self, user_id: UserId) -> Patient | None:
         return await self._first(_P.c.user_id == user_id)
 
+    def _with_term(self, tenant_id: UUID, condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        st = pt.patient_search_terms
+        return _P.c.id.in_(select(st.c.patient_id).where(st.c.tenant_id == tenant_id, condition))
+
+    def _conditions(self, query: PatientQuery, tenant_id: UUID) -> list[ColumnElement[bool]]:
+        st = pt.patient_search_terms
+        conditions: list[ColumnElement[bool]] = [_P.c.tenant_id == tenant_id]
+        # Each word is a range on the (tenant_id, term) key: "=" and "<", ">=" on text are leakproof, so
+        # the index serves them under row-level security, where LIKE would make a scan.
+        text: ColumnElement[bool] | None = None
+        if query.words:
+            text = and_(
+                *(
+                    self._with_term(tenant_id, and_(st.c.term >= word, st.c.term < word + _TOP))
+                    for word in query.words
+                )
+            )
+        if query.infix:
+            infix: ColumnElement[bool]
+            if self._postgres:
+                found = select(func.clinic_patient_infix_search(query.infix, INFIX_CANDIDATES))
+                infix = _P.c.id.in_(found.scalar_subquery())
+            else:
+                pattern = "%" + "%".join(_like_escaped(w) for w in query.infix.split()) + "%"
+                infix = _P.c.search_name.like(pattern, escape="\\")
+            text = infix if text is None else or_(text, infix)
+        if text is not None:
+            conditions.append(text)
+        if query.cpf is not None:
+            conditions.append(_P.c.cpf == query.cpf.value)
+        if query.phone_digits:
+            conditions.append(
+                self._with_term(tenant_id, st.c.term.in_(sorted("+" + d for d in query.phone_digits)))
+            )
+        if query.microchip is not None:
+            conditions.append(_P.c.microchip == query.microchip.value)
+        if query.identifier is not None:
+            i = pt.patient_identifiers
+            conditions.append(
+                _P.c.id.in_(
+                    select(i.c.patient_id).where(
+                        i.c.tenant_id == tenant_id,
+                        i.c.system == query.identifier.system,
+                        i.c.value == query.identifier.value,
+                    )
+                )
+            )
+        if query.kind is not None:
+            conditions.append(_P.c.kind == query.kind.value)
+        if query.species is not None:
+            conditions.append(_P.c.species == query.species.value)
+        if query.status is not None:
+            conditions.append(_P.c.status == query.status.value)
+        if query.tag is not None:
+            conditions.append(self._with_term(tenant_id, st.c.term == tag_term(query.tag)[:100]))
+        if query.unit_id is not None:
+            conditions.append(_P.c.unit_id == query.unit_id)
+        if query.visible_units is not None:
+            conditions.append(or_(_P.c.unit_id.is_(None), _P.c.unit_id.in_(sorted(query.visible_units))))
+        if query.patient_ids is not None:
+            conditions.append(_P.c.id.in_(sorted(query.patient_ids)) if query.patient_ids else ~true())
+        return conditions
+
+    def search_statement(self, query: PatientQuery, page: SearchPage) -> Any:
+        """The search's SELECT (exposed for EXPLAIN in tests)."""
+        statement = select(_P).where(*self._conditions(query, self._db.tenant_id()))
+        if page.after is not None:
+            statement = statement.where(
+                tuple_(_P.c.search_name, _P.c.id) > tuple_(page.after.search_name, page.after.id)
+            )
+        return statement.order_by(_P.c.search_name, _P.c.id).limit(page.limit + 1)
+
+    async def search(self, query: PatientQuery, page: SearchPage) -> list[Patient]:
+        return await self._load(await self._rows(self.search_statement(query, page)))
+
     async def add_weight(self, weight: PatientWeight) -> None:
         await self._db.execute(
             insert(pt.patient_weights).values(
@@ -270,4 +361,115 @@ class SqlPatientRepository:
             )
         rows = await self._rows(query.order_by(w.c.measured_at.desc(), w.c.id.desc()).limit(page.limit + 1))
         items = [_weight(r) for r in rows[: page.limit]]
+        return Page(items, items[-1].id if len(rows) > page.limit and items else None)
+
+
+# --- guardians -------------------------------------------------------------------------------------------
+
+
+def _link(row: Row) -> GuardianLink:
+    return GuardianLink(
+        tenant_id=TenantId(row["tenant_id"]),
+        patient_id=PatientId(row["patient_id"]),
+        guardian_id=PatientId(row["guardian_id"]),
+        role=GuardianRole(row["role"]),
+        is_primary=bool(row["is_primary"]),
+        created_at=row["created_at"],
+    )
+
+
+class SqlGuardianRepository:
+    def __init__(self, db: SqlSession) -> None:
+        self._db = db
+
+    async def _links(self, condition: ColumnElement[bool], *order: Any) -> list[GuardianLink]:
+        g = pt.guardian_links
+        statement = select(g).where(g.c.tenant_id == self._db.tenant_id(), condition).order_by(*order)
+        return [_link(row) for row in (await self._db.execute(statement)).mappings()]
+
+    async def of_patient(self, patient_id: PatientId) -> list[GuardianLink]:
+        g = pt.guardian_links
+        return await self._links(
+            g.c.patient_id == patient_id, g.c.is_primary.desc(), g.c.created_at, g.c.guardian_id
+        )
+
+    async def of_guardian(self, guardian_id: PatientId) -> list[GuardianLink]:
+        g = pt.guardian_links
+        return await self._links(g.c.guardian_id == guardian_id, g.c.created_at, g.c.patient_id)
+
+    async def replace(self, patient_id: PatientId, links: list[GuardianLink]) -> None:
+        g = pt.guardian_links
+        tenant_id = self._db.tenant_id()
+        await self._db.execute(delete(g).where(g.c.tenant_id == tenant_id, g.c.patient_id == patient_id))
+        if links:
+            await self._db.execute(
+                insert(g),
+                [
+                    {
+                        "tenant_id": tenant_id,
+                        "patient_id": patient_id,
+                        "guardian_id": link.guardian_id,
+                        "role": link.role.value,
+                        "is_primary": link.is_primary,
+                        "created_at": link.created_at,
+                    }
+                    for link in links
+                ],
+            )
+
+
+# --- the access log --------------------------------------------------------------------------------------
+
+
+def _access(row: Row) -> PatientAccess:
+    return PatientAccess(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=AccessId(row["id"]),
+        patient_id=PatientId(row["patient_id"]),
+        action=AccessAction(row["action"]),
+        at=row["at"],
+        actor_user_id=UserId(row["actor_user_id"]) if row["actor_user_id"] else None,
+        actor_api_key_id=row["actor_api_key_id"],
+        ip=row["ip"],
+        user_agent=row["user_agent"],
+        request_id=row["request_id"],
+    )
+
+
+class SqlPatientAccessLog:
+    def __init__(self, db: SqlSession) -> None:
+        self._db = db
+
+    async def add(self, entries: list[PatientAccess]) -> None:
+        if not entries:
+            return
+        tenant_id = self._db.tenant_id()
+        await self._db.execute(
+            insert(pt.patient_access_log),
+            [
+                {
+                    "tenant_id": tenant_id,
+                    "id": e.id,
+                    "patient_id": e.patient_id,
+                    "action": e.action.value,
+                    "at": e.at,
+                    "actor_user_id": e.actor_user_id,
+                    "actor_api_key_id": e.actor_api_key_id,
+                    "ip": e.ip,
+                    "user_agent": e.user_agent,
+                    "request_id": e.request_id,
+                }
+                for e in entries
+            ],
+        )
+
+    async def page(self, patient_id: PatientId, page: PageRequest) -> Page[PatientAccess]:
+        a = pt.patient_access_log
+        statement = select(a).where(a.c.tenant_id == self._db.tenant_id(), a.c.patient_id == patient_id)
+        if page.after is not None:
+            statement = statement.where(a.c.id < page.after)
+        rows = list(
+            (await self._db.execute(statement.order_by(a.c.id.desc()).limit(page.limit + 1))).mappings()
+        )
+        items = [_access(r) for r in rows[: page.limit]]
         return Page(items, items[-1].id if len(rows) > page.limit and items else None)

@@ -363,6 +363,9 @@ TENANT_TABLES = (
     "patient_access_log",
     # attachments (clinic_infra.db.attachment_tables)
     "attachments",
+    # privacy (clinic_infra.db.privacy_tables)
+    "patient_consents",
+    "tenant_privacy_settings",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
@@ -371,3 +374,4 @@ TENANT_TABLES = (
 from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
+from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402

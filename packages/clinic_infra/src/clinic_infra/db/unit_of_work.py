@@ -31,7 +31,12 @@ from clinic_infra.db import tables
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository, SqlIdentifierHolders
-from clinic_infra.db.patient_repositories import SqlPatientRepository
+from clinic_infra.db.patient_repositories import (
+    SqlGuardianRepository,
+    SqlPatientAccessLog,
+    SqlPatientRepository,
+)
+from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -136,11 +141,15 @@ class SqlUnitOfWork:
         self._audit = SqlAuditLog(self._db)
         self._roles = SqlRoleRepository(self._db)
         self._api_keys = SqlApiKeyRepository(self._db)
-        self._patients = SqlPatientRepository(self._db)
+        self._patients = SqlPatientRepository(self._db, postgres=self._postgres)
+        self._guardians = SqlGuardianRepository(self._db)
+        self._patient_access = SqlPatientAccessLog(self._db)
         self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
         self._external_practitioners = SqlExternalPractitionerRepository(self._db)
         self._identifier_holders = SqlIdentifierHolders(self._db)
+        self._consents = SqlConsentRepository(self._db)
+        self._privacy_settings = SqlPrivacySettingsRepository(self._db)
         return self
 
     async def __aexit__(
@@ -243,9 +252,29 @@ class SqlUnitOfWork:
         return self._identifier_holders
 
     @property
+    def consents(self) -> SqlConsentRepository:
+        self._tenant_repo()
+        return self._consents
+
+    @property
+    def privacy_settings(self) -> SqlPrivacySettingsRepository:
+        self._tenant_repo()
+        return self._privacy_settings
+
+    @property
     def patients(self) -> SqlPatientRepository:
         self._tenant_repo()
         return self._patients
+
+    @property
+    def guardians(self) -> SqlGuardianRepository:
+        self._tenant_repo()
+        return self._guardians
+
+    @property
+    def patient_access(self) -> SqlPatientAccessLog:
+        self._tenant_repo()
+        return self._patient_access
 
     @property
     def attachments(self) -> SqlAttachmentRepository:

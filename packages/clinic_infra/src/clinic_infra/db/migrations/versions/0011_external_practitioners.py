@@ -1,7 +1,7 @@
 """external practitioners: practitioners imported from other systems (FHIR), one per NPI in a tenant
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-23
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 from clinic_infra.db.migrations.rls import guard_tenant_table, unguard_tenant_table
 
 revision: str = "0011"
-down_revision: str | None = "0009"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

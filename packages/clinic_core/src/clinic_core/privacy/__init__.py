@@ -1,0 +1,1 @@
+"""Privacy (LGPD): consents, the patient data export, anonymisation and retention."""
