@@ -32,6 +32,8 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
+from clinic_core.interop.ports import IdentifierHolders
+from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
@@ -132,6 +134,16 @@ class UnitOfWork(Protocol):
     @property
     def api_keys(self) -> ApiKeyRepository:
         """The scope's tenant's API keys."""
+        ...
+
+    @property
+    def external_practitioners(self) -> ExternalPractitionerRepository:
+        """The scope's tenant's practitioners imported from other systems."""
+        ...
+
+    @property
+    def identifier_holders(self) -> IdentifierHolders:
+        """Which of the scope's tenant's patients holds an identifier (imports match records by them)."""
         ...
 
     @property

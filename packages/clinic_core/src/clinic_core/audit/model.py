@@ -47,6 +47,7 @@ class AuditAction(StrEnum):
     MEMBER_JOINED = "member.joined"
     MEMBER_REMOVED = "member.removed"
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
+    PATIENTS_IMPORTED = "patients.imported"
     PATIENT_SETTINGS_CHANGED = "tenant.patient_settings_changed"
     PATIENT_CREATED = "patient.created"
     PATIENT_UPDATED = "patient.updated"

@@ -36,6 +36,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
+from clinic_core.interop.practitioners import ExternalPractitioner
 from clinic_core.patients.model import GuardianLink, Patient, PatientAccess, PatientWeight
 from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.ids import (
@@ -63,6 +64,7 @@ from clinic_core.testing.clinical import (
     InMemoryTimeline,
 )
 from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
+from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
 E = TypeVar("E")
@@ -102,6 +104,7 @@ class _Tables:
     roles: dict[UUID, CustomRole] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
+    external_practitioners: dict[UUID, ExternalPractitioner] = field(default_factory=dict)
     patients: dict[UUID, Patient] = field(default_factory=dict)
     patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
     guardian_links: list[GuardianLink] = field(default_factory=list)
@@ -670,6 +673,14 @@ class InMemoryUnitOfWork:
     def api_keys(self) -> _ApiKeys:
         self._tenant()
         return self._api_keys
+
+    @property
+    def external_practitioners(self) -> InMemoryExternalPractitioners:
+        return InMemoryExternalPractitioners(self._tables.external_practitioners, self._tenant())
+
+    @property
+    def identifier_holders(self) -> InMemoryIdentifierHolders:
+        return InMemoryIdentifierHolders(self._tables.patients, self._tenant())
 
     @property
     def consents(self) -> InMemoryConsents:

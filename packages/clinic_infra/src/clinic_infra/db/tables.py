@@ -352,6 +352,8 @@ TENANT_TABLES = (
     "roles",
     "membership_roles",
     "api_keys",
+    # interop (clinic_infra.db.interop_tables)
+    "external_practitioners",
     # patients (clinic_infra.db.patient_tables)
     "patients",
     "patient_identifiers",
@@ -377,5 +379,6 @@ TENANT_TABLES = (
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
 from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
+from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
 from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402

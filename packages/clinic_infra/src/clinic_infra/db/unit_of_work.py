@@ -36,6 +36,7 @@ from clinic_infra.db.clinical_repositories import (
     SqlPatientTimeline,
 )
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
+from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository, SqlIdentifierHolders
 from clinic_infra.db.patient_repositories import (
     SqlGuardianRepository,
     SqlPatientAccessLog,
@@ -155,6 +156,8 @@ class SqlUnitOfWork:
         self._anamnesis_responses = SqlAnamnesisResponseRepository(self._db)
         self._clinical_notes = SqlClinicalNoteRepository(self._db)
         self._timeline = SqlPatientTimeline(self._db)
+        self._external_practitioners = SqlExternalPractitionerRepository(self._db)
+        self._identifier_holders = SqlIdentifierHolders(self._db)
         self._consents = SqlConsentRepository(self._db)
         self._privacy_settings = SqlPrivacySettingsRepository(self._db)
         return self
@@ -247,6 +250,16 @@ class SqlUnitOfWork:
     def api_keys(self) -> SqlApiKeyRepository:
         self._tenant_repo()
         return self._api_keys
+
+    @property
+    def external_practitioners(self) -> SqlExternalPractitionerRepository:
+        self._tenant_repo()
+        return self._external_practitioners
+
+    @property
+    def identifier_holders(self) -> SqlIdentifierHolders:
+        self._tenant_repo()
+        return self._identifier_holders
 
     @property
     def consents(self) -> SqlConsentRepository:
