@@ -157,6 +157,13 @@ def test_export_then_anonymise_over_http(pg_server: Server) -> None:
                 files={"file": ("hemograma.pdf", samples.pdf("Hemograma"), "application/pdf")},
             )
         )
+        note = _created(
+            client.post(
+                f"/v1/patients/{pid}/notes",
+                headers=auth,
+                json={"type": "evolution", "body": "Retorno em 30 dias."},
+            )
+        )
         searches: list[dict[str, Any]] = [
             {"q": "maria conc"},
             {"q": "conceicao alb", "partial": "true"},
@@ -208,6 +215,8 @@ def test_export_then_anonymise_over_http(pg_server: Server) -> None:
         fetched = client.get(attachments[exam["id"]]["content_path"], headers=auth)
         assert fetched.status_code == 200
         assert fetched.content == samples.pdf("Hemograma")
+        assert [n["id"] for n in document["clinical_records"]["notes"]] == [note["id"]]
+        assert document["clinical_records"]["notes"][0]["body"] == "Retorno em 30 dias."
         assert document["access_log"][0]["action"] == "export"  # the export shows itself
         assert document["access_log"][0]["user_agent"] == "e2e-privacy"
         # The dog's export names his guardian.
@@ -233,6 +242,7 @@ def test_export_then_anonymise_over_http(pg_server: Server) -> None:
         assert outcome["retention_years"] == 20
         assert outcome["clinical_records_kept_until"] is not None  # the exam result
         assert outcome["counts"]["attachments.photos_erased"] == 1
+        assert outcome["counts"]["clinical_records.notes_kept"] == 1
         assert outcome["counts"]["consents.withdrawn"] == 2
 
         identity = (
@@ -263,6 +273,7 @@ def test_export_then_anonymise_over_http(pg_server: Server) -> None:
         assert record.json()["anonymised_at"] is not None
         assert record.json()["birth_date"] == "1980-01-01"
         assert after["anonymised"] is True
+        assert after["clinical_records"]["notes"][0]["body"] == "Retorno em 30 dias."  # kept, de-identified
         assert after["patient"]["allergies"][0]["substance"] == "Dipirona"  # clinical facts stay
         assert after["patient"]["guardians"] == after["patient"]["dependants"] == []
         assert all(c["decision"] == "withdrawn" for c in after["consents"]["current"])

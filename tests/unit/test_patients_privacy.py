@@ -17,6 +17,8 @@ from clinic_core.attachments.content import MediaType
 from clinic_core.attachments.model import Attachment, AttachmentCategory, AttachmentId
 from clinic_core.attachments.ports import BlobKey
 from clinic_core.attachments.privacy import AttachmentsErasure
+from clinic_core.clinical.model import ClinicalNote, NoteId, NoteType
+from clinic_core.clinical.privacy import ClinicalRecordsRetention
 from clinic_core.patients.fields import IdentifierInput, PatientFields
 from clinic_core.patients.guardians import (
     GuardianInput,
@@ -300,3 +302,30 @@ async def test_a_recent_exam_is_kept_inside_the_window(world: World) -> None:
     assert outcome.clinical_records_kept_until == datetime(2046, 3, 2, 12, tzinfo=UTC)
     assert outcome.counts["attachments.kept"] == 1
     assert await blobs.exists(BlobKey(world.clinic.tenant.id, exam.sha256))
+
+
+async def test_clinical_notes_set_the_window_and_are_kept_or_counted_past_it(world: World) -> None:
+    recent, old = await world.register(name="Maria"), await world.register(name="Joana")
+    async with world.uow(Scope(tenant_id=world.clinic.tenant.id)) as tx:
+        for patient, at in ((recent, T0), (old, datetime(1990, 1, 1, tzinfo=UTC))):
+            await tx.clinical_notes.add(
+                ClinicalNote(
+                    tenant_id=world.clinic.tenant.id,
+                    id=NoteId(new_uuid()),
+                    patient_id=patient.id,
+                    author_id=world.clinic.owner.id,
+                    type=NoteType.EVOLUTION,
+                    body="Retorno em 30 dias.",
+                    created_at=at,
+                )
+            )
+        await tx.commit()
+    anonymise = _anonymise(world, ClinicalRecordsRetention())
+    kept = (
+        await anonymise(AnonymisePatientCommand(world.owner, recent.id, "pedido", str(recent.id)))
+    ).unwrap()
+    assert kept.clinical_records_kept_until == datetime(2046, 3, 2, 12, tzinfo=UTC)
+    assert kept.counts["clinical_records.notes_kept"] == 1
+    past = (await anonymise(AnonymisePatientCommand(world.owner, old.id, "pedido", str(old.id)))).unwrap()
+    assert past.clinical_records_kept_until is None
+    assert past.counts["clinical_records.past_window_not_erased"] == 1

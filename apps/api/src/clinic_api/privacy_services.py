@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from clinic_core.application.unit_of_work import UnitOfWorkFactory
 from clinic_core.attachments.ports import BlobStore
 from clinic_core.attachments.privacy import AttachmentsErasure, AttachmentsSection
+from clinic_core.clinical.privacy import ClinicalRecordsRetention, ClinicalRecordsSection
 from clinic_core.patients.privacy import AccessLogSection, PatientRecordSection, PatientsPrivacyGateway
 from clinic_core.privacy.anonymisation import AnonymisePatient
 from clinic_core.privacy.consents import ListConsents, RecordConsent
@@ -22,14 +23,21 @@ from clinic_core.shared.clock import Clock
 
 
 def patient_data_sections(*extra: PatientDataSection) -> tuple[PatientDataSection, ...]:
-    """The export's sections, in the document's order: the record, consents, the access log,
-    attachments, then ``extra``."""
-    return (PatientRecordSection(), ConsentsSection(), AccessLogSection(), AttachmentsSection(), *extra)
+    """The export's sections, in the document's order: the record, consents, the access log, the
+    clinical record, attachments, then ``extra``."""
+    return (
+        PatientRecordSection(),
+        ConsentsSection(),
+        AccessLogSection(),
+        ClinicalRecordsSection(),
+        AttachmentsSection(),
+        *extra,
+    )
 
 
 def anonymisation_steps(blobs: BlobStore, *extra: AnonymisationStep) -> tuple[AnonymisationStep, ...]:
     """What the features other than patients and consents do when a patient is anonymised."""
-    return (AttachmentsErasure(blobs), *extra)
+    return (ClinicalRecordsRetention(), AttachmentsErasure(blobs), *extra)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from clinic_api.patient_services import PatientServices
 from clinic_api.privacy_services import PrivacyServices
+from clinic_api.record_services import ClinicalRecordServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -181,6 +182,8 @@ class AppServices:
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
+    records: ClinicalRecordServices
+    """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     upload_attachment: UploadAttachment
     list_attachments: ListAttachments
     get_attachment: GetAttachment
@@ -280,6 +283,7 @@ class AppServices:
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
+            records=ClinicalRecordServices.build(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow, clock),
             get_attachment=GetAttachment(uow, clock),

@@ -2,9 +2,11 @@
 
 from clinic_api.controllers import (
     account_recovery,
+    anamnesis_templates,
     api_keys,
     attachments,
     audit,
+    clinical_records,
     devices,
     email_change,
     health,
@@ -26,9 +28,11 @@ from clinic_api.controllers import (
 
 __all__ = [
     "account_recovery",
+    "anamnesis_templates",
     "api_keys",
     "attachments",
     "audit",
+    "clinical_records",
     "devices",
     "email_change",
     "health",

@@ -16,6 +16,12 @@ from typing import Protocol, Self
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
 from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
+from clinic_core.clinical.ports import (
+    AnamnesisResponseRepository,
+    AnamnesisTemplateRepository,
+    ClinicalNoteRepository,
+    PatientTimeline,
+)
 from clinic_core.identity.ports import (
     AccountTokenRepository,
     MfaChallengeRepository,
@@ -26,6 +32,8 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
+from clinic_core.interop.ports import IdentifierHolders
+from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
@@ -129,6 +137,16 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def external_practitioners(self) -> ExternalPractitionerRepository:
+        """The scope's tenant's practitioners imported from other systems."""
+        ...
+
+    @property
+    def identifier_holders(self) -> IdentifierHolders:
+        """Which of the scope's tenant's patients holds an identifier (imports match records by them)."""
+        ...
+
+    @property
     def patients(self) -> PatientRepository:
         """The scope's tenant's patients (people and animals) and their weights."""
         ...
@@ -151,6 +169,23 @@ class UnitOfWork(Protocol):
     @property
     def api_key_directory(self) -> ApiKeyDirectory:
         """Key prefix to tenant: the lookup that comes before a tenant is in scope."""
+        ...
+
+    @property
+    def anamnesis_templates(self) -> AnamnesisTemplateRepository:
+        """The scope's tenant's anamnesis templates and their published versions."""
+        ...
+
+    @property
+    def anamnesis_responses(self) -> AnamnesisResponseRepository: ...
+
+    @property
+    def clinical_notes(self) -> ClinicalNoteRepository: ...
+
+    @property
+    def timeline(self) -> PatientTimeline:
+        """The scope's tenant's patient timelines: every use case that records something about a patient
+        adds its entry here, in its own transaction (see ``clinic_core.clinical.timeline``)."""
         ...
 
     @property

@@ -17,6 +17,7 @@ from uuid import UUID
 from clinic_core.application.unit_of_work import UnitOfWork
 from clinic_core.attachments.model import Attachment, AttachmentCategory
 from clinic_core.attachments.ports import BlobKey, BlobStore
+from clinic_core.clinical.timeline import TimelineKind
 from clinic_core.privacy.ports import AnonymisationPlan, JsonValue
 
 PHOTOS = frozenset(
@@ -99,6 +100,7 @@ class AttachmentsErasure:
                 continue
             former = attachment.erase(at=plan.at, by=plan.actor_user_id)
             await uow.attachments.save(attachment)
+            await uow.timeline.remove(TimelineKind.ATTACHMENT, attachment.id)
             counts["photos_erased" if photo else "erased"] += 1
             if former is not None:
                 hashes.add(former)

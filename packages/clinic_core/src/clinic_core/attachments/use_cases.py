@@ -51,6 +51,7 @@ from clinic_core.attachments.model import (
 )
 from clinic_core.attachments.ports import BlobKey, BlobNotFound, BlobReader, BlobStore, BlobTooLarge
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
+from clinic_core.clinical.timeline import TimelineEntry, TimelineEntryId, TimelineKind
 from clinic_core.patients.model import AccessAction, PatientId, PatientIsAnonymised
 from clinic_core.patients.use_cases import log_access, visible_patient
 from clinic_core.shared.clock import Clock
@@ -108,6 +109,21 @@ class UploadAttachmentCommand:
     taken_at: datetime | None = None
     appointment_id: UUID | None = None
     context: RequestContext = NO_CONTEXT
+
+
+def _timeline_entry(attachment: Attachment) -> TimelineEntry:
+    """The attachment on the patient's timeline: when it was taken (else uploaded), under its category;
+    never its file name or description, which may say more than a list should."""
+    return TimelineEntry(
+        tenant_id=attachment.tenant_id,
+        id=TimelineEntryId(new_uuid()),
+        patient_id=PatientId(attachment.patient_id),
+        occurred_at=attachment.taken_at or attachment.uploaded_at,
+        kind=TimelineKind.ATTACHMENT,
+        ref_id=attachment.id,
+        summary=attachment.category.value,
+        actor_id=attachment.uploaded_by,
+    )
 
 
 class UploadAttachment:
@@ -192,6 +208,7 @@ class UploadAttachment:
             if refused is not None:
                 return Failure(refused)
             await uow.attachments.add(attachment)
+            await uow.timeline.record(_timeline_entry(attachment))
             await uow.audit.add(
                 AuditEvent.record(
                     AuditAction.ATTACHMENT_UPLOADED,
@@ -356,6 +373,7 @@ class DeleteAttachment:
                 reason=reason.unwrap(),
             )
             await uow.attachments.save(attachment)
+            await uow.timeline.remove(TimelineKind.ATTACHMENT, attachment.id)
             await uow.audit.add(
                 AuditEvent.record(
                     AuditAction.ATTACHMENT_DELETED,
