@@ -372,9 +372,9 @@ async def _guardians(world: World, caller: Caller) -> tuple[str, dict[str, Any]]
     return f"/v1/patients/{dog['id']}/guardians", body
 
 
-def _my_patient(suffix: str = "") -> Call:
-    async def call(world: World, caller: Caller) -> tuple[str, None]:
-        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", None
+def _my_patient(suffix: str = "", body: dict[str, Any] | None = None) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, dict[str, Any] | None]:
+        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", body
 
     return call
 
@@ -443,6 +443,14 @@ async def _amend_note(world: World, caller: Caller) -> tuple[str, dict[str, Any]
     return f"{path}/amendments", body
 
 
+_CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
+
+
+async def _anonymise(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    patient_id = (await world.new_patient())["id"]
+    return f"/v1/patients/{patient_id}/anonymise", {"reason": "pedido 2026-17", "confirm": patient_id}
+
+
 # How to make a valid request to each route for a caller; a route missing here fails the matrix.
 CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/me"): fixed("/v1/me"),
@@ -496,9 +504,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/v1/patients/{patient_id}/guardians"): _guardians,
     ("GET", "/v1/patients/{patient_id}/dependants"): _patient_with("/dependants"),
     ("GET", "/v1/patients/{patient_id}/access-log"): _patient_with("/access-log"),
+    ("GET", "/v1/patients/{patient_id}/consents"): _patient_with("/consents"),
+    ("POST", "/v1/patients/{patient_id}/consents"): _patient_with("/consents", _CONSENT),
+    ("GET", "/v1/patients/{patient_id}/export"): _patient_with("/export"),
+    ("POST", "/v1/patients/{patient_id}/anonymise"): _anonymise,
     ("GET", "/v1/me/patients"): fixed("/v1/me/patients"),
     ("GET", "/v1/me/patients/{patient_id}"): _my_patient(),
     ("GET", "/v1/me/patients/{patient_id}/access-log"): _my_patient("/access-log"),
+    ("GET", "/v1/me/patients/{patient_id}/consents"): _my_patient("/consents"),
+    ("POST", "/v1/me/patients/{patient_id}/consents"): _my_patient("/consents", _CONSENT),
+    ("GET", "/v1/me/patients/{patient_id}/export"): _my_patient("/export"),
     ("GET", "/v1/tenant/patient-settings"): fixed("/v1/tenant/patient-settings"),
     ("PUT", "/v1/tenant/patient-settings"): fixed(
         "/v1/tenant/patient-settings", {"patients_shared_across_units": True}

@@ -80,6 +80,7 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
 
 UPLOAD = {"category": "consent_form"}
 """The upload route's marker: the walker sends a PDF as the body with these query fields."""
+CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
 
 # How to call each parametrised route: its method and template, and the body it needs (None for none; a
 # function of tenant A's ids when the body names one of them).
@@ -106,6 +107,16 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("GET", "/v1/patients/{patient_id}/access-log"): None,
     ("GET", "/v1/me/patients/{patient_id}"): None,
     ("GET", "/v1/me/patients/{patient_id}/access-log"): None,
+    ("GET", "/v1/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/patients/{patient_id}/export"): None,
+    ("POST", "/v1/patients/{patient_id}/anonymise"): lambda ids: {
+        "reason": "pedido 17",
+        "confirm": ids["patient_id"],
+    },
+    ("GET", "/v1/me/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/me/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/me/patients/{patient_id}/export"): None,
     ("GET", "/v1/patients/{patient_id}/attachments"): None,
     ("POST", "/v1/patients/{patient_id}/attachments"): UPLOAD,
     ("GET", "/v1/attachments/{attachment_id}"): None,
@@ -167,9 +178,13 @@ async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None
 
 async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
     # Deletions last: a role deleted before its GET would make the owner's GET a 404. Signatures just
-    # before them: a signed record takes no more edits.
+    # before them: a signed record takes no more edits. Anonymisation after everything: an anonymised
+    # patient takes nothing more.
     routes = parametrised_v1_routes(api)
-    for method, template in sorted(routes, key=lambda r: (r[0] == "DELETE", r[1].endswith("/sign"), r)):
+    anonymise = ("POST", "/v1/patients/{patient_id}/anonymise")
+    for method, template in sorted(
+        routes, key=lambda r: (r == anonymise, r[0] == "DELETE", r[1].endswith("/sign"), r)
+    ):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"

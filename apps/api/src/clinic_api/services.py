@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from clinic_api.patient_services import PatientServices
+from clinic_api.privacy_services import PrivacyServices
 from clinic_api.record_services import ClinicalRecordServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
@@ -190,6 +191,7 @@ class AppServices:
     delete_attachment: DeleteAttachment
     get_privacy_settings: GetPrivacySettings
     update_privacy_settings: UpdatePrivacySettings
+    privacy: PrivacyServices
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -289,6 +291,7 @@ class AppServices:
             delete_attachment=DeleteAttachment(uow, clock),
             get_privacy_settings=GetPrivacySettings(uow),
             update_privacy_settings=UpdatePrivacySettings(uow, clock),
+            privacy=PrivacyServices.from_ports(uow, clock, blobs),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,
