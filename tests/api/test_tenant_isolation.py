@@ -16,6 +16,7 @@ from blacksheep import Content
 
 from tests import attachment_samples as samples
 from tests.api.attachments import send_body, upload, verify_email
+from tests.api.catalog import catalog_ids
 from tests.api.clinical import clinical_ids
 from tests.api.conftest import Api, auth_header, body_of
 from tests.unit.clinical_world import short_form
@@ -53,6 +54,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     attachment = await upload(api, patient_id, samples.pdf(), a_owner, "consent_form")
     assert attachment.status == 201, await attachment.text()
     clinical = await clinical_ids(api, a_owner, a["tenant"]["id"], patient_id)
+    catalog = await catalog_ids(api, a_owner, a["unit"]["id"])
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -65,6 +67,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "patient_id": patient_id,
             "attachment_id": (await body_of(attachment))["id"],
             **clinical,
+            **catalog,
         },
     }
 
@@ -141,6 +144,19 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("POST", "/v1/notes/{note_id}/sign"): None,
     ("POST", "/v1/notes/{note_id}/amendments"): {"body": "Adendo."},
     ("GET", "/v1/patients/{patient_id}/timeline"): None,
+    ("GET", "/v1/categories/{category_id}"): None,
+    ("PATCH", "/v1/categories/{category_id}"): {"colour": "#00AA88"},
+    ("GET", "/v1/procedures/{procedure_id}"): None,
+    ("PATCH", "/v1/procedures/{procedure_id}"): {"duration_minutes": 45},
+    ("GET", "/v1/professionals/{professional_id}"): None,
+    ("PATCH", "/v1/professionals/{professional_id}"): {"specialties": ["Dermatologia"]},
+    ("POST", "/v1/professionals/{professional_id}/procedures"): lambda ids: {
+        "procedure_ids": [ids["procedure_id"]]
+    },
+    ("GET", "/v1/units/{unit_id}/rooms"): None,
+    ("POST", "/v1/units/{unit_id}/rooms"): {"name": "Sala do Walker", "type": "laser_room"},
+    ("GET", "/v1/rooms/{room_id}"): None,
+    ("PATCH", "/v1/rooms/{room_id}"): {"active": False},
 }
 
 

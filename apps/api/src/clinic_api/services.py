@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_api.catalog_services import CatalogServices
 from clinic_api.patient_services import PatientServices
 from clinic_api.privacy_services import PrivacyServices
 from clinic_api.record_services import ClinicalRecordServices
@@ -182,6 +183,8 @@ class AppServices:
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
+    catalog: CatalogServices
+    """Categories, procedures, professionals and rooms."""
     records: ClinicalRecordServices
     """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     upload_attachment: UploadAttachment
@@ -283,6 +286,7 @@ class AppServices:
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
+            catalog=CatalogServices.from_ports(uow, clock),
             records=ClinicalRecordServices.build(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow, clock),
