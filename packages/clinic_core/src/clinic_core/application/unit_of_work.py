@@ -16,6 +16,13 @@ from typing import Protocol, Self
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
 from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
+from clinic_core.catalog.ports import (
+    CategoryRepository,
+    EquipmentRepository,
+    ProcedureRepository,
+    ProfessionalRepository,
+    RoomRepository,
+)
 from clinic_core.clinical.ports import (
     AnamnesisResponseRepository,
     AnamnesisTemplateRepository,
@@ -196,6 +203,31 @@ class UnitOfWork(Protocol):
     @property
     def privacy_settings(self) -> PrivacySettingsRepository:
         """The scope's tenant's privacy settings (retention)."""
+        ...
+
+    @property
+    def categories(self) -> CategoryRepository:
+        """The scope's tenant's procedure categories."""
+        ...
+
+    @property
+    def procedures(self) -> ProcedureRepository:
+        """The scope's tenant's procedures, with who performs each."""
+        ...
+
+    @property
+    def professionals(self) -> ProfessionalRepository:
+        """The scope's tenant's professionals, with their procedures and units."""
+        ...
+
+    @property
+    def rooms(self) -> RoomRepository:
+        """The rooms of the scope's tenant's units."""
+        ...
+
+    @property
+    def equipment(self) -> EquipmentRepository:
+        """The equipment of the scope's tenant's units."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -29,6 +29,13 @@ from clinic_core.application.unit_of_work import (
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
+from clinic_infra.db.catalog_repositories import (
+    SqlCategoryRepository,
+    SqlEquipmentRepository,
+    SqlProcedureRepository,
+    SqlProfessionalRepository,
+    SqlRoomRepository,
+)
 from clinic_infra.db.clinical_repositories import (
     SqlAnamnesisResponseRepository,
     SqlAnamnesisTemplateRepository,
@@ -160,6 +167,11 @@ class SqlUnitOfWork:
         self._identifier_holders = SqlIdentifierHolders(self._db)
         self._consents = SqlConsentRepository(self._db)
         self._privacy_settings = SqlPrivacySettingsRepository(self._db)
+        self._categories = SqlCategoryRepository(self._db)
+        self._procedures = SqlProcedureRepository(self._db)
+        self._professionals = SqlProfessionalRepository(self._db)
+        self._rooms = SqlRoomRepository(self._db)
+        self._equipment = SqlEquipmentRepository(self._db)
         return self
 
     async def __aexit__(
@@ -310,6 +322,31 @@ class SqlUnitOfWork:
     def timeline(self) -> SqlPatientTimeline:
         self._tenant_repo()
         return self._timeline
+
+    @property
+    def categories(self) -> SqlCategoryRepository:
+        self._tenant_repo()
+        return self._categories
+
+    @property
+    def procedures(self) -> SqlProcedureRepository:
+        self._tenant_repo()
+        return self._procedures
+
+    @property
+    def professionals(self) -> SqlProfessionalRepository:
+        self._tenant_repo()
+        return self._professionals
+
+    @property
+    def rooms(self) -> SqlRoomRepository:
+        self._tenant_repo()
+        return self._rooms
+
+    @property
+    def equipment(self) -> SqlEquipmentRepository:
+        self._tenant_repo()
+        return self._equipment
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
