@@ -43,6 +43,7 @@ from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
+from clinic_core.scheduling.working_time_ports import BusyTimes, WorkingTimeRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -228,6 +229,16 @@ class UnitOfWork(Protocol):
     @property
     def equipment(self) -> EquipmentRepository:
         """The equipment of the scope's tenant's units."""
+        ...
+
+    @property
+    def working_time(self) -> WorkingTimeRepository:
+        """The scope's tenant's weekly hours, date overrides, time off, unit closures and booking rules."""
+        ...
+
+    @property
+    def busy_times(self) -> BusyTimes:
+        """Busy blocks of the scope's tenant's professionals and rooms (appointments), for availability."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -74,6 +74,7 @@ from clinic_core.testing.clinical import (
 from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
 from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
+from clinic_core.testing.working_time import InMemoryBusyTimes, InMemoryWorkingTime, WorkingTimeTables
 
 E = TypeVar("E")
 
@@ -121,6 +122,7 @@ class _Tables:
     outbox: list[OutboxRecord] = field(default_factory=list)
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
     catalog: CatalogTables = field(default_factory=CatalogTables)
+    working_time: WorkingTimeTables = field(default_factory=WorkingTimeTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
 
@@ -756,6 +758,14 @@ class InMemoryUnitOfWork:
     @property
     def equipment(self) -> InMemoryEquipment:
         return InMemoryEquipment(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def working_time(self) -> InMemoryWorkingTime:
+        return InMemoryWorkingTime(self._tables.working_time, self._tenant())
+
+    @property
+    def busy_times(self) -> InMemoryBusyTimes:
+        return InMemoryBusyTimes(self._tables.working_time, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)
