@@ -63,3 +63,4 @@ def bench(session: nox.Session) -> None:
     """Benchmarks (not run in CI): figures go to BENCHMARKS.md."""
     _sync(session, dev=True)
     session.run("python", "-m", "benchmarks.http_api", *session.posargs)
+    session.run("python", "-m", "benchmarks.fhir_import")

@@ -12,7 +12,7 @@ import itertools
 import json
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyotp
@@ -20,11 +20,13 @@ import pytest
 from blacksheep import Content, Response
 
 from clinic_api.access import declared_access, is_public
-from clinic_api.services import RateLimit, RateLimits
+from clinic_api.services import RateLimit
 from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests import attachment_samples as samples
 from tests.api.attachments import add_patient, send_body, upload
-from tests.api.conftest import PASSWORD, Api, auth_header, body_of
+from tests.api.clinical import new_anamnesis, new_note, new_template
+from tests.api.conftest import GENEROUS_LIMITS, PASSWORD, Api, auth_header, body_of
+from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
 CUSTOM = "custom"
@@ -68,6 +70,8 @@ class World:
     serial: itertools.count[int] = field(default_factory=itertools.count)
     recovery_codes: list[str] = field(default_factory=list)
     """The caller's unused recovery codes while their second factor is on."""
+    clinical: dict[str, str] = field(default_factory=dict)
+    """Clinic A's published template, made on first use."""
 
     async def sign_in(self, email: str | None = None) -> Caller:
         email = email or self.email
@@ -150,6 +154,15 @@ class World:
         created = await upload(self.api, self.patient_id, samples.pdf(), await self.owner(), "consent_form")
         assert created.status == 201, await created.text()
         return str((await body_of(created))["id"])
+
+    async def patient_and_template(self) -> tuple[str, str]:
+        if not self.clinical:
+            self.clinical["template_id"] = await new_template(self.api, await self.owner())
+        return self.patient_id, self.clinical["template_id"]
+
+    async def new_draft_anamnesis(self) -> str:
+        patient_id, template_id = await self.patient_and_template()
+        return await new_anamnesis(self.api, await self.owner(), patient_id, template_id)
 
     async def new_api_key(self) -> str:
         created = await self.api.post(
@@ -359,11 +372,83 @@ async def _guardians(world: World, caller: Caller) -> tuple[str, dict[str, Any]]
     return f"/v1/patients/{dog['id']}/guardians", body
 
 
-def _my_patient(suffix: str = "") -> Call:
-    async def call(world: World, caller: Caller) -> tuple[str, None]:
-        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", None
+def _my_patient(suffix: str = "", body: dict[str, Any] | None = None) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, dict[str, Any] | None]:
+        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", body
 
     return call
+
+
+async def _template(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/anamnesis-templates/{(await world.patient_and_template())[1]}", None
+
+
+async def _template_edit(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/anamnesis-templates/{(await world.patient_and_template())[1]}", {"active": True}
+
+
+async def _versions(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    template_id = (await world.patient_and_template())[1]
+    return f"/v1/anamnesis-templates/{template_id}/versions", {"sections": short_form()}
+
+
+async def _version(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/anamnesis-templates/{(await world.patient_and_template())[1]}/versions/1", None
+
+
+async def _patient_anamneses(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    patient_id, template_id = await world.patient_and_template()
+    return f"/v1/patients/{patient_id}/anamneses", {"template_id": template_id, "answers": {}}
+
+
+async def _anamnesis(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/anamneses/{await world.new_draft_anamnesis()}", {"answers": {"complaint": "Dor"}}
+
+
+async def _sign_anamnesis(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/anamneses/{await world.new_draft_anamnesis()}/sign", None
+
+
+async def _patient_notes(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    patient_id, _ = await world.patient_and_template()
+    return f"/v1/patients/{patient_id}/notes", {"type": "observation", "body": "Observação."}
+
+
+async def _patient_timeline(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/patients/{(await world.patient_and_template())[0]}/timeline", None
+
+
+async def _note(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    patient_id, _ = await world.patient_and_template()
+    return f"/v1/notes/{await new_note(world.api, await world.owner(), patient_id)}", {"body": "Adendo."}
+
+
+async def _sign_note(world: World, caller: Caller) -> tuple[str, None]:
+    # Only a note's author signs it: the caller's own note when they may write one, else the owner's
+    # (and the caller is refused before that matters).
+    patient_id, _ = await world.patient_and_template()
+    own = await world.api.post(
+        f"/v1/patients/{patient_id}/notes", {"type": "evolution", "body": "x"}, caller.access
+    )
+    note_id = (
+        (await body_of(own))["id"]
+        if own.status == 201
+        else await new_note(world.api, await world.owner(), patient_id)
+    )
+    return f"/v1/notes/{note_id}/sign", None
+
+
+async def _amend_note(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    path, body = await _note(world, caller)
+    return f"{path}/amendments", body
+
+
+_CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
+
+
+async def _anonymise(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    patient_id = (await world.new_patient())["id"]
+    return f"/v1/patients/{patient_id}/anonymise", {"reason": "pedido 2026-17", "confirm": patient_id}
 
 
 # How to make a valid request to each route for a caller; a route missing here fails the matrix.
@@ -419,9 +504,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/v1/patients/{patient_id}/guardians"): _guardians,
     ("GET", "/v1/patients/{patient_id}/dependants"): _patient_with("/dependants"),
     ("GET", "/v1/patients/{patient_id}/access-log"): _patient_with("/access-log"),
+    ("GET", "/v1/patients/{patient_id}/consents"): _patient_with("/consents"),
+    ("POST", "/v1/patients/{patient_id}/consents"): _patient_with("/consents", _CONSENT),
+    ("GET", "/v1/patients/{patient_id}/export"): _patient_with("/export"),
+    ("POST", "/v1/patients/{patient_id}/anonymise"): _anonymise,
     ("GET", "/v1/me/patients"): fixed("/v1/me/patients"),
     ("GET", "/v1/me/patients/{patient_id}"): _my_patient(),
     ("GET", "/v1/me/patients/{patient_id}/access-log"): _my_patient("/access-log"),
+    ("GET", "/v1/me/patients/{patient_id}/consents"): _my_patient("/consents"),
+    ("POST", "/v1/me/patients/{patient_id}/consents"): _my_patient("/consents", _CONSENT),
+    ("GET", "/v1/me/patients/{patient_id}/export"): _my_patient("/export"),
     ("GET", "/v1/tenant/patient-settings"): fixed("/v1/tenant/patient-settings"),
     ("PUT", "/v1/tenant/patient-settings"): fixed(
         "/v1/tenant/patient-settings", {"patients_shared_across_units": True}
@@ -432,6 +524,26 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/v1/auth/mfa/enrolment"): _start_enrolment,
     ("POST", "/v1/auth/mfa/enrolment/confirm"): _confirm_enrolment,
     ("POST", "/v1/auth/mfa/recovery-codes"): _new_recovery_codes,
+    ("GET", "/v1/anamnesis-templates"): fixed("/v1/anamnesis-templates"),
+    ("POST", "/v1/anamnesis-templates"): fixed(
+        "/v1/anamnesis-templates", {"name": "Matriz", "sections": short_form()}
+    ),
+    ("GET", "/v1/anamnesis-templates/{template_id}"): _template,
+    ("PATCH", "/v1/anamnesis-templates/{template_id}"): _template_edit,
+    ("GET", "/v1/anamnesis-templates/{template_id}/versions"): _versions,
+    ("POST", "/v1/anamnesis-templates/{template_id}/versions"): _versions,
+    ("GET", "/v1/anamnesis-templates/{template_id}/versions/{number}"): _version,
+    ("GET", "/v1/patients/{patient_id}/anamneses"): _patient_anamneses,
+    ("POST", "/v1/patients/{patient_id}/anamneses"): _patient_anamneses,
+    ("GET", "/v1/anamneses/{anamnesis_id}"): _anamnesis,
+    ("PUT", "/v1/anamneses/{anamnesis_id}"): _anamnesis,
+    ("POST", "/v1/anamneses/{anamnesis_id}/sign"): _sign_anamnesis,
+    ("GET", "/v1/patients/{patient_id}/notes"): _patient_notes,
+    ("POST", "/v1/patients/{patient_id}/notes"): _patient_notes,
+    ("GET", "/v1/notes/{note_id}"): _note,
+    ("POST", "/v1/notes/{note_id}/sign"): _sign_note,
+    ("POST", "/v1/notes/{note_id}/amendments"): _amend_note,
+    ("GET", "/v1/patients/{patient_id}/timeline"): _patient_timeline,
 }
 MFA_CODE_ROUTES = {"/v1/auth/mfa/enrolment/confirm", "/v1/auth/mfa/recovery-codes"}
 
@@ -466,6 +578,8 @@ async def send(api: Api, method: str, path: str, body: Body, token: str) -> Resp
     if method == "DELETE":
         content = Content(b"application/json", json.dumps(body).encode()) if body is not None else None
         return await api.client.delete(path, headers=auth_header(token), content=content)
+    if method == "PATCH":
+        return await api.patch(path, body or {}, token)
     raise AssertionError(f"teach the matrix to send {method}")
 
 
@@ -485,9 +599,13 @@ async def test_the_matrix_knows_every_guarded_route(api: Api) -> None:
 
 @pytest.fixture
 async def roomy_api(make_api: Callable[..., Any]) -> Api:
-    """The matrix signs in once per call: login budgets would stop it half way."""
+    """The matrix signs in once per call: login budgets, and the anonymous budget every sign-in also
+    spends, would stop it half way."""
     plenty = RateLimit(100_000)
-    built: Api = await make_api(limits=RateLimits(login_per_ip=plenty, login_per_email=plenty))
+    limits = replace(
+        GENEROUS_LIMITS, login_per_ip=plenty, login_per_email=plenty, anonymous_per_ip=plenty, per_user=plenty
+    )
+    built: Api = await make_api(limits=limits)
     return built
 
 

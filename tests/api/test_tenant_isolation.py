@@ -16,7 +16,9 @@ from blacksheep import Content
 
 from tests import attachment_samples as samples
 from tests.api.attachments import send_body, upload, verify_email
+from tests.api.clinical import clinical_ids
 from tests.api.conftest import Api, auth_header, body_of
+from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
 
@@ -50,6 +52,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     patient_id = (await body_of(patient))["id"]
     attachment = await upload(api, patient_id, samples.pdf(), a_owner, "consent_form")
     assert attachment.status == 201, await attachment.text()
+    clinical = await clinical_ids(api, a_owner, a["tenant"]["id"], patient_id)
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -61,6 +64,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "api_key_id": (await body_of(key))["id"],
             "patient_id": patient_id,
             "attachment_id": (await body_of(attachment))["id"],
+            **clinical,
         },
     }
 
@@ -76,10 +80,12 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
 
 UPLOAD = {"category": "consent_form"}
 """The upload route's marker: the walker sends a PDF as the body with these query fields."""
+CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
 
-# How to call each parametrised route: its method and template, and the body it needs (None for none).
+# How to call each parametrised route: its method and template, and the body it needs (None for none; a
+# function of tenant A's ids when the body names one of them).
 # A new route missing here fails test_the_walker_knows_every_parametrised_route.
-CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
+CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[str, Any]] | None] = {
     ("GET", "/v1/units/{unit_id}"): None,
     ("GET", "/v1/members/{member_id}"): None,
     ("DELETE", "/v1/auth/sessions/{session_id}"): None,
@@ -101,11 +107,40 @@ CALLS: dict[tuple[str, str], dict[str, Any] | None] = {
     ("GET", "/v1/patients/{patient_id}/access-log"): None,
     ("GET", "/v1/me/patients/{patient_id}"): None,
     ("GET", "/v1/me/patients/{patient_id}/access-log"): None,
+    ("GET", "/v1/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/patients/{patient_id}/export"): None,
+    ("POST", "/v1/patients/{patient_id}/anonymise"): lambda ids: {
+        "reason": "pedido 17",
+        "confirm": ids["patient_id"],
+    },
+    ("GET", "/v1/me/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/me/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/me/patients/{patient_id}/export"): None,
     ("GET", "/v1/patients/{patient_id}/attachments"): None,
     ("POST", "/v1/patients/{patient_id}/attachments"): UPLOAD,
     ("GET", "/v1/attachments/{attachment_id}"): None,
     ("GET", "/v1/attachments/{attachment_id}/content"): None,
     ("DELETE", "/v1/attachments/{attachment_id}"): {"reason": "duplicado"},
+    ("GET", "/v1/anamnesis-templates/{template_id}"): None,
+    ("PATCH", "/v1/anamnesis-templates/{template_id}"): {"name": "Anamnese renomeada"},
+    ("GET", "/v1/anamnesis-templates/{template_id}/versions"): None,
+    ("POST", "/v1/anamnesis-templates/{template_id}/versions"): {"sections": short_form("Queixa")},
+    ("GET", "/v1/anamnesis-templates/{template_id}/versions/{number}"): None,
+    ("GET", "/v1/patients/{patient_id}/anamneses"): None,
+    ("POST", "/v1/patients/{patient_id}/anamneses"): lambda ids: {
+        "template_id": ids["template_id"],
+        "answers": {"complaint": "Dor"},
+    },
+    ("GET", "/v1/anamneses/{anamnesis_id}"): None,
+    ("PUT", "/v1/anamneses/{anamnesis_id}"): {"answers": {"complaint": "Dor de cabeça"}},
+    ("POST", "/v1/anamneses/{anamnesis_id}/sign"): None,
+    ("GET", "/v1/patients/{patient_id}/notes"): None,
+    ("POST", "/v1/patients/{patient_id}/notes"): {"type": "evolution", "body": "Retorno."},
+    ("GET", "/v1/notes/{note_id}"): None,
+    ("POST", "/v1/notes/{note_id}/sign"): None,
+    ("POST", "/v1/notes/{note_id}/amendments"): {"body": "Adendo."},
+    ("GET", "/v1/patients/{patient_id}/timeline"): None,
 }
 
 
@@ -142,13 +177,20 @@ async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None
 
 
 async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
-    # Deletions last: a role deleted before its GET would make the owner's GET a 404.
-    for method, template in sorted(parametrised_v1_routes(api), key=lambda r: (r[0] == "DELETE", r)):
+    # Deletions last: a role deleted before its GET would make the owner's GET a 404. Signatures just
+    # before them: a signed record takes no more edits. Anonymisation after everything: an anonymised
+    # patient takes nothing more.
+    routes = parametrised_v1_routes(api)
+    anonymise = ("POST", "/v1/patients/{patient_id}/anonymise")
+    for method, template in sorted(
+        routes, key=lambda r: (r == anonymise, r[0] == "DELETE", r[1].endswith("/sign"), r)
+    ):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"
         path = _PARAM.sub(lambda m: world["ids"][m.group(1)], template)
-        body = CALLS[(method, template)]
+        given = CALLS[(method, template)]
+        body = given(world["ids"]) if callable(given) else given
 
         # The stranger first: a DELETE by the owner would make a later 404 prove nothing.
         as_stranger = await call(api, method, path, body, world["b_owner"])

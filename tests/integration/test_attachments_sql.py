@@ -88,24 +88,24 @@ async def test_attachments_round_trip_and_stay_in_their_tenant(
     assert first.sha256 == second.sha256
     assert len([p for p in blobs.root.rglob("*") if p.is_file()]) == 2
 
-    got = (await GetAttachment(sql_uow)(owner, first.id)).unwrap()
+    got = (await GetAttachment(sql_uow, clock)(owner, first.id)).unwrap()
     assert (got.filename, got.size, got.taken_at, got.media_type) == (
         "us.pdf",
         len(data),
         taken,
         first.media_type,
     )
-    listed = (await ListAttachments(sql_uow)(owner, patient, PageRequest(limit=2))).unwrap()
+    listed = (await ListAttachments(sql_uow, clock)(owner, patient, PageRequest(limit=2))).unwrap()
     assert [a.id for a in listed.items] == [photo.id, max(first.id, second.id)]
-    download = (await DownloadAttachment(sql_uow, blobs)(owner, first.id)).unwrap()
+    download = (await DownloadAttachment(sql_uow, blobs, clock)(owner, first.id)).unwrap()
     assert b"".join([chunk async for chunk in download.content]) == data
 
     for read in (
-        GetAttachment(sql_uow)(stranger, first.id),
-        DownloadAttachment(sql_uow, blobs)(stranger, first.id),
+        GetAttachment(sql_uow, clock)(stranger, first.id),
+        DownloadAttachment(sql_uow, blobs, clock)(stranger, first.id),
     ):
         assert await read == Failure(NotFound("attachment", str(first.id)))
-    assert isinstance(await ListAttachments(sql_uow)(stranger, patient, PageRequest()), Failure)
+    assert isinstance(await ListAttachments(sql_uow, clock)(stranger, patient, PageRequest()), Failure)
     async with sql_uow(Scope(tenant_id=stranger.tenant_id), read_only=True) as tx:
         assert await tx.attachments.get(first.id) is None
         assert await tx.attachments.references(first.sha256) == 0

@@ -11,6 +11,7 @@ import pytest
 from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import RequestContext
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.attachments.content import MediaType
@@ -35,10 +36,12 @@ from clinic_core.attachments.use_cases import (
     UploadError,
 )
 from clinic_core.audit.model import AuditAction, AuditQuery
-from clinic_core.patients.model import PatientId
+from clinic_core.patients.model import AccessAction, PatientId
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound
-from clinic_core.shared.ids import ApiKeyId, TenantId, UserId, new_uuid
+from clinic_core.shared.ids import ApiKeyId, TenantId, UnitId, UserId, new_uuid
+from clinic_core.shared.values import Slug
+from clinic_core.tenancy.model import Plan, Tenant, TenantStatus
 from clinic_core.tenancy.permissions import Permission, Role
 from clinic_core.testing import InMemoryUnitOfWorkFactory
 from clinic_core.testing.blobs import InMemoryBlobStore
@@ -60,9 +63,9 @@ class World:
         self.blobs = InMemoryBlobStore()
         self.clock = FixedClock(T0)
         self.upload = UploadAttachment(self.uow, self.blobs, self.clock, max_bytes=MAX)
-        self.list = ListAttachments(self.uow)
-        self.get = GetAttachment(self.uow)
-        self.download = DownloadAttachment(self.uow, self.blobs)
+        self.list = ListAttachments(self.uow, self.clock)
+        self.get = GetAttachment(self.uow, self.clock)
+        self.download = DownloadAttachment(self.uow, self.blobs, self.clock)
         self.delete = DeleteAttachment(self.uow, self.clock)
 
     async def patient(self, tenant: TenantId) -> PatientId:
@@ -335,3 +338,81 @@ async def test_an_api_key_uploads_as_itself(world: World, tenant: TenantId) -> N
     lab = replace(actor(tenant, Role.ADMIN), api_key_id=key)
     exam = (await world.send(lab, patient)).unwrap()
     assert (exam.uploaded_by, exam.uploaded_by_api_key) == (None, key)
+
+
+# --- the access log and per-unit visibility ---------------------------------------------------------------
+
+
+async def _access_actions(world: World, tenant: TenantId, patient: PatientId) -> list[AccessAction]:
+    async with world.uow(Scope(tenant_id=tenant), read_only=True) as uow:
+        page = await uow.patient_access.page(patient, PageRequest(limit=50))
+    return sorted(entry.action for entry in page.items)
+
+
+async def test_every_read_of_an_attachment_is_in_the_patients_access_log(
+    world: World, tenant: TenantId
+) -> None:
+    patient = await world.patient(tenant)
+    doctor = actor(tenant)
+    attachment = (await world.send(doctor, patient)).unwrap()
+    assert await _access_actions(world, tenant, patient) == []  # an upload is not a read
+
+    context = RequestContext(ip="203.0.113.7", user_agent="pytest", request_id="req-1")
+    assert isinstance(await world.list(doctor, patient, PageRequest(), context), Success)
+    assert isinstance(await world.get(doctor, attachment.id, context), Success)
+    download = (await world.download(doctor, attachment.id, context)).unwrap()
+    await download.content.aclose()
+
+    assert await _access_actions(world, tenant, patient) == sorted(
+        [AccessAction.ATTACHMENTS, AccessAction.ATTACHMENTS, AccessAction.ATTACHMENT_CONTENT]
+    )
+    async with world.uow(Scope(tenant_id=tenant), read_only=True) as uow:
+        entries = (await uow.patient_access.page(patient, PageRequest(limit=50))).items
+    assert {(e.actor_user_id, e.ip, e.user_agent, e.request_id) for e in entries} == {
+        (doctor.user_id, "203.0.113.7", "pytest", "req-1")
+    }
+
+
+async def test_a_refused_read_leaves_no_access_log_row(world: World, tenant: TenantId) -> None:
+    patient = await world.patient(tenant)
+    attachment = (await world.send(actor(tenant), patient)).unwrap()
+    front_desk = actor(tenant, Role.RECEPTIONIST)
+    assert isinstance(await world.get(front_desk, attachment.id), Failure)  # an exam result: clinical
+    stranger = actor(TenantId(new_uuid()))
+    assert isinstance(await world.list(stranger, patient, PageRequest()), Failure)
+    assert await _access_actions(world, tenant, patient) == []
+
+
+async def test_a_clinic_that_keeps_patients_per_unit_hides_other_units_attachments(
+    world: World, tenant: TenantId
+) -> None:
+    north, centre = UnitId(new_uuid()), UnitId(new_uuid())
+    clinic = Tenant(
+        id=tenant,
+        slug=Slug("clinica-norte"),
+        name="Clínica Norte",
+        plan=Plan.CLINIC,
+        status=TenantStatus.ACTIVE,
+        created_at=T0,
+        patients_shared_across_units=False,
+    )
+    async with world.uow(Scope(tenant_id=tenant)) as uow:
+        await uow.tenants.add(clinic)
+        await uow.commit()
+    patient = a_person(tenant, unit_id=centre)
+    async with world.uow(Scope(tenant_id=tenant)) as uow:
+        await uow.patients.add(patient)
+        await uow.commit()
+    attachment = (await world.send(actor(tenant), patient.id)).unwrap()
+
+    northern_doctor = replace(actor(tenant), unit_ids=frozenset({north}))
+    assert await world.get(northern_doctor, attachment.id) == Failure(
+        NotFound("attachment", str(attachment.id))
+    )
+    assert await world.list(northern_doctor, patient.id, PageRequest()) == Failure(
+        NotFound("patient", str(patient.id))
+    )
+    refused = await world.send(northern_doctor, patient.id)
+    assert refused == Failure(NotFound("patient", str(patient.id)))
+    central_doctor = replace(actor(tenant), unit_ids=frozenset({centre}))
+    assert isinstance(await world.get(central_doctor, attachment.id), Success)

@@ -25,7 +25,9 @@ from clinic_api.middlewares import (
 )
 from clinic_api.openapi import configure_openapi
 from clinic_api.patient_services import PatientServices
+from clinic_api.privacy_services import PrivacyServices
 from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
+from clinic_api.record_services import ClinicalRecordServices
 from clinic_api.routing import configure_routes
 from clinic_api.services import AppServices
 from clinic_core.access.api_keys import CreateApiKey, GetApiKey, ListApiKeys, RevokeApiKey
@@ -69,6 +71,8 @@ def configure_services(
     container.add_instance(metrics, HttpMetrics)
     container.add_instance(throttle, Throttle)
     container.add_instance(services.patients, PatientServices)
+    container.add_instance(services.records, ClinicalRecordServices)
+    container.add_instance(services.privacy, PrivacyServices)
     # Registered under the use case's own class, whatever subclass the composition root passed in.
     use_cases: list[tuple[type[Any], object]] = [
         (SignUp, services.sign_up),

@@ -28,6 +28,9 @@ from clinic_infra.db import migrate as migrations
 from clinic_infra.db.engine import create_engine, is_postgres
 from clinic_infra.db.roles import assume_role_on_connect, create_login_role
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
+from clinic_infra.fhir.reader import (
+    FhirFiles as FhirFiles,
+)  # re-exported: clinic-admin import-fhir reads with it
 from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_security_bypassed
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis

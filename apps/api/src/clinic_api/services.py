@@ -12,6 +12,8 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from clinic_api.patient_services import PatientServices
+from clinic_api.privacy_services import PrivacyServices
+from clinic_api.record_services import ClinicalRecordServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -180,6 +182,8 @@ class AppServices:
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
+    records: ClinicalRecordServices
+    """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     upload_attachment: UploadAttachment
     list_attachments: ListAttachments
     get_attachment: GetAttachment
@@ -187,6 +191,7 @@ class AppServices:
     delete_attachment: DeleteAttachment
     get_privacy_settings: GetPrivacySettings
     update_privacy_settings: UpdatePrivacySettings
+    privacy: PrivacyServices
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -278,13 +283,15 @@ class AppServices:
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
+            records=ClinicalRecordServices.build(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
-            list_attachments=ListAttachments(uow),
-            get_attachment=GetAttachment(uow),
-            download_attachment=DownloadAttachment(uow, blobs),
+            list_attachments=ListAttachments(uow, clock),
+            get_attachment=GetAttachment(uow, clock),
+            download_attachment=DownloadAttachment(uow, blobs, clock),
             delete_attachment=DeleteAttachment(uow, clock),
             get_privacy_settings=GetPrivacySettings(uow),
             update_privacy_settings=UpdatePrivacySettings(uow, clock),
+            privacy=PrivacyServices.from_ports(uow, clock, blobs),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

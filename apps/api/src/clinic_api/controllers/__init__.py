@@ -2,9 +2,11 @@
 
 from clinic_api.controllers import (
     account_recovery,
+    anamnesis_templates,
     api_keys,
     attachments,
     audit,
+    clinical_records,
     devices,
     email_change,
     health,
@@ -14,6 +16,7 @@ from clinic_api.controllers import (
     metrics,
     mfa,
     patients,
+    privacy,
     privacy_settings,
     roles,
     security_policy,
@@ -25,9 +28,11 @@ from clinic_api.controllers import (
 
 __all__ = [
     "account_recovery",
+    "anamnesis_templates",
     "api_keys",
     "attachments",
     "audit",
+    "clinical_records",
     "devices",
     "email_change",
     "health",
@@ -37,6 +42,7 @@ __all__ = [
     "metrics",
     "mfa",
     "patients",
+    "privacy",
     "privacy_settings",
     "roles",
     "security_policy",

@@ -16,6 +16,19 @@ from typing import Protocol, Self
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
 from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
+from clinic_core.catalog.ports import (
+    CategoryRepository,
+    EquipmentRepository,
+    ProcedureRepository,
+    ProfessionalRepository,
+    RoomRepository,
+)
+from clinic_core.clinical.ports import (
+    AnamnesisResponseRepository,
+    AnamnesisTemplateRepository,
+    ClinicalNoteRepository,
+    PatientTimeline,
+)
 from clinic_core.identity.ports import (
     AccountTokenRepository,
     MfaChallengeRepository,
@@ -26,6 +39,8 @@ from clinic_core.identity.ports import (
     SignInFailureRepository,
     UserRepository,
 )
+from clinic_core.interop.ports import IdentifierHolders
+from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.shared.events import DomainEvent
@@ -129,6 +144,16 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def external_practitioners(self) -> ExternalPractitionerRepository:
+        """The scope's tenant's practitioners imported from other systems."""
+        ...
+
+    @property
+    def identifier_holders(self) -> IdentifierHolders:
+        """Which of the scope's tenant's patients holds an identifier (imports match records by them)."""
+        ...
+
+    @property
     def patients(self) -> PatientRepository:
         """The scope's tenant's patients (people and animals) and their weights."""
         ...
@@ -154,6 +179,23 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def anamnesis_templates(self) -> AnamnesisTemplateRepository:
+        """The scope's tenant's anamnesis templates and their published versions."""
+        ...
+
+    @property
+    def anamnesis_responses(self) -> AnamnesisResponseRepository: ...
+
+    @property
+    def clinical_notes(self) -> ClinicalNoteRepository: ...
+
+    @property
+    def timeline(self) -> PatientTimeline:
+        """The scope's tenant's patient timelines: every use case that records something about a patient
+        adds its entry here, in its own transaction (see ``clinic_core.clinical.timeline``)."""
+        ...
+
+    @property
     def consents(self) -> ConsentRepository:
         """The scope's tenant's consent decisions (append-only)."""
         ...
@@ -161,6 +203,31 @@ class UnitOfWork(Protocol):
     @property
     def privacy_settings(self) -> PrivacySettingsRepository:
         """The scope's tenant's privacy settings (retention)."""
+        ...
+
+    @property
+    def categories(self) -> CategoryRepository:
+        """The scope's tenant's procedure categories."""
+        ...
+
+    @property
+    def procedures(self) -> ProcedureRepository:
+        """The scope's tenant's procedures, with who performs each."""
+        ...
+
+    @property
+    def professionals(self) -> ProfessionalRepository:
+        """The scope's tenant's professionals, with their procedures and units."""
+        ...
+
+    @property
+    def rooms(self) -> RoomRepository:
+        """The rooms of the scope's tenant's units."""
+        ...
+
+    @property
+    def equipment(self) -> EquipmentRepository:
+        """The equipment of the scope's tenant's units."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -51,14 +51,22 @@ from clinic_core.attachments.model import (
 )
 from clinic_core.attachments.ports import BlobKey, BlobNotFound, BlobReader, BlobStore, BlobTooLarge
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
-from clinic_core.patients.model import PatientId
+from clinic_core.clinical.timeline import TimelineEntry, TimelineEntryId, TimelineKind
+from clinic_core.patients.model import AccessAction, PatientId, PatientIsAnonymised
+from clinic_core.patients.use_cases import log_access, visible_patient
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound, collect_invalid
 from clinic_core.shared.ids import new_uuid
 from clinic_core.tenancy.permissions import Permission
 
 UploadError = (
-    Forbidden | NotFound | InvalidInput | AttachmentTooLarge | UnsupportedMediaType | MediaTypeMismatch
+    Forbidden
+    | NotFound
+    | InvalidInput
+    | AttachmentTooLarge
+    | UnsupportedMediaType
+    | MediaTypeMismatch
+    | PatientIsAnonymised
 )
 
 
@@ -67,8 +75,20 @@ def _scope(actor: Actor) -> Scope:
 
 
 async def _patient_visible(uow: UnitOfWork, actor: Actor, patient_id: PatientId) -> bool:
-    """Whether the patient is the actor's tenant's (another tenant's id reads as absent)."""
-    return await uow.patients.get(patient_id) is not None
+    """Whether the actor sees the patient: the actor's tenant's (another tenant's id reads as absent), and
+    of a unit the actor works in when the clinic keeps patients per unit."""
+    return await visible_patient(uow, actor, patient_id) is not None
+
+
+async def _receiving(
+    uow: UnitOfWork, actor: Actor, patient_id: PatientId
+) -> NotFound | PatientIsAnonymised | None:
+    """Why the patient cannot receive an attachment from ``actor``: not visible to them, or anonymised
+    (nothing more is recorded about them). None when it can."""
+    patient = await visible_patient(uow, actor, patient_id)
+    if patient is None:
+        return NotFound("patient", str(patient_id))
+    return PatientIsAnonymised() if patient.anonymised else None
 
 
 def _not_found(attachment_id: UUID) -> NotFound:
@@ -89,6 +109,21 @@ class UploadAttachmentCommand:
     taken_at: datetime | None = None
     appointment_id: UUID | None = None
     context: RequestContext = NO_CONTEXT
+
+
+def _timeline_entry(attachment: Attachment) -> TimelineEntry:
+    """The attachment on the patient's timeline: when it was taken (else uploaded), under its category;
+    never its file name or description, which may say more than a list should."""
+    return TimelineEntry(
+        tenant_id=attachment.tenant_id,
+        id=TimelineEntryId(new_uuid()),
+        patient_id=PatientId(attachment.patient_id),
+        occurred_at=attachment.taken_at or attachment.uploaded_at,
+        kind=TimelineKind.ATTACHMENT,
+        ref_id=attachment.id,
+        summary=attachment.category.value,
+        actor_id=attachment.uploaded_by,
+    )
 
 
 class UploadAttachment:
@@ -118,8 +153,9 @@ class UploadAttachment:
         if isinstance(allowed, Failure):
             return allowed
         async with self._uow(_scope(actor), read_only=True) as uow:
-            if not await _patient_visible(uow, actor, cmd.patient_id):
-                return Failure(NotFound("patient", str(cmd.patient_id)))
+            refused = await _receiving(uow, actor, cmd.patient_id)
+            if refused is not None:
+                return Failure(refused)
 
         head, content = await peek(cmd.content)
         if not head:
@@ -166,10 +202,13 @@ class UploadAttachment:
             )
         )
         async with self._uow(_scope(actor)) as uow:
-            # Again, in the transaction that writes: the patient may have gone while the bytes streamed.
-            if not await _patient_visible(uow, actor, cmd.patient_id):
-                return Failure(NotFound("patient", str(cmd.patient_id)))
+            # Again, in the transaction that writes: the patient may have gone (or been anonymised) while
+            # the bytes streamed.
+            refused = await _receiving(uow, actor, cmd.patient_id)
+            if refused is not None:
+                return Failure(refused)
             await uow.attachments.add(attachment)
+            await uow.timeline.record(_timeline_entry(attachment))
             await uow.audit.add(
                 AuditEvent.record(
                     AuditAction.ATTACHMENT_UPLOADED,
@@ -187,8 +226,8 @@ class UploadAttachment:
 
 
 class ListAttachments:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self,
@@ -207,6 +246,7 @@ class ListAttachments:
             found = await uow.attachments.list_for_patient(
                 patient_id, page, readable_categories(actor.permissions)
             )
+            await log_access(uow, actor, context, [patient_id], AccessAction.ATTACHMENTS, self._clock.now())
             await uow.commit()
         return Success(found)
 
@@ -228,8 +268,8 @@ async def _readable(
 
 
 class GetAttachment:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self, actor: Actor, attachment_id: AttachmentId, context: RequestContext = NO_CONTEXT
@@ -241,6 +281,14 @@ class GetAttachment:
             found = await _readable(uow, actor, attachment_id)
             if isinstance(found, Failure):
                 return found
+            await log_access(
+                uow,
+                actor,
+                context,
+                [PatientId(found.unwrap().patient_id)],
+                AccessAction.ATTACHMENTS,
+                self._clock.now(),
+            )
             await uow.commit()
         return found
 
@@ -253,8 +301,8 @@ class Download:
 
 
 class DownloadAttachment:
-    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore) -> None:
-        self._uow, self._blobs = uow, blobs
+    def __init__(self, uow: UnitOfWorkFactory, blobs: BlobStore, clock: Clock) -> None:
+        self._uow, self._blobs, self._clock = uow, blobs, clock
 
     async def __call__(
         self, actor: Actor, attachment_id: AttachmentId, context: RequestContext = NO_CONTEXT
@@ -269,6 +317,14 @@ class DownloadAttachment:
             if isinstance(found, Failure):
                 return found
             attachment = found.unwrap()
+            await log_access(
+                uow,
+                actor,
+                context,
+                [PatientId(attachment.patient_id)],
+                AccessAction.ATTACHMENT_CONTENT,
+                self._clock.now(),
+            )
             await uow.commit()
         try:
             content = await self._blobs.open(BlobKey(attachment.tenant_id, attachment.sha256))
@@ -317,6 +373,7 @@ class DeleteAttachment:
                 reason=reason.unwrap(),
             )
             await uow.attachments.save(attachment)
+            await uow.timeline.remove(TimelineKind.ATTACHMENT, attachment.id)
             await uow.audit.add(
                 AuditEvent.record(
                     AuditAction.ATTACHMENT_DELETED,

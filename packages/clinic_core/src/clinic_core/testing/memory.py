@@ -36,6 +36,7 @@ from clinic_core.identity.ports import (
     UserRepository,
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
+from clinic_core.interop.practitioners import ExternalPractitioner
 from clinic_core.patients.model import GuardianLink, Patient, PatientAccess, PatientWeight
 from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.ids import (
@@ -55,7 +56,23 @@ from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 from clinic_core.testing.attachments import InMemoryAttachments
+from clinic_core.testing.catalog import (
+    CatalogTables,
+    InMemoryCategories,
+    InMemoryEquipment,
+    InMemoryProcedures,
+    InMemoryProfessionals,
+    InMemoryRooms,
+)
+from clinic_core.testing.clinical import (
+    ClinicalTables,
+    InMemoryAnamnesisResponses,
+    InMemoryAnamnesisTemplates,
+    InMemoryClinicalNotes,
+    InMemoryTimeline,
+)
 from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
+from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 
 E = TypeVar("E")
@@ -95,12 +112,15 @@ class _Tables:
     roles: dict[UUID, CustomRole] = field(default_factory=dict)
     api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     api_key_prefixes: dict[str, TenantId] = field(default_factory=dict)
+    external_practitioners: dict[UUID, ExternalPractitioner] = field(default_factory=dict)
     patients: dict[UUID, Patient] = field(default_factory=dict)
     patient_weights: dict[UUID, PatientWeight] = field(default_factory=dict)
     guardian_links: list[GuardianLink] = field(default_factory=list)
     patient_access_log: list[PatientAccess] = field(default_factory=list)
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    clinical: ClinicalTables = field(default_factory=ClinicalTables)
+    catalog: CatalogTables = field(default_factory=CatalogTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
 
@@ -664,6 +684,14 @@ class InMemoryUnitOfWork:
         return self._api_keys
 
     @property
+    def external_practitioners(self) -> InMemoryExternalPractitioners:
+        return InMemoryExternalPractitioners(self._tables.external_practitioners, self._tenant())
+
+    @property
+    def identifier_holders(self) -> InMemoryIdentifierHolders:
+        return InMemoryIdentifierHolders(self._tables.patients, self._tenant())
+
+    @property
     def consents(self) -> InMemoryConsents:
         self._tenant()
         return self._consents
@@ -692,6 +720,42 @@ class InMemoryUnitOfWork:
         return InMemoryAttachments(
             self._tables.attachments, self._tables.patients, self._seen, self._tenant()
         )
+
+    @property
+    def anamnesis_templates(self) -> InMemoryAnamnesisTemplates:
+        return InMemoryAnamnesisTemplates(self._tables.clinical, self._tenant())
+
+    @property
+    def anamnesis_responses(self) -> InMemoryAnamnesisResponses:
+        return InMemoryAnamnesisResponses(self._tables.clinical, self._tenant())
+
+    @property
+    def clinical_notes(self) -> InMemoryClinicalNotes:
+        return InMemoryClinicalNotes(self._tables.clinical, self._tenant())
+
+    @property
+    def timeline(self) -> InMemoryTimeline:
+        return InMemoryTimeline(self._tables.clinical, self._tenant())
+
+    @property
+    def categories(self) -> InMemoryCategories:
+        return InMemoryCategories(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def procedures(self) -> InMemoryProcedures:
+        return InMemoryProcedures(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def professionals(self) -> InMemoryProfessionals:
+        return InMemoryProfessionals(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def rooms(self) -> InMemoryRooms:
+        return InMemoryRooms(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def equipment(self) -> InMemoryEquipment:
+        return InMemoryEquipment(self._tables.catalog, self._seen, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

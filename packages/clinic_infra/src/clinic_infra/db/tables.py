@@ -352,6 +352,8 @@ TENANT_TABLES = (
     "roles",
     "membership_roles",
     "api_keys",
+    # interop (clinic_infra.db.interop_tables)
+    "external_practitioners",
     # patients (clinic_infra.db.patient_tables)
     "patients",
     "patient_identifiers",
@@ -359,16 +361,33 @@ TENANT_TABLES = (
     "patient_search_terms",
     "guardian_links",
     "patient_access_log",
+    # the clinical record (clinic_infra.db.clinical_tables)
+    "anamnesis_templates",
+    "anamnesis_template_versions",
+    "anamnesis_responses",
+    "clinical_notes",
+    "patient_timeline",
     # attachments (clinic_infra.db.attachment_tables)
     "attachments",
     # privacy (clinic_infra.db.privacy_tables)
     "patient_consents",
     "tenant_privacy_settings",
+    # the catalog (clinic_infra.db.catalog_tables)
+    "categories",
+    "procedures",
+    "professionals",
+    "professional_procedures",
+    "professional_units",
+    "rooms",
+    "equipment",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
 # The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
 from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
+from clinic_infra.db import catalog_tables as catalog_tables  # noqa: E402
+from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
+from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
 from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402

@@ -29,7 +29,21 @@ from clinic_core.application.unit_of_work import (
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
+from clinic_infra.db.catalog_repositories import (
+    SqlCategoryRepository,
+    SqlEquipmentRepository,
+    SqlProcedureRepository,
+    SqlProfessionalRepository,
+    SqlRoomRepository,
+)
+from clinic_infra.db.clinical_repositories import (
+    SqlAnamnesisResponseRepository,
+    SqlAnamnesisTemplateRepository,
+    SqlClinicalNoteRepository,
+    SqlPatientTimeline,
+)
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
+from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository, SqlIdentifierHolders
 from clinic_infra.db.patient_repositories import (
     SqlGuardianRepository,
     SqlPatientAccessLog,
@@ -145,8 +159,19 @@ class SqlUnitOfWork:
         self._patient_access = SqlPatientAccessLog(self._db)
         self._attachments = SqlAttachmentRepository(self._db)
         self.api_key_directory = SqlApiKeyDirectory(self._db)
+        self._anamnesis_templates = SqlAnamnesisTemplateRepository(self._db)
+        self._anamnesis_responses = SqlAnamnesisResponseRepository(self._db)
+        self._clinical_notes = SqlClinicalNoteRepository(self._db)
+        self._timeline = SqlPatientTimeline(self._db)
+        self._external_practitioners = SqlExternalPractitionerRepository(self._db)
+        self._identifier_holders = SqlIdentifierHolders(self._db)
         self._consents = SqlConsentRepository(self._db)
         self._privacy_settings = SqlPrivacySettingsRepository(self._db)
+        self._categories = SqlCategoryRepository(self._db)
+        self._procedures = SqlProcedureRepository(self._db)
+        self._professionals = SqlProfessionalRepository(self._db)
+        self._rooms = SqlRoomRepository(self._db)
+        self._equipment = SqlEquipmentRepository(self._db)
         return self
 
     async def __aexit__(
@@ -239,6 +264,16 @@ class SqlUnitOfWork:
         return self._api_keys
 
     @property
+    def external_practitioners(self) -> SqlExternalPractitionerRepository:
+        self._tenant_repo()
+        return self._external_practitioners
+
+    @property
+    def identifier_holders(self) -> SqlIdentifierHolders:
+        self._tenant_repo()
+        return self._identifier_holders
+
+    @property
     def consents(self) -> SqlConsentRepository:
         self._tenant_repo()
         return self._consents
@@ -267,6 +302,51 @@ class SqlUnitOfWork:
     def attachments(self) -> SqlAttachmentRepository:
         self._tenant_repo()
         return self._attachments
+
+    @property
+    def anamnesis_templates(self) -> SqlAnamnesisTemplateRepository:
+        self._tenant_repo()
+        return self._anamnesis_templates
+
+    @property
+    def anamnesis_responses(self) -> SqlAnamnesisResponseRepository:
+        self._tenant_repo()
+        return self._anamnesis_responses
+
+    @property
+    def clinical_notes(self) -> SqlClinicalNoteRepository:
+        self._tenant_repo()
+        return self._clinical_notes
+
+    @property
+    def timeline(self) -> SqlPatientTimeline:
+        self._tenant_repo()
+        return self._timeline
+
+    @property
+    def categories(self) -> SqlCategoryRepository:
+        self._tenant_repo()
+        return self._categories
+
+    @property
+    def procedures(self) -> SqlProcedureRepository:
+        self._tenant_repo()
+        return self._procedures
+
+    @property
+    def professionals(self) -> SqlProfessionalRepository:
+        self._tenant_repo()
+        return self._professionals
+
+    @property
+    def rooms(self) -> SqlRoomRepository:
+        self._tenant_repo()
+        return self._rooms
+
+    @property
+    def equipment(self) -> SqlEquipmentRepository:
+        self._tenant_repo()
+        return self._equipment
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

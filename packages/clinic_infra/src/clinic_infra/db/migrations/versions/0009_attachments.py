@@ -1,7 +1,7 @@
 """attachments: files of a patient's record (their bytes are in the BlobStore)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-06
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 from clinic_infra.db.migrations.rls import guard_tenant_table, unguard_tenant_table
 
 revision: str = "0009"
-down_revision: str | None = "0007"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

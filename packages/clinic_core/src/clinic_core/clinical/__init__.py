@@ -1,0 +1,1 @@
+"""The clinical record: anamnesis questionnaires and responses, clinical notes, the patient timeline."""
