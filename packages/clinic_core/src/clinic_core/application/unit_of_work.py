@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
+from clinic_core.application.idempotency import IdempotencyKeys
 from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
 from clinic_core.clinical.ports import (
@@ -36,6 +37,7 @@ from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
+from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -196,6 +198,22 @@ class UnitOfWork(Protocol):
     @property
     def privacy_settings(self) -> PrivacySettingsRepository:
         """The scope's tenant's privacy settings (retention)."""
+        ...
+
+    @property
+    def appointments(self) -> AppointmentRepository:
+        """The scope's tenant's appointments, with their items and history."""
+        ...
+
+    @property
+    def appointment_locks(self) -> AppointmentLocks:
+        """The locks that serialise bookings of one professional, room or patient (see
+        ``clinic_core.scheduling.booking_ports``)."""
+        ...
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        """The scope's tenant's ``Idempotency-Key`` records."""
         ...
 
     async def __aenter__(self) -> Self: ...

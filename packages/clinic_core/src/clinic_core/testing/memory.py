@@ -66,6 +66,12 @@ from clinic_core.testing.clinical import (
 from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
 from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
+from clinic_core.testing.scheduling import (
+    InMemoryAppointmentLocks,
+    InMemoryAppointments,
+    InMemoryIdempotencyKeys,
+    SchedulingTables,
+)
 
 E = TypeVar("E")
 
@@ -114,6 +120,7 @@ class _Tables:
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
+    scheduling: SchedulingTables = field(default_factory=SchedulingTables)
 
     def check_unique(self) -> None:
         _unique("uq_users_email", (u.email.value for u in self.users.values()))
@@ -727,6 +734,19 @@ class InMemoryUnitOfWork:
     @property
     def timeline(self) -> InMemoryTimeline:
         return InMemoryTimeline(self._tables.clinical, self._tenant())
+
+    @property
+    def appointments(self) -> InMemoryAppointments:
+        return InMemoryAppointments(self._tables.scheduling, self._seen, self._tenant())
+
+    @property
+    def appointment_locks(self) -> InMemoryAppointmentLocks:
+        self._tenant()
+        return InMemoryAppointmentLocks(self._tables.scheduling.lock_calls)
+
+    @property
+    def idempotency_keys(self) -> InMemoryIdempotencyKeys:
+        return InMemoryIdempotencyKeys(self._tables.scheduling, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

@@ -1,0 +1,1 @@
+"""Scheduling: working time, availability, appointments and the waitlist."""
