@@ -372,11 +372,19 @@ TENANT_TABLES = (
     # privacy (clinic_infra.db.privacy_tables)
     "patient_consents",
     "tenant_privacy_settings",
+    # booking (clinic_infra.db.appointment_tables)
+    "appointments",
+    "appointment_items",
+    "appointment_history",
+    "idempotency_keys",
+    "waitlist_entries",
+    "waitlist_offers",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
 # The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import appointment_tables as appointment_tables  # noqa: E402
 from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
 from clinic_infra.db import interop_tables as interop_tables  # noqa: E402

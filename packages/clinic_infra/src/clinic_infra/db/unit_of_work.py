@@ -28,6 +28,11 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.appointment_repositories import (
+    SqlAppointmentLocks,
+    SqlAppointmentRepository,
+    SqlIdempotencyKeys,
+)
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.clinical_repositories import (
     SqlAnamnesisResponseRepository,
@@ -160,6 +165,9 @@ class SqlUnitOfWork:
         self._identifier_holders = SqlIdentifierHolders(self._db)
         self._consents = SqlConsentRepository(self._db)
         self._privacy_settings = SqlPrivacySettingsRepository(self._db)
+        self._appointments = SqlAppointmentRepository(self._db)
+        self._appointment_locks = SqlAppointmentLocks(self._db, postgres=self._postgres)
+        self._idempotency_keys = SqlIdempotencyKeys(self._db)
         return self
 
     async def __aexit__(
@@ -310,6 +318,21 @@ class SqlUnitOfWork:
     def timeline(self) -> SqlPatientTimeline:
         self._tenant_repo()
         return self._timeline
+
+    @property
+    def appointments(self) -> SqlAppointmentRepository:
+        self._tenant_repo()
+        return self._appointments
+
+    @property
+    def appointment_locks(self) -> SqlAppointmentLocks:
+        self._tenant_repo()
+        return self._appointment_locks
+
+    @property
+    def idempotency_keys(self) -> SqlIdempotencyKeys:
+        self._tenant_repo()
+        return self._idempotency_keys
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
