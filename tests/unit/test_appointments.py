@@ -66,13 +66,13 @@ def booked(*items: AppointmentItem, start: datetime = T0) -> Appointment:
     )
 
 
-def test_items_run_one_after_the_other_with_the_inner_buffers_added_up() -> None:
+def test_items_run_back_to_back_and_the_outer_buffers_widen_the_block() -> None:
     a = booked(item(30, before=5, after=10), item(45, before=15, after=20))
     assert a.start == T0
-    assert a.end == T0 + timedelta(minutes=30 + 10 + 15 + 45)
+    assert a.end == T0 + timedelta(minutes=30 + 45)
     assert a.block_start == T0 - timedelta(minutes=5)
     assert a.block_end == a.end + timedelta(minutes=20)
-    assert a.duration_minutes == 100
+    assert a.duration_minutes == 75
 
 
 def test_the_total_is_the_sum_of_the_item_snapshots() -> None:

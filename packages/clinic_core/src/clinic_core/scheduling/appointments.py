@@ -5,11 +5,11 @@ Plain Python, no persistence concerns. The rules it keeps:
 - **Items are snapshots.** Each item copies its procedure's name, duration, buffers and price when it is
   booked: changing the catalog later never changes an appointment already made, nor its total.
 - **Time.** ``start`` is when the first procedure begins, ``end`` when the last one ends; the procedures run
-  one after the other, each item's buffers (cleaning a room, preparing the next) between them.
+  back to back (their durations add up), as the availability engine lays them out (``BlockShape``).
   The *block* is the time the appointment holds the professional, the room and the patient:
-  ``[start - buffer_before, end + buffer_after)``, the first item's buffer before and the last item's
-  buffer after. No two active blocks overlap for one professional, one room or one patient: the booking
-  use case and the database enforce it, not this module.
+  ``[start - buffer_before, end + buffer_after)``, the first item's buffer before (preparing) and the last
+  item's buffer after (cleaning up). No two active blocks overlap for one professional, one room or one
+  patient: the booking use case and the database enforce it, not this module.
 - **Lifecycle.** ``pending -> confirmed -> checked_in -> in_progress -> completed``; ``cancelled`` (from
   pending, confirmed or checked-in) and ``no_show`` (from pending or confirmed, once the start has come).
   A check-in is accepted from pending too (a patient who walks in without having confirmed). Every other
@@ -28,7 +28,6 @@ Plain Python, no persistence concerns. The rules it keeps:
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -176,16 +175,15 @@ class Layout:
 
 
 def layout(start: datetime, items: tuple[AppointmentItem, ...] | list[AppointmentItem]) -> Layout:
-    """The procedures one after the other from ``start``, with the buffers between two of them added up
-    (the first's after, the next one's before); the outer buffers widen the block."""
+    """The procedures back to back from ``start``; the first one's buffer before and the last one's buffer
+    after widen the block (the availability engine's ``BlockShape``, so a slot it offers books)."""
     if not items:
         raise ValueError("layout: an appointment has at least one item")
     total = sum(item.duration_minutes for item in items)
-    inner = sum(a.buffer_after_minutes + b.buffer_before_minutes for a, b in itertools.pairwise(items))
     start = start.astimezone(UTC)
     return Layout(
         start=start,
-        end=start + timedelta(minutes=total + inner),
+        end=start + timedelta(minutes=total),
         buffer_before=timedelta(minutes=items[0].buffer_before_minutes),
         buffer_after=timedelta(minutes=items[-1].buffer_after_minutes),
     )
