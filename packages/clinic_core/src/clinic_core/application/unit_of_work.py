@@ -17,6 +17,13 @@ from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepo
 from clinic_core.application.idempotency import IdempotencyKeys
 from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
+from clinic_core.catalog.ports import (
+    CategoryRepository,
+    EquipmentRepository,
+    ProcedureRepository,
+    ProfessionalRepository,
+    RoomRepository,
+)
 from clinic_core.clinical.ports import (
     AnamnesisResponseRepository,
     AnamnesisTemplateRepository,
@@ -214,6 +221,31 @@ class UnitOfWork(Protocol):
     @property
     def idempotency_keys(self) -> IdempotencyKeys:
         """The scope's tenant's ``Idempotency-Key`` records."""
+        ...
+
+    @property
+    def categories(self) -> CategoryRepository:
+        """The scope's tenant's procedure categories."""
+        ...
+
+    @property
+    def procedures(self) -> ProcedureRepository:
+        """The scope's tenant's procedures, with who performs each."""
+        ...
+
+    @property
+    def professionals(self) -> ProfessionalRepository:
+        """The scope's tenant's professionals, with their procedures and units."""
+        ...
+
+    @property
+    def rooms(self) -> RoomRepository:
+        """The rooms of the scope's tenant's units."""
+        ...
+
+    @property
+    def equipment(self) -> EquipmentRepository:
+        """The equipment of the scope's tenant's units."""
         ...
 
     async def __aenter__(self) -> Self: ...

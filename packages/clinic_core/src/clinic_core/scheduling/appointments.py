@@ -31,22 +31,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, ClassVar, NewType
-from uuid import UUID
+from typing import Any, ClassVar
 
 from returns.result import Failure, Result, Success
 
+# Re-exported: an appointment refers to the catalog's things and is the clinical record's AppointmentId.
+from clinic_core.catalog.model import ProcedureId as ProcedureId
+from clinic_core.catalog.model import ProfessionalId as ProfessionalId
+from clinic_core.catalog.model import RoomId as RoomId
+from clinic_core.clinical.model import AppointmentId as AppointmentId
 from clinic_core.patients.model import PatientId
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import ApiKeyId, TenantId, UnitId, UserId
 from clinic_core.shared.values import Money
-
-AppointmentId = NewType("AppointmentId", UUID)
-# The catalog's ids, as an appointment refers to them (the catalog owns the things themselves).
-ProcedureId = NewType("ProcedureId", UUID)
-ProfessionalId = NewType("ProfessionalId", UUID)
-RoomId = NewType("RoomId", UUID)
 
 MAX_ITEMS = 10
 MAX_REASON = 500

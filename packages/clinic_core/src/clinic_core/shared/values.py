@@ -383,6 +383,18 @@ class Money:
         except ValueError:
             return Failure(InvalidInput.of(f"{field}.amount", "out_of_range", "the amount is too large"))
 
+    @property
+    def minor_units(self) -> int:
+        """The amount in the currency's minor unit (cents for BRL): how it is stored, as an integer."""
+        return int(self.amount.scaleb(_MINOR_UNITS[self.currency]))
+
+    @classmethod
+    def from_minor_units(cls, minor: int, currency: str = "BRL") -> Money:
+        """The amount ``minor`` minor units (cents for BRL) make: ``from_minor_units(1990)`` is BRL 19.90."""
+        if currency not in _MINOR_UNITS:
+            raise ValueError(f"Money: unsupported currency {currency!r}")
+        return cls(Decimal(minor).scaleb(-_MINOR_UNITS[currency]), currency)
+
     @classmethod
     def zero(cls, currency: str = "BRL") -> Money:
         return cls(Decimal(0), currency)

@@ -6,6 +6,7 @@ to others before ``commit``, unique constraints raise ``UniqueViolation``, and c
 """
 
 from clinic_core.shared.clock import FixedClock
+from clinic_core.testing.catalog import a_category, a_procedure, a_professional, a_room
 from clinic_core.testing.fakes import FakeAccessTokenIssuer, FakePasswordHasher, FakeSecretBox
 from clinic_core.testing.memory import InMemoryStore, InMemoryUnitOfWork, InMemoryUnitOfWorkFactory
 from clinic_core.testing.patients import a_person, an_animal
@@ -19,7 +20,11 @@ __all__ = [
     "InMemoryStore",
     "InMemoryUnitOfWork",
     "InMemoryUnitOfWorkFactory",
+    "a_category",
     "a_person",
+    "a_procedure",
+    "a_professional",
+    "a_room",
     "an_animal",
     "tokens_only",
 ]

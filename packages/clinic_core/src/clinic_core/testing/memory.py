@@ -56,6 +56,14 @@ from clinic_core.tenancy.model import Invitation, Membership, Tenant, Unit
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.ports import TenantRepository, UserMembershipDirectory
 from clinic_core.testing.attachments import InMemoryAttachments
+from clinic_core.testing.catalog import (
+    CatalogTables,
+    InMemoryCategories,
+    InMemoryEquipment,
+    InMemoryProcedures,
+    InMemoryProfessionals,
+    InMemoryRooms,
+)
 from clinic_core.testing.clinical import (
     ClinicalTables,
     InMemoryAnamnesisResponses,
@@ -118,6 +126,7 @@ class _Tables:
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
+    catalog: CatalogTables = field(default_factory=CatalogTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
     scheduling: SchedulingTables = field(default_factory=SchedulingTables)
@@ -747,6 +756,26 @@ class InMemoryUnitOfWork:
     @property
     def idempotency_keys(self) -> InMemoryIdempotencyKeys:
         return InMemoryIdempotencyKeys(self._tables.scheduling, self._tenant())
+
+    @property
+    def categories(self) -> InMemoryCategories:
+        return InMemoryCategories(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def procedures(self) -> InMemoryProcedures:
+        return InMemoryProcedures(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def professionals(self) -> InMemoryProfessionals:
+        return InMemoryProfessionals(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def rooms(self) -> InMemoryRooms:
+        return InMemoryRooms(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def equipment(self) -> InMemoryEquipment:
+        return InMemoryEquipment(self._tables.catalog, self._seen, self._tenant())
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

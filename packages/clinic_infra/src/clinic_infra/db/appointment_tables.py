@@ -109,6 +109,12 @@ appointment_items = Table(
         ondelete="CASCADE",
         name="fk_appointment_items_appointment",
     ),
+    ForeignKeyConstraint(
+        ["tenant_id", "procedure_id"],
+        ["procedures.tenant_id", "procedures.id"],
+        ondelete="RESTRICT",
+        name="fk_appointment_items_procedure",
+    ),
     CheckConstraint("duration_minutes > 0", name="positive_duration"),
     CheckConstraint("price_cents >= 0", name="price_not_negative"),
 )

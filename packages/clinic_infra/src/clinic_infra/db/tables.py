@@ -379,6 +379,14 @@ TENANT_TABLES = (
     "idempotency_keys",
     "waitlist_entries",
     "waitlist_offers",
+    # the catalog (clinic_infra.db.catalog_tables)
+    "categories",
+    "procedures",
+    "professionals",
+    "professional_procedures",
+    "professional_units",
+    "rooms",
+    "equipment",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
@@ -386,6 +394,7 @@ TENANT_TABLES = (
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
 from clinic_infra.db import appointment_tables as appointment_tables  # noqa: E402
 from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
+from clinic_infra.db import catalog_tables as catalog_tables  # noqa: E402
 from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
 from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402

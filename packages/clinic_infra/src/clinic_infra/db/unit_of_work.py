@@ -34,6 +34,13 @@ from clinic_infra.db.appointment_repositories import (
     SqlIdempotencyKeys,
 )
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
+from clinic_infra.db.catalog_repositories import (
+    SqlCategoryRepository,
+    SqlEquipmentRepository,
+    SqlProcedureRepository,
+    SqlProfessionalRepository,
+    SqlRoomRepository,
+)
 from clinic_infra.db.clinical_repositories import (
     SqlAnamnesisResponseRepository,
     SqlAnamnesisTemplateRepository,
@@ -168,6 +175,11 @@ class SqlUnitOfWork:
         self._appointments = SqlAppointmentRepository(self._db)
         self._appointment_locks = SqlAppointmentLocks(self._db, postgres=self._postgres)
         self._idempotency_keys = SqlIdempotencyKeys(self._db)
+        self._categories = SqlCategoryRepository(self._db)
+        self._procedures = SqlProcedureRepository(self._db)
+        self._professionals = SqlProfessionalRepository(self._db)
+        self._rooms = SqlRoomRepository(self._db)
+        self._equipment = SqlEquipmentRepository(self._db)
         return self
 
     async def __aexit__(
@@ -333,6 +345,31 @@ class SqlUnitOfWork:
     def idempotency_keys(self) -> SqlIdempotencyKeys:
         self._tenant_repo()
         return self._idempotency_keys
+
+    @property
+    def categories(self) -> SqlCategoryRepository:
+        self._tenant_repo()
+        return self._categories
+
+    @property
+    def procedures(self) -> SqlProcedureRepository:
+        self._tenant_repo()
+        return self._procedures
+
+    @property
+    def professionals(self) -> SqlProfessionalRepository:
+        self._tenant_repo()
+        return self._professionals
+
+    @property
+    def rooms(self) -> SqlRoomRepository:
+        self._tenant_repo()
+        return self._rooms
+
+    @property
+    def equipment(self) -> SqlEquipmentRepository:
+        self._tenant_repo()
+        return self._equipment
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
