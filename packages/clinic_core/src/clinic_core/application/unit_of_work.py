@@ -45,6 +45,7 @@ from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
+from clinic_core.scheduling.waitlist_model import WaitlistRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -216,6 +217,11 @@ class UnitOfWork(Protocol):
     def appointment_locks(self) -> AppointmentLocks:
         """The locks that serialise bookings of one professional, room or patient (see
         ``clinic_core.scheduling.booking_ports``)."""
+        ...
+
+    @property
+    def waitlist(self) -> WaitlistRepository:
+        """The scope's tenant's waitlist entries and the offers of freed time made to them."""
         ...
 
     @property

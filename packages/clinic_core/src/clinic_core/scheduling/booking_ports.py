@@ -13,6 +13,7 @@ Booking is race-free by two layers, both behind these ports so that the core sta
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -98,8 +99,9 @@ class AppointmentRepository(Protocol):
 
 class AppointmentLocks(Protocol):
     async def acquire(
-        self, professional_id: ProfessionalId, room_id: RoomId | None, patient_id: PatientId
+        self, professional_id: ProfessionalId, room_ids: Sequence[RoomId], patient_id: PatientId
     ) -> None:
-        """Hold, until the transaction ends, the booking locks of this professional, room and patient, taken
-        in that order (one fixed order, so that two bookings never wait on each other in a cycle)."""
+        """Hold, until the transaction ends, the booking locks of this professional, these rooms (in id
+        order) and this patient, taken in that order: one fixed order, so that two bookings never wait on
+        each other in a cycle."""
         ...

@@ -78,6 +78,7 @@ from clinic_core.testing.scheduling import (
     InMemoryAppointmentLocks,
     InMemoryAppointments,
     InMemoryIdempotencyKeys,
+    InMemoryWaitlist,
     SchedulingTables,
 )
 
@@ -752,6 +753,10 @@ class InMemoryUnitOfWork:
     def appointment_locks(self) -> InMemoryAppointmentLocks:
         self._tenant()
         return InMemoryAppointmentLocks(self._tables.scheduling.lock_calls)
+
+    @property
+    def waitlist(self) -> InMemoryWaitlist:
+        return InMemoryWaitlist(self._tables.scheduling, self._seen, self._tenant())
 
     @property
     def idempotency_keys(self) -> InMemoryIdempotencyKeys:

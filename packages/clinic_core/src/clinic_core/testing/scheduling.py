@@ -5,6 +5,7 @@ another's for the same professional, room or patient refused as the exclusion co
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
@@ -19,14 +20,17 @@ from clinic_core.scheduling.appointments import (
     RoomId,
 )
 from clinic_core.scheduling.booking_ports import AppointmentQuery, BlockTaken
-from clinic_core.shared.ids import TenantId
+from clinic_core.scheduling.waitlist_model import OfferId, WaitlistEntry, WaitlistEntryId, WaitlistOffer
+from clinic_core.shared.ids import TenantId, UnitId
 
 
 @dataclass
 class SchedulingTables:
     appointments: dict[UUID, Appointment] = field(default_factory=dict)
     idempotency: dict[tuple[TenantId, str], IdempotencyRecord] = field(default_factory=dict)
-    lock_calls: list[tuple[ProfessionalId, RoomId | None, PatientId]] = field(default_factory=list)
+    waitlist_entries: dict[UUID, WaitlistEntry] = field(default_factory=dict)
+    waitlist_offers: dict[UUID, WaitlistOffer] = field(default_factory=dict)
+    lock_calls: list[tuple[ProfessionalId, tuple[RoomId, ...], PatientId]] = field(default_factory=list)
 
 
 def _clash(a: Appointment, b: Appointment) -> str | None:
@@ -154,13 +158,13 @@ class InMemoryAppointmentLocks:
     """The in-memory store lets one unit of work run at a time: every lock is held already. The calls
     are kept so that tests can check the order."""
 
-    def __init__(self, calls: list[tuple[ProfessionalId, RoomId | None, PatientId]]) -> None:
+    def __init__(self, calls: list[tuple[ProfessionalId, tuple[RoomId, ...], PatientId]]) -> None:
         self.calls = calls
 
     async def acquire(
-        self, professional_id: ProfessionalId, room_id: RoomId | None, patient_id: PatientId
+        self, professional_id: ProfessionalId, room_ids: Sequence[RoomId], patient_id: PatientId
     ) -> None:
-        self.calls.append((professional_id, room_id, patient_id))
+        self.calls.append((professional_id, tuple(sorted(room_ids)), patient_id))
 
 
 class InMemoryIdempotencyKeys:
@@ -190,3 +194,66 @@ class InMemoryIdempotencyKeys:
         for k in expired:
             del self._t.idempotency[k]
         return len(expired)
+
+
+class InMemoryWaitlist:
+    def __init__(self, tables: SchedulingTables, seen: list[object], tenant: TenantId) -> None:
+        self._t, self._seen, self._tenant = tables, seen, tenant
+
+    def _check(self, row: WaitlistEntry | WaitlistOffer) -> None:
+        if row.tenant_id != self._tenant:
+            raise NoTenantInScope("the row belongs to another tenant than the unit of work's")
+
+    async def add_entry(self, entry: WaitlistEntry) -> None:
+        self._check(entry)
+        if entry.id in self._t.waitlist_entries:
+            raise UniqueViolation("pk_waitlist_entries")
+        self._t.waitlist_entries[entry.id] = copy.deepcopy(entry)
+
+    async def get_entry(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        found = self._t.waitlist_entries.get(entry_id)
+        return copy.deepcopy(found) if found is not None and found.tenant_id == self._tenant else None
+
+    async def save_entry(self, entry: WaitlistEntry) -> None:
+        self._check(entry)
+        if entry.id in self._t.waitlist_entries:
+            self._t.waitlist_entries[entry.id] = copy.deepcopy(entry)
+
+    async def open_entries(
+        self, unit_id: UnitId | None = None, patient_ids: frozenset[PatientId] | None = None
+    ) -> list[WaitlistEntry]:
+        found = [
+            e
+            for e in self._t.waitlist_entries.values()
+            if e.tenant_id == self._tenant
+            and e.is_open
+            and (unit_id is None or e.unit_id == unit_id)
+            and (patient_ids is None or e.patient_id in patient_ids)
+        ]
+        return [copy.deepcopy(e) for e in sorted(found, key=lambda e: (e.created_at, e.id))]
+
+    async def add_offer(self, offer: WaitlistOffer) -> None:
+        self._check(offer)
+        stored = copy.deepcopy(offer)
+        stored.events = []
+        self._t.waitlist_offers[offer.id] = stored
+        self._seen.append(offer)
+
+    async def get_offer(self, offer_id: OfferId) -> WaitlistOffer | None:
+        found = self._t.waitlist_offers.get(offer_id)
+        return copy.deepcopy(found) if found is not None and found.tenant_id == self._tenant else None
+
+    async def save_offer(self, offer: WaitlistOffer) -> None:
+        self._check(offer)
+        stored = copy.deepcopy(offer)
+        stored.events = []
+        self._t.waitlist_offers[offer.id] = stored
+        self._seen.append(offer)
+
+    async def offers_of(self, entry_ids: frozenset[WaitlistEntryId]) -> list[WaitlistOffer]:
+        found = [
+            o
+            for o in self._t.waitlist_offers.values()
+            if o.tenant_id == self._tenant and o.entry_id in entry_ids
+        ]
+        return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.created_at, o.id), reverse=True)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -31,6 +31,14 @@ from clinic_core.scheduling.appointments import (
     Transition,
 )
 from clinic_core.scheduling.booking_ports import AppointmentQuery, BlockTaken, TransientConflict
+from clinic_core.scheduling.waitlist_model import (
+    EntryStatus,
+    OfferId,
+    OfferStatus,
+    WaitlistEntry,
+    WaitlistEntryId,
+    WaitlistOffer,
+)
 from clinic_core.shared.ids import ApiKeyId, TenantId, UnitId, UserId
 from clinic_core.shared.values import Money
 from clinic_infra.db.appointment_tables import (
@@ -38,6 +46,8 @@ from clinic_infra.db.appointment_tables import (
     appointment_items,
     appointments,
     idempotency_keys,
+    waitlist_entries,
+    waitlist_offers,
 )
 
 if TYPE_CHECKING:
@@ -368,15 +378,14 @@ class SqlAppointmentLocks:
         self._db, self._postgres = db, postgres
 
     async def acquire(
-        self, professional_id: ProfessionalId, room_id: RoomId | None, patient_id: PatientId
+        self, professional_id: ProfessionalId, room_ids: Sequence[RoomId], patient_id: PatientId
     ) -> None:
         tenant = self._db.tenant_id()
         if not self._postgres:
             await self._db.execute(select(text("1")))
             return
         keys = [lock_key(tenant, "professional", professional_id)]
-        if room_id is not None:
-            keys.append(lock_key(tenant, "room", room_id))
+        keys.extend(lock_key(tenant, "room", room_id) for room_id in sorted(set(room_ids)))
         keys.append(lock_key(tenant, "patient", patient_id))
         try:
             for key in keys:  # one statement each: the order is the point
@@ -439,3 +448,142 @@ class SqlIdempotencyKeys:
             delete(_K).where(_K.c.tenant_id == self._db.tenant_id(), _K.c.expires_at <= now)
         )
         return int(result.rowcount)
+
+
+_W, _O = waitlist_entries, waitlist_offers
+
+
+def _waitlist_entry(row: Row) -> WaitlistEntry:
+    return WaitlistEntry(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=WaitlistEntryId(row["id"]),
+        patient_id=PatientId(row["patient_id"]),
+        procedure_id=ProcedureId(row["procedure_id"]),
+        professional_id=ProfessionalId(row["professional_id"]) if row["professional_id"] else None,
+        unit_id=UnitId(row["unit_id"]),
+        earliest=row["earliest"],
+        latest=row["latest"],
+        status=EntryStatus(row["status"]),
+        created_by=_by(row["created_by_user_id"], row["created_by_api_key_id"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _offer(row: Row) -> WaitlistOffer:
+    return WaitlistOffer(
+        tenant_id=TenantId(row["tenant_id"]),
+        id=OfferId(row["id"]),
+        entry_id=WaitlistEntryId(row["entry_id"]),
+        freed_by=AppointmentId(row["freed_by"]),
+        professional_id=ProfessionalId(row["professional_id"]),
+        unit_id=UnitId(row["unit_id"]),
+        room_id=RoomId(row["room_id"]) if row["room_id"] else None,
+        start=row["start_at"],
+        end=row["end_at"],
+        status=OfferStatus(row["status"]),
+        expires_at=row["expires_at"],
+        created_at=row["created_at"],
+        answered_at=row["answered_at"],
+        appointment_id=AppointmentId(row["appointment_id"]) if row["appointment_id"] else None,
+    )
+
+
+def _offer_changes(offer: WaitlistOffer) -> dict[str, Any]:
+    return {
+        "status": offer.status.value,
+        "answered_at": offer.answered_at,
+        "appointment_id": offer.appointment_id,
+    }
+
+
+class SqlWaitlistRepository:
+    def __init__(self, db: SqlSession) -> None:
+        self._db = db
+
+    async def _rows(self, statement: Select[Any]) -> list[Row]:
+        return list((await self._db.execute(statement)).mappings())
+
+    async def add_entry(self, entry: WaitlistEntry) -> None:
+        await self._db.execute(
+            insert(_W).values(
+                tenant_id=self._db.tenant_id(),
+                id=entry.id,
+                patient_id=entry.patient_id,
+                procedure_id=entry.procedure_id,
+                professional_id=entry.professional_id,
+                unit_id=entry.unit_id,
+                earliest=entry.earliest,
+                latest=entry.latest,
+                status=entry.status.value,
+                created_by_user_id=entry.created_by.user_id,
+                created_by_api_key_id=entry.created_by.api_key_id,
+                created_at=entry.created_at,
+                updated_at=entry.updated_at,
+            )
+        )
+
+    async def get_entry(self, entry_id: WaitlistEntryId) -> WaitlistEntry | None:
+        rows = await self._rows(select(_W).where(_W.c.tenant_id == self._db.tenant_id(), _W.c.id == entry_id))
+        return _waitlist_entry(rows[0]) if rows else None
+
+    async def save_entry(self, entry: WaitlistEntry) -> None:
+        await self._db.execute(
+            update(_W)
+            .where(_W.c.tenant_id == self._db.tenant_id(), _W.c.id == entry.id)
+            .values(status=entry.status.value, updated_at=entry.updated_at)
+        )
+
+    async def open_entries(
+        self, unit_id: UnitId | None = None, patient_ids: frozenset[PatientId] | None = None
+    ) -> list[WaitlistEntry]:
+        statement = select(_W).where(
+            _W.c.tenant_id == self._db.tenant_id(),
+            _W.c.status.in_([EntryStatus.WAITING.value, EntryStatus.OFFERED.value]),
+        )
+        if unit_id is not None:
+            statement = statement.where(_W.c.unit_id == unit_id)
+        if patient_ids is not None:
+            statement = statement.where(_W.c.patient_id.in_(sorted(patient_ids)))
+        return [_waitlist_entry(r) for r in await self._rows(statement.order_by(_W.c.created_at, _W.c.id))]
+
+    async def add_offer(self, offer: WaitlistOffer) -> None:
+        await self._db.execute(
+            insert(_O).values(
+                tenant_id=self._db.tenant_id(),
+                id=offer.id,
+                entry_id=offer.entry_id,
+                freed_by=offer.freed_by,
+                professional_id=offer.professional_id,
+                unit_id=offer.unit_id,
+                room_id=offer.room_id,
+                start_at=offer.start,
+                end_at=offer.end,
+                expires_at=offer.expires_at,
+                created_at=offer.created_at,
+                **_offer_changes(offer),
+            )
+        )
+        self._db.saw(offer)
+
+    async def get_offer(self, offer_id: OfferId) -> WaitlistOffer | None:
+        rows = await self._rows(select(_O).where(_O.c.tenant_id == self._db.tenant_id(), _O.c.id == offer_id))
+        return _offer(rows[0]) if rows else None
+
+    async def save_offer(self, offer: WaitlistOffer) -> None:
+        await self._db.execute(
+            update(_O)
+            .where(_O.c.tenant_id == self._db.tenant_id(), _O.c.id == offer.id)
+            .values(_offer_changes(offer))
+        )
+        self._db.saw(offer)
+
+    async def offers_of(self, entry_ids: frozenset[WaitlistEntryId]) -> list[WaitlistOffer]:
+        if not entry_ids:
+            return []
+        rows = await self._rows(
+            select(_O)
+            .where(_O.c.tenant_id == self._db.tenant_id(), _O.c.entry_id.in_(sorted(entry_ids)))
+            .order_by(_O.c.created_at.desc(), _O.c.id.desc())
+        )
+        return [_offer(r) for r in rows]

@@ -32,6 +32,7 @@ from clinic_infra.db.appointment_repositories import (
     SqlAppointmentLocks,
     SqlAppointmentRepository,
     SqlIdempotencyKeys,
+    SqlWaitlistRepository,
 )
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.catalog_repositories import (
@@ -175,6 +176,7 @@ class SqlUnitOfWork:
         self._appointments = SqlAppointmentRepository(self._db)
         self._appointment_locks = SqlAppointmentLocks(self._db, postgres=self._postgres)
         self._idempotency_keys = SqlIdempotencyKeys(self._db)
+        self._waitlist = SqlWaitlistRepository(self._db)
         self._categories = SqlCategoryRepository(self._db)
         self._procedures = SqlProcedureRepository(self._db)
         self._professionals = SqlProfessionalRepository(self._db)
@@ -340,6 +342,11 @@ class SqlUnitOfWork:
     def appointment_locks(self) -> SqlAppointmentLocks:
         self._tenant_repo()
         return self._appointment_locks
+
+    @property
+    def waitlist(self) -> SqlWaitlistRepository:
+        self._tenant_repo()
+        return self._waitlist
 
     @property
     def idempotency_keys(self) -> SqlIdempotencyKeys:
