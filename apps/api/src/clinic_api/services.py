@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_api.appointment_services import AppointmentServices
 from clinic_api.patient_services import PatientServices
 from clinic_api.record_services import ClinicalRecordServices
 from clinic_core.access.api_keys import (
@@ -181,6 +182,7 @@ class AppServices:
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
+    appointments: AppointmentServices
     records: ClinicalRecordServices
     """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     upload_attachment: UploadAttachment
@@ -281,6 +283,7 @@ class AppServices:
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
+            appointments=AppointmentServices.from_ports(uow, clock),
             records=ClinicalRecordServices.build(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow, clock),

@@ -466,6 +466,8 @@ class AccessAction(StrEnum):
     CLINICAL_NOTE = "clinical_note"
     CLINICAL_NOTES = "clinical_notes"
     TIMELINE = "timeline"
+    APPOINTMENTS = "appointments"
+    """The patient's appointments."""
 
 
 AccessId = NewType("AccessId", UUID)

@@ -500,7 +500,14 @@ class Action(StrEnum):
     NO_SHOW = "no_show"
 
 
-_CLIENT_ACTIONS = frozenset({Action.CONFIRM})
+_CLIENT_ACTIONS = frozenset({Action.CONFIRM, Action.CHECK_IN})
+"""What a client may do to their own appointment: confirm it, and check in (a kiosk, or the portal)."""
+_NEEDS = {
+    Action.START: Permission.CLINICAL_WRITE,
+    Action.COMPLETE: Permission.CLINICAL_WRITE,
+    Action.NO_SHOW: Permission.PATIENTS_WRITE,
+}
+"""Starting and completing are the clinical staff's acts; marking a no-show, the front desk's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -522,16 +529,17 @@ class ChangeAppointmentStatus:
 
     async def __call__(self, cmd: ChangeStatusCommand) -> Result[Appointment, ChangeFailure]:
         actor = cmd.actor
-        allowed = actor.authorize(Permission.APPOINTMENTS_WRITE)
-        if isinstance(allowed, Failure):
-            return allowed
+        for needed in (Permission.APPOINTMENTS_WRITE, _NEEDS.get(cmd.action, Permission.APPOINTMENTS_WRITE)):
+            allowed = actor.authorize(needed)
+            if isinstance(allowed, Failure):
+                return allowed
         now = self._clock.now()
         async with self._uow(scope_of(actor)) as uow:
             appointment = await visible_appointment(uow, actor, cmd.appointment_id)
             if appointment is None:
                 return Failure(NotFound("appointment", str(cmd.appointment_id)))
             if is_client(actor) and cmd.action not in _CLIENT_ACTIONS:
-                return Failure(Forbidden(permission=Permission.APPOINTMENTS_WRITE.value))
+                return Failure(Forbidden(permission=_NEEDS.get(cmd.action, Permission.APPOINTMENTS_WRITE).value))
             who = by_of(actor)
             moved: Result[None, InvalidTransition] | Result[None, InvalidTransition | TooEarly]
             match cmd.action:

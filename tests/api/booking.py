@@ -1,0 +1,67 @@
+"""Booking data for API tests that reach into the app's store: a procedure and a professional (the owner)
+of the world's clinic, and appointments made by its owner."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from clinic_core.application.unit_of_work import Scope
+from clinic_core.shared.ids import TenantId, UnitId, UserId
+from clinic_core.testing.catalog import a_procedure, a_professional
+from tests.api.conftest import Api, body_of
+
+FIRST_DAY = (datetime.now(UTC) + timedelta(days=10)).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
+async def catalog_of(api: Api, owner_token: str, unit_id: str, cache: dict[str, str]) -> dict[str, str]:
+    """A procedure and a professional (the owner, working in ``unit_id``), made on first use."""
+    if "procedure_id" not in cache:
+        me = await body_of(await api.get("/v1/me", owner_token))
+        tenant = TenantId(UUID(me["tenant"]["id"]))
+        procedure = a_procedure(tenant, "Consulta", minutes=30)
+        professional = a_professional(
+            tenant,
+            UserId(UUID(me["user"]["id"])),
+            procedure_ids=frozenset({procedure.id}),
+            unit_ids=frozenset({UnitId(UUID(unit_id))}),
+        )
+        async with api.memory(Scope(tenant_id=tenant)) as tx:
+            await tx.procedures.add(procedure)
+            await tx.professionals.add(professional)
+            await tx.commit()
+        cache.update(procedure_id=str(procedure.id), professional_id=str(professional.id))
+    return cache
+
+
+def booking_body(catalog: dict[str, str], unit_id: str, patient_id: str, start: datetime) -> dict[str, Any]:
+    return {
+        "patient_id": patient_id,
+        "professional_id": catalog["professional_id"],
+        "unit_id": unit_id,
+        "start": start.isoformat(),
+        "procedure_ids": [catalog["procedure_id"]],
+    }
+
+
+async def booked(
+    api: Api,
+    owner_token: str,
+    unit_id: str,
+    cache: dict[str, str],
+    patient_id: str,
+    start: datetime,
+    *steps: str,
+) -> str:
+    """An appointment booked by the owner, moved through ``steps`` (``confirm``, ``check-in``...)."""
+    catalog = await catalog_of(api, owner_token, unit_id, cache)
+    created = await api.post(
+        "/v1/appointments", booking_body(catalog, unit_id, patient_id, start), owner_token
+    )
+    assert created.status == 201, await created.text()
+    appointment_id = str((await body_of(created))["id"])
+    for step in steps:
+        moved = await api.post(f"/v1/appointments/{appointment_id}/{step}", {}, owner_token)
+        assert moved.status == 200, await moved.text()
+    return appointment_id
