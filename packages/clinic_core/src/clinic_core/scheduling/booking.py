@@ -539,7 +539,9 @@ class ChangeAppointmentStatus:
             if appointment is None:
                 return Failure(NotFound("appointment", str(cmd.appointment_id)))
             if is_client(actor) and cmd.action not in _CLIENT_ACTIONS:
-                return Failure(Forbidden(permission=_NEEDS.get(cmd.action, Permission.APPOINTMENTS_WRITE).value))
+                return Failure(
+                    Forbidden(permission=_NEEDS.get(cmd.action, Permission.APPOINTMENTS_WRITE).value)
+                )
             who = by_of(actor)
             moved: Result[None, InvalidTransition] | Result[None, InvalidTransition | TooEarly]
             match cmd.action:
