@@ -27,7 +27,7 @@ async def catalog_of(api: Api, owner_token: str, unit_id: str, cache: dict[str, 
             procedure_ids=frozenset({procedure.id}),
             unit_ids=frozenset({UnitId(UUID(unit_id))}),
         )
-        async with api.memory(Scope(tenant_id=tenant)) as tx:
+        async with api.uow(Scope(tenant_id=tenant)) as tx:
             await tx.procedures.add(procedure)
             await tx.professionals.add(professional)
             await tx.commit()
@@ -65,3 +65,67 @@ async def booked(
         moved = await api.post(f"/v1/appointments/{appointment_id}/{step}", {}, owner_token)
         assert moved.status == 200, await moved.text()
     return appointment_id
+
+
+async def booking_ids(api: Api, owner_token: str, unit_id: str, patient_id: str) -> dict[str, str]:
+    """Tenant A's booking ids for the route walker: an appointment in the state each lifecycle route
+    needs, two open waitlist offers and a waiting entry."""
+    cache: dict[str, str] = {}
+    catalog = await catalog_of(api, owner_token, unit_id, cache)
+    patients = [patient_id]
+    for n in range(3):
+        created = await api.post(
+            "/v1/patients", {"kind": "person", "name": f"Fila {chr(65 + n)}"}, owner_token
+        )
+        assert created.status == 201, await created.text()
+        patients.append(str((await body_of(created))["id"]))
+    hour = iter(range(1000))
+
+    async def at(*steps: str, start: datetime | None = None) -> str:
+        when = start or FIRST_DAY + timedelta(hours=2 * next(hour))
+        return await booked(api, owner_token, unit_id, cache, patient_id, when, *steps)
+
+    ids = {
+        "professional_id": catalog["professional_id"],
+        "appointment_id": await at(),
+        "appointment_to_confirm": await at(),
+        "appointment_to_check_in": await at(),
+        "appointment_to_start": await at("check-in"),
+        "appointment_to_complete": await at("check-in", "start"),
+        "appointment_to_cancel": await at(),
+        "appointment_to_reschedule": await at(),
+        "appointment_to_miss": await at(start=datetime.now(UTC) - timedelta(minutes=10)),
+    }
+    freed_at = FIRST_DAY + timedelta(days=20)
+    for waiting in patients[1:3]:
+        joined = await api.post(
+            "/v1/waitlist",
+            {
+                "patient_id": waiting,
+                "procedure_id": catalog["procedure_id"],
+                "unit_id": unit_id,
+                "earliest": (freed_at - timedelta(hours=1)).isoformat(),
+                "latest": (freed_at + timedelta(hours=1)).isoformat(),
+            },
+            owner_token,
+        )
+        assert joined.status == 201, await joined.text()
+    await booked(api, owner_token, unit_id, cache, patients[3], freed_at, "cancel")
+    listed = await body_of(await api.get("/v1/waitlist", owner_token))
+    offers = [o["id"] for e in listed["items"] for o in e["offers"]]
+    assert len(offers) == 2, listed
+    late = await api.post(
+        "/v1/waitlist",
+        {
+            "patient_id": patients[3],
+            "procedure_id": catalog["procedure_id"],
+            "unit_id": unit_id,
+            "earliest": FIRST_DAY.isoformat(),
+            "latest": (FIRST_DAY + timedelta(days=1)).isoformat(),
+        },
+        owner_token,
+    )
+    assert late.status == 201, await late.text()
+    ids.update(offer_id=offers[0], offer_to_accept=offers[0], offer_to_decline=offers[1])
+    ids["entry_id"] = (await body_of(late))["id"]
+    return ids

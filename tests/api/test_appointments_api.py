@@ -221,8 +221,8 @@ async def test_views_agenda_calendar_patient_and_dashboard(api: Api) -> None:
     assert dashboard["no_show_rate"] is None
     bad = await api.get("/v1/appointments", clinic.token, status="sleeping")
     assert bad.status == 422
-    no_date = await api.get(f"/v1/units/{clinic.unit_id}/calendar", clinic.token)
-    assert no_date.status == 422
+    bad_date = await api.get(f"/v1/units/{clinic.unit_id}/calendar", clinic.token, date="10/03/2026")
+    assert bad_date.status == 422
 
 
 async def test_another_clinics_ids_are_404(api: Api) -> None:

@@ -90,9 +90,9 @@ def _query_time(raw: str | None, name: str, errors: list[FieldError]) -> datetim
     return at
 
 
-def _query_date(param: QueryParam[str] | None, name: str = "date") -> date:
+def _query_date(param: QueryParam[str] | None, name: str = "date") -> date | None:
     if param is None or not param.value:
-        raise ProblemRaised(invalid_fields([FieldError(name, "required", "a date, such as 2026-03-10")]))
+        return None
     try:
         return date.fromisoformat(param.value)
     except ValueError:
@@ -385,7 +385,7 @@ class AppointmentViews(APIController):
         """A professional's appointments over 1 or 7 local days of their unit.
 
         @param professional_id: the professional's id.
-        @param date: the first day, `2026-03-10`, in the unit's time zone.
+        @param date: the first day, `2026-03-10`, in the unit's time zone (default: today there).
         @param days: 1 (default) or 7.
         @param unit_id: the unit whose days these are (default: the professional's first unit).
         """
@@ -412,7 +412,7 @@ class AppointmentViews(APIController):
         """A unit's appointments on one local day, every professional.
 
         @param unit_id: the unit's id.
-        @param date: the day, `2026-03-10`, in the unit's time zone.
+        @param date: the day, `2026-03-10`, in the unit's time zone (default: today there).
         """
         day = _query_date(date)
         agenda = unwrap_or_raise(await self._a.calendar(actor, UnitId(_id(unit_id, "unit")), day))

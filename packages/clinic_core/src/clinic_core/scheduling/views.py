@@ -146,16 +146,17 @@ class Agenda:
 
 
 class ProfessionalAgenda:
-    """A professional's appointments over 1 or 7 local days of their (first, or given) unit."""
+    """A professional's appointments over 1 or 7 local days of their (first, or given) unit, from today
+    there when no day is given."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
         self,
         actor: Actor,
         professional_id: ProfessionalId,
-        day: date,
+        day: date | None,
         days: int,
         unit_id: UnitId | None = None,
     ) -> Result[Agenda, Forbidden | NotFound | InvalidInput]:
@@ -177,7 +178,7 @@ class ProfessionalAgenda:
             if home is not None and (zone is None or not actor.sees_unit(home)):
                 return Failure(InvalidInput.of("unit_id", "unknown_unit", "no such unit in this clinic"))
             zone = zone or ZoneInfo("UTC")
-            start, end = local_window(day, days, zone)
+            start, end = local_window(day or self._clock.now().astimezone(zone).date(), days, zone)
             found = await uow.appointments.search(
                 AppointmentQuery(
                     professional_ids=frozenset({professional_id}),
@@ -191,13 +192,13 @@ class ProfessionalAgenda:
 
 
 class UnitCalendar:
-    """A unit's appointments on one local day, every professional."""
+    """A unit's appointments on one local day (today there when none is given), every professional."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
-        self, actor: Actor, unit_id: UnitId, day: date
+        self, actor: Actor, unit_id: UnitId, day: date | None
     ) -> Result[Agenda, Forbidden | NotFound]:
         allowed = actor.authorize(Permission.APPOINTMENTS_READ)
         if isinstance(allowed, Failure):
@@ -209,7 +210,7 @@ class UnitCalendar:
             zone = await _unit_zone(uow, unit_id) if actor.sees_unit(unit_id) else None
             if zone is None:
                 return Failure(NotFound("unit", str(unit_id)))
-            start, end = local_window(day, 1, zone)
+            start, end = local_window(day or self._clock.now().astimezone(zone).date(), 1, zone)
             found = await uow.appointments.search(
                 AppointmentQuery(
                     unit_ids=frozenset({unit_id}), starts_from=start, starts_before=end, limit=MAX_LIST
