@@ -8,6 +8,8 @@ from typing import Any
 from uuid import UUID
 
 from clinic_core.application.unit_of_work import Scope
+from clinic_core.scheduling.working_time import ClockSpan, Weekday, WeeklySchedule
+from clinic_core.scheduling.working_time_ports import WeeklyHours
 from clinic_core.shared.ids import TenantId, UnitId, UserId
 from clinic_core.testing.catalog import a_procedure, a_professional
 from tests.api.conftest import Api, body_of
@@ -27,9 +29,14 @@ async def catalog_of(api: Api, owner_token: str, unit_id: str, cache: dict[str, 
             procedure_ids=frozenset({procedure.id}),
             unit_ids=frozenset({UnitId(UUID(unit_id))}),
         )
+        # Around the clock, every day: clients book only within working time, and the tests pick any hour.
+        week = WeeklySchedule({day: (ClockSpan(0, 24 * 60),) for day in Weekday})
         async with api.uow(Scope(tenant_id=tenant)) as tx:
             await tx.procedures.add(procedure)
             await tx.professionals.add(professional)
+            await tx.working_time.save_week(
+                WeeklyHours(tenant, professional.id, UnitId(UUID(unit_id)), week, datetime.now(UTC))
+            )
             await tx.commit()
         cache.update(procedure_id=str(procedure.id), professional_id=str(professional.id))
     return cache

@@ -26,6 +26,7 @@ from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests import attachment_samples as samples
 from tests.api.attachments import add_patient, send_body, upload
 from tests.api.booking import FIRST_DAY, booked, booking_body, catalog_of
+from tests.api.catalog import new_category, new_procedure, new_professional, new_room, professional_member
 from tests.api.clinical import new_anamnesis, new_note, new_template
 from tests.api.conftest import GENEROUS_LIMITS, PASSWORD, Api, auth_header, body_of
 from tests.unit.clinical_world import short_form
@@ -376,9 +377,9 @@ async def _guardians(world: World, caller: Caller) -> tuple[str, dict[str, Any]]
     return f"/v1/patients/{dog['id']}/guardians", body
 
 
-def _my_patient(suffix: str = "") -> Call:
-    async def call(world: World, caller: Caller) -> tuple[str, None]:
-        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", None
+def _my_patient(suffix: str = "", body: dict[str, Any] | None = None) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, dict[str, Any] | None]:
+        return f"/v1/me/patients/{await world.my_patient(caller)}{suffix}", body
 
     return call
 
@@ -541,6 +542,60 @@ def _offer(answer: str) -> Call:
     return call
 
 
+_CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
+
+
+async def _anonymise(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    patient_id = (await world.new_patient())["id"]
+    return f"/v1/patients/{patient_id}/anonymise", {"reason": "pedido 2026-17", "confirm": patient_id}
+
+
+async def _new_category_body(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/categories", {"name": f"Categoria {next(world.serial)}", "colour": "#336699"}
+
+
+async def _category(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    category = await new_category(world.api, await world.owner())
+    return f"/v1/categories/{category['id']}", {"icon": "spa"}
+
+
+async def _procedure(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    procedure = await new_procedure(world.api, await world.owner())
+    return f"/v1/procedures/{procedure['id']}", {"buffer_after_minutes": 10}
+
+
+async def _new_professional(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/professionals", {"user_id": await professional_member(world.api, await world.owner())}
+
+
+async def _professional(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    professional = await new_professional(world.api, await world.owner())
+    return f"/v1/professionals/{professional['id']}", {"specialties": ["Estética"]}
+
+
+async def _assign(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    owner = await world.owner()
+    professional = await new_professional(world.api, owner)
+    procedure = await new_procedure(world.api, owner)
+    return f"/v1/professionals/{professional['id']}/procedures", {"procedure_ids": [procedure["id"]]}
+
+
+async def _reorder(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    owner = await world.owner()
+    category = await new_category(world.api, owner)
+    ids = [(await new_procedure(world.api, owner, category_id=category["id"]))["id"] for _ in range(2)]
+    return "/v1/procedures/reorder", {"category_id": category["id"], "procedure_ids": ids[::-1]}
+
+
+async def _unit_rooms(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/units/{world.unit_id}/rooms", {"name": f"Sala {next(world.serial)}", "type": "laser_room"}
+
+
+async def _room(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    room = await new_room(world.api, await world.owner(), world.unit_id)
+    return f"/v1/rooms/{room['id']}", {"name": f"Sala {next(world.serial)}"}
+
+
 # How to make a valid request to each route for a caller; a route missing here fails the matrix.
 CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/me"): fixed("/v1/me"),
@@ -594,9 +649,16 @@ CALLS: dict[tuple[str, str], Call] = {
     ("PUT", "/v1/patients/{patient_id}/guardians"): _guardians,
     ("GET", "/v1/patients/{patient_id}/dependants"): _patient_with("/dependants"),
     ("GET", "/v1/patients/{patient_id}/access-log"): _patient_with("/access-log"),
+    ("GET", "/v1/patients/{patient_id}/consents"): _patient_with("/consents"),
+    ("POST", "/v1/patients/{patient_id}/consents"): _patient_with("/consents", _CONSENT),
+    ("GET", "/v1/patients/{patient_id}/export"): _patient_with("/export"),
+    ("POST", "/v1/patients/{patient_id}/anonymise"): _anonymise,
     ("GET", "/v1/me/patients"): fixed("/v1/me/patients"),
     ("GET", "/v1/me/patients/{patient_id}"): _my_patient(),
     ("GET", "/v1/me/patients/{patient_id}/access-log"): _my_patient("/access-log"),
+    ("GET", "/v1/me/patients/{patient_id}/consents"): _my_patient("/consents"),
+    ("POST", "/v1/me/patients/{patient_id}/consents"): _my_patient("/consents", _CONSENT),
+    ("GET", "/v1/me/patients/{patient_id}/export"): _my_patient("/export"),
     ("GET", "/v1/tenant/patient-settings"): fixed("/v1/tenant/patient-settings"),
     ("PUT", "/v1/tenant/patient-settings"): fixed(
         "/v1/tenant/patient-settings", {"patients_shared_across_units": True}
@@ -648,6 +710,26 @@ CALLS: dict[tuple[str, str], Call] = {
     ("DELETE", "/v1/waitlist/{entry_id}"): _waitlist_entry,
     ("POST", "/v1/waitlist/offers/{offer_id}/accept"): _offer("accept"),
     ("POST", "/v1/waitlist/offers/{offer_id}/decline"): _offer("decline"),
+    ("GET", "/v1/categories"): fixed("/v1/categories?active=true"),
+    ("POST", "/v1/categories"): _new_category_body,
+    ("GET", "/v1/categories/{category_id}"): _category,
+    ("PATCH", "/v1/categories/{category_id}"): _category,
+    ("GET", "/v1/procedures"): fixed("/v1/procedures?active=true&limit=5"),
+    ("POST", "/v1/procedures"): fixed(
+        "/v1/procedures", {"name": "Drenagem", "duration_minutes": 50, "price": {"amount": "90"}}
+    ),
+    ("POST", "/v1/procedures/reorder"): _reorder,
+    ("GET", "/v1/procedures/{procedure_id}"): _procedure,
+    ("PATCH", "/v1/procedures/{procedure_id}"): _procedure,
+    ("GET", "/v1/professionals"): fixed("/v1/professionals?active=true"),
+    ("POST", "/v1/professionals"): _new_professional,
+    ("GET", "/v1/professionals/{professional_id}"): _professional,
+    ("PATCH", "/v1/professionals/{professional_id}"): _professional,
+    ("POST", "/v1/professionals/{professional_id}/procedures"): _assign,
+    ("GET", "/v1/units/{unit_id}/rooms"): _unit_rooms,
+    ("POST", "/v1/units/{unit_id}/rooms"): _unit_rooms,
+    ("GET", "/v1/rooms/{room_id}"): _room,
+    ("PATCH", "/v1/rooms/{room_id}"): _room,
 }
 MFA_CODE_ROUTES = {"/v1/auth/mfa/enrolment/confirm", "/v1/auth/mfa/recovery-codes"}
 

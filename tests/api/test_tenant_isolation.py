@@ -17,6 +17,7 @@ from blacksheep import Content
 from tests import attachment_samples as samples
 from tests.api.attachments import send_body, upload, verify_email
 from tests.api.booking import booking_ids
+from tests.api.catalog import catalog_ids
 from tests.api.clinical import clinical_ids
 from tests.api.conftest import Api, auth_header, body_of
 from tests.unit.clinical_world import short_form
@@ -55,6 +56,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     assert attachment.status == 201, await attachment.text()
     clinical = await clinical_ids(api, a_owner, a["tenant"]["id"], patient_id)
     booking = await booking_ids(api, a_owner, a["unit"]["id"], patient_id)
+    catalog = await catalog_ids(api, a_owner, a["unit"]["id"])
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -68,6 +70,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "attachment_id": (await body_of(attachment))["id"],
             **clinical,
             **booking,
+            **catalog,
         },
     }
 
@@ -83,6 +86,7 @@ def parametrised_v1_routes(api: Api) -> list[tuple[str, str]]:
 
 UPLOAD = {"category": "consent_form"}
 """The upload route's marker: the walker sends a PDF as the body with these query fields."""
+CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
 
 # How to call each parametrised route: its method and template, and the body it needs (None for none; a
 # function of tenant A's ids when the body names one of them).
@@ -109,6 +113,16 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("GET", "/v1/patients/{patient_id}/access-log"): None,
     ("GET", "/v1/me/patients/{patient_id}"): None,
     ("GET", "/v1/me/patients/{patient_id}/access-log"): None,
+    ("GET", "/v1/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/patients/{patient_id}/export"): None,
+    ("POST", "/v1/patients/{patient_id}/anonymise"): lambda ids: {
+        "reason": "pedido 17",
+        "confirm": ids["patient_id"],
+    },
+    ("GET", "/v1/me/patients/{patient_id}/consents"): None,
+    ("POST", "/v1/me/patients/{patient_id}/consents"): CONSENT,
+    ("GET", "/v1/me/patients/{patient_id}/export"): None,
     ("GET", "/v1/patients/{patient_id}/attachments"): None,
     ("POST", "/v1/patients/{patient_id}/attachments"): UPLOAD,
     ("GET", "/v1/attachments/{attachment_id}"): None,
@@ -147,6 +161,19 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("DELETE", "/v1/waitlist/{entry_id}"): None,
     ("POST", "/v1/waitlist/offers/{offer_id}/accept"): None,
     ("POST", "/v1/waitlist/offers/{offer_id}/decline"): None,
+    ("GET", "/v1/categories/{category_id}"): None,
+    ("PATCH", "/v1/categories/{category_id}"): {"colour": "#00AA88"},
+    ("GET", "/v1/procedures/{procedure_id}"): None,
+    ("PATCH", "/v1/procedures/{procedure_id}"): {"duration_minutes": 45},
+    ("GET", "/v1/professionals/{professional_id}"): None,
+    ("PATCH", "/v1/professionals/{professional_id}"): {"specialties": ["Dermatologia"]},
+    ("POST", "/v1/professionals/{professional_id}/procedures"): lambda ids: {
+        "procedure_ids": [ids["procedure_id"]]
+    },
+    ("GET", "/v1/units/{unit_id}/rooms"): None,
+    ("POST", "/v1/units/{unit_id}/rooms"): {"name": "Sala do Walker", "type": "laser_room"},
+    ("GET", "/v1/rooms/{room_id}"): None,
+    ("PATCH", "/v1/rooms/{room_id}"): {"active": False},
 }
 # Routes that change their resource's state take one of their own (each lifecycle move needs an
 # appointment in the state it leaves): the id in the path comes from this key of tenant A's ids.
@@ -197,9 +224,13 @@ async def test_the_walk_holds_on_postgresql_as_the_app_role(pg_api: Api) -> None
 
 async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None:
     # Deletions last: a role deleted before its GET would make the owner's GET a 404. Signatures just
-    # before them: a signed record takes no more edits.
+    # before them: a signed record takes no more edits. Anonymisation after everything: an anonymised
+    # patient takes nothing more.
     routes = parametrised_v1_routes(api)
-    for method, template in sorted(routes, key=lambda r: (r[0] == "DELETE", r[1].endswith("/sign"), r)):
+    anonymise = ("POST", "/v1/patients/{patient_id}/anonymise")
+    for method, template in sorted(
+        routes, key=lambda r: (r == anonymise, r[0] == "DELETE", r[1].endswith("/sign"), r)
+    ):
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"

@@ -26,6 +26,9 @@ from clinic_core.scheduling.booking import (
     SlotTaken,
 )
 from clinic_core.scheduling.views import AppointmentFilter, ListAppointments, UnitCalendar
+from clinic_core.scheduling.working_time import ClockSpan, Weekday, WeeklySchedule
+from clinic_core.scheduling.working_time_ports import WeeklyHours
+from clinic_core.scheduling.working_time_use_cases import AvailabilityRequest, GetAvailability
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound
 from clinic_core.shared.ids import TenantId, UnitId, UserId, new_uuid
@@ -124,6 +127,37 @@ async def a_world() -> World:
     return World(
         uow, FixedClock(NOW), tenant, unit, owner, procedure, laser, professional, other, rooms, patients
     )
+
+
+async def works_weekdays_8_to_18(w: World) -> None:
+    """The professional's weekly hours at the unit: Monday to Friday, 08:00 to 18:00 local time."""
+    week = WeeklySchedule({Weekday(d): (ClockSpan(8 * 60, 18 * 60),) for d in range(5)})
+    async with w.uow(Scope(tenant_id=w.tenant)) as tx:
+        await tx.working_time.save_week(WeeklyHours(w.tenant, w.professional.id, w.unit.id, week, NOW))
+        await tx.commit()
+
+
+async def test_availability_no_longer_offers_a_booked_time() -> None:
+    w = await a_world()
+    await works_weekdays_8_to_18(w)
+    available = GetAvailability(w.uow, w.clock)
+    request = AvailabilityRequest(
+        w.owner,
+        w.unit.id,
+        [w.procedure.id],
+        SLOT - timedelta(hours=1),
+        SLOT + timedelta(hours=2),
+        w.professional.id,
+    )
+    before = (await available(request)).unwrap().slots[w.professional.id]
+    assert SLOT in before
+    await w.book()(w.command(w.patients[0]))
+    after = (await available(request)).unwrap().slots[w.professional.id]
+    # Taken: every start whose block (30 min and 10 min of buffer after) meets 13:00 to 13:40.
+    assert [s for s in before if s not in after] == [
+        s for s in before if SLOT - timedelta(minutes=40) < s < SLOT + timedelta(minutes=40)
+    ]
+    assert SLOT not in after
 
 
 async def test_the_same_patient_cannot_be_with_two_professionals_at_once() -> None:
@@ -242,6 +276,11 @@ async def test_a_client_books_for_themself_and_dependants_only_with_notice() -> 
     client = Actor(
         user_id=client_user, tenant_id=w.tenant, roles=frozenset({Role.CLIENT}), unit_ids=frozenset()
     )
+    outside = await w.book()(w.command(me, client))
+    assert [e.code for e in outside.failure().errors] == ["outside_working_hours"]  # type: ignore[union-attr]
+    await works_weekdays_8_to_18(w)
+    evening = await w.book()(w.command(me, client, start=SLOT + timedelta(hours=10)))  # 20:00 in São Paulo
+    assert [e.code for e in evening.failure().errors] == ["outside_working_hours"]  # type: ignore[union-attr]
     own = await w.book()(w.command(me, client))
     assert own.unwrap().source.value == "portal"
     assert isinstance(await w.book()(w.command(child, client, start=SLOT + timedelta(hours=2))), Success)

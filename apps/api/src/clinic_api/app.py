@@ -15,6 +15,7 @@ import clinic_api.controllers  # noqa: F401  # registers the controllers' routes
 from clinic_api.access import access_middleware
 from clinic_api.appointment_services import AppointmentServices
 from clinic_api.auth import ApiKeyAuthentication, BearerAuthentication, SessionGuard
+from clinic_api.catalog_services import CatalogServices
 from clinic_api.error_handling import configure_error_handling
 from clinic_api.metrics import HttpMetrics
 from clinic_api.middlewares import (
@@ -26,6 +27,7 @@ from clinic_api.middlewares import (
 )
 from clinic_api.openapi import configure_openapi
 from clinic_api.patient_services import PatientServices
+from clinic_api.privacy_services import PrivacyServices
 from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
 from clinic_api.record_services import ClinicalRecordServices
 from clinic_api.routing import configure_routes
@@ -72,7 +74,9 @@ def configure_services(
     container.add_instance(throttle, Throttle)
     container.add_instance(services.patients, PatientServices)
     container.add_instance(services.appointments, AppointmentServices)
+    container.add_instance(services.catalog, CatalogServices)
     container.add_instance(services.records, ClinicalRecordServices)
+    container.add_instance(services.privacy, PrivacyServices)
     # Registered under the use case's own class, whatever subclass the composition root passed in.
     use_cases: list[tuple[type[Any], object]] = [
         (SignUp, services.sign_up),

@@ -8,8 +8,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clinic_core.access.roles import SetMemberRoles, SetMemberRolesCommand
 from clinic_core.application.actor import Actor
 from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
+from clinic_core.catalog.use_cases import (
+    CategoryFields,
+    CreateCategory,
+    CreateProcedure,
+    CreateProfessional,
+    CreateRoom,
+    PriceInput,
+    ProcedureFields,
+    ProfessionalFields,
+    RegistrationInput,
+    RoomFields,
+)
 from clinic_core.identity.ports import PasswordHasher
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.values import Email
@@ -113,6 +126,7 @@ async def seed_demo(uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock
         await invite(InviteMemberCommand(actor=_actor(vet), email=OWNER.email, roles=frozenset({"admin"})))
     ).unwrap()
     (await accept(AcceptInvitationCommand(token=owner_at_vet.token, signed_in_as=bella.owner.id))).unwrap()
+    await _seed_bella_catalog(uow, clock, bella)
     # Demo addresses receive no mail: their accounts count as verified, or the demo clinics would hold
     # back patient data from them (clinics withhold it from unverified emails by default).
     async with uow(Scope()) as verifying:
@@ -123,3 +137,75 @@ async def seed_demo(uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock
                 await verifying.users.save(user)
         await verifying.commit()
     return True
+
+
+async def _seed_bella_catalog(uow: UnitOfWorkFactory, clock: Clock, bella: SignedUp) -> None:
+    """Bella Pele's catalog: two categories, four procedures, two rooms at Centro, and its owner (who is
+    also the clinic's dermatologist) as a professional who performs them all."""
+    owner = _actor(bella)
+    (
+        await SetMemberRoles(uow, clock)(
+            SetMemberRolesCommand(
+                actor=owner, membership_id=bella.membership.id, roles=frozenset({"owner", "professional"})
+            )
+        )
+    ).unwrap()
+    facial = (
+        await CreateCategory(uow, clock)(
+            owner, CategoryFields(name="Estética facial", icon="spa", colour="#E91E63")
+        )
+    ).unwrap()
+    body = (
+        await CreateCategory(uow, clock)(
+            owner, CategoryFields(name="Corporal", icon="body", colour="#3F51B5")
+        )
+    ).unwrap()
+    procedures = [
+        ProcedureFields(
+            name="Limpeza de pele",
+            description="Higienização profunda, extração e máscara calmante.",
+            category_id=facial.id,
+            duration_minutes=60,
+            price=PriceInput("180.00"),
+            buffer_after_minutes=15,
+            room_type="consulting_room",
+        ),
+        ProcedureFields(
+            name="Toxina botulínica",
+            category_id=facial.id,
+            duration_minutes=30,
+            price=PriceInput("1200.00"),
+            buffer_before_minutes=10,
+        ),
+        ProcedureFields(
+            name="Drenagem linfática",
+            category_id=body.id,
+            duration_minutes=50,
+            price=PriceInput("150.00"),
+            buffer_after_minutes=10,
+        ),
+        ProcedureFields(
+            name="Depilação a laser",
+            category_id=body.id,
+            duration_minutes=30,
+            price=PriceInput("220.00"),
+            buffer_after_minutes=10,
+            room_type="laser_room",
+        ),
+    ]
+    ids = [(await CreateProcedure(uow, clock)(owner, fields)).unwrap().id for fields in procedures]
+    for name, kind in (("Sala 1", "consulting_room"), ("Sala Laser", "laser_room")):
+        (await CreateRoom(uow, clock)(owner, bella.unit.id, RoomFields(name=name, type=kind))).unwrap()
+    (
+        await CreateProfessional(uow, clock)(
+            owner,
+            ProfessionalFields(
+                user_id=bella.owner.id,
+                display_name="Dra. Beatriz Almeida",
+                registration=RegistrationInput("CRM", "123456", "SP"),
+                specialties=["Dermatologia"],
+                procedure_ids=ids,
+                unit_ids=[bella.unit.id],
+            ),
+        )
+    ).unwrap()

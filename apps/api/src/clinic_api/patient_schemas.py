@@ -264,6 +264,8 @@ class PatientOut(ResponseModel):
     microchip: str | None
     unit_id: UUID | None
     user_id: UUID | None
+    anonymised_at: datetime | None
+    """When the patient's identity was erased (LGPD); such a patient can no longer be changed."""
     version: int
     """Send it back (body `version` or `If-Match`) when changing the patient."""
     created_at: datetime
@@ -300,6 +302,7 @@ class PatientOut(ResponseModel):
             microchip=p.microchip.value if p.microchip else None,
             unit_id=p.unit_id,
             user_id=p.user_id,
+            anonymised_at=p.anonymised_at,
             version=p.version,
             created_at=p.created_at,
             updated_at=p.updated_at,

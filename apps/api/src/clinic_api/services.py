@@ -12,7 +12,9 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from clinic_api.appointment_services import AppointmentServices
+from clinic_api.catalog_services import CatalogServices
 from clinic_api.patient_services import PatientServices
+from clinic_api.privacy_services import PrivacyServices
 from clinic_api.record_services import ClinicalRecordServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
@@ -183,6 +185,8 @@ class AppServices:
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
     appointments: AppointmentServices
+    catalog: CatalogServices
+    """Categories, procedures, professionals and rooms."""
     records: ClinicalRecordServices
     """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     upload_attachment: UploadAttachment
@@ -192,6 +196,7 @@ class AppServices:
     delete_attachment: DeleteAttachment
     get_privacy_settings: GetPrivacySettings
     update_privacy_settings: UpdatePrivacySettings
+    privacy: PrivacyServices
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -284,6 +289,7 @@ class AppServices:
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
             appointments=AppointmentServices.from_ports(uow, clock),
+            catalog=CatalogServices.from_ports(uow, clock),
             records=ClinicalRecordServices.build(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow, clock),
@@ -292,6 +298,7 @@ class AppServices:
             delete_attachment=DeleteAttachment(uow, clock),
             get_privacy_settings=GetPrivacySettings(uow),
             update_privacy_settings=UpdatePrivacySettings(uow, clock),
+            privacy=PrivacyServices.from_ports(uow, clock, blobs),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

@@ -157,7 +157,7 @@ class Attachments(APIController):
     @documented(
         201,
         AttachmentOut,
-        problems=(400, 401, 403, 404, 413, 415, 422),
+        problems=(400, 401, 403, 404, 409, 413, 415, 422),
         headers={"Location": HeaderInfo(str, "The URL of the new attachment.")},
     )
     @post("/patients/{patient_id}/attachments")

@@ -275,7 +275,7 @@ class Patients(APIController):
         )
 
     @requires(Permission.PATIENTS_WRITE)
-    @documented(201, WeightOut, problems=(401, 403, 404, 422))
+    @documented(201, WeightOut, problems=(401, 403, 404, 409, 422))
     @post("/{patient_id}/weights")
     async def record_weight(self, actor: Actor, patient_id: str, body: WeightRequest) -> Response:
         """Record a weight measurement (kg, up to grams).

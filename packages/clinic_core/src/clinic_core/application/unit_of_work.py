@@ -46,6 +46,7 @@ from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, Pat
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
 from clinic_core.scheduling.waitlist_model import WaitlistRepository
+from clinic_core.scheduling.working_time_ports import BusyTimes, WorkingTimeRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.tenancy.ports import (
@@ -252,6 +253,16 @@ class UnitOfWork(Protocol):
     @property
     def equipment(self) -> EquipmentRepository:
         """The equipment of the scope's tenant's units."""
+        ...
+
+    @property
+    def working_time(self) -> WorkingTimeRepository:
+        """The scope's tenant's weekly hours, date overrides, time off, unit closures and booking rules."""
+        ...
+
+    @property
+    def busy_times(self) -> BusyTimes:
+        """Busy blocks of the scope's tenant's professionals and rooms (appointments), for availability."""
         ...
 
     async def __aenter__(self) -> Self: ...

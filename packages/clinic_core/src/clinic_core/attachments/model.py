@@ -128,6 +128,9 @@ class Attachment:
     deleted_by: UserId | None = None
     deleted_by_api_key: ApiKeyId | None = None
     deletion_reason: str | None = None
+    erased_at: datetime | None = None
+    """When an anonymisation erased the content: the row stays (deleted), without its name, description,
+    time taken or hash, and the blob goes once no other row refers to it."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
@@ -140,6 +143,26 @@ class Attachment:
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    def erase(self, *, at: datetime, by: UserId | None) -> str | None:
+        """Erase the content for good (the patient was anonymised): deleted if it was not, and the name,
+        description, time taken and hash cleared. Returns the hash the row referred to, for the caller to
+        erase the blob once nothing else refers to it; None when it was erased already."""
+        if self.is_erased:
+            return None
+        if not self.is_deleted:
+            self.delete(at=at, by=by, by_api_key=None, reason=ERASED_REASON)
+        former = self.sha256
+        self.filename = f"erased.{self.media_type.extensions[0]}"
+        self.description = ""
+        self.taken_at = None
+        self.sha256 = ERASED_SHA256
+        self.erased_at = at
+        return former
+
     def delete(self, *, at: datetime, by: UserId | None, by_api_key: ApiKeyId | None, reason: str) -> None:
         self.deleted_at, self.deleted_by, self.deleted_by_api_key = at, by, by_api_key
         self.deletion_reason = reason
@@ -151,6 +174,9 @@ class Attachment:
 
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+ERASED_SHA256 = "0" * 64
+"""The hash an erased attachment keeps: no content has it, so the row refers to no blob any more."""
+ERASED_REASON = "erased: the patient was anonymised"
 # Control characters, the bidirectional overrides and isolates that make "gpj.exe" show as "exe.jpg",
 # and the zero-width characters that make two names look alike.
 _INVISIBLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")

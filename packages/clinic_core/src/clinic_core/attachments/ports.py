@@ -114,10 +114,16 @@ class AttachmentRepository(Protocol):
         ...
 
     async def save(self, attachment: Attachment) -> None:
-        """Write what may change: the deletion fields."""
+        """Write what may change: the deletion fields, and the erasure (``erased_at``, the cleared name,
+        description, time taken and hash)."""
+        ...
+
+    async def all_of_patient(self, patient_id: UUID) -> list[Attachment]:
+        """Every attachment of the patient, deleted and erased ones included, oldest first (the export,
+        anonymisation)."""
         ...
 
     async def references(self, sha256: str) -> int:
-        """How many of the tenant's attachments (deleted ones included) refer to the blob with this hash:
-        the blob may be erased only at zero."""
+        """How many of the tenant's attachments (deleted ones included; erased ones refer to none) refer to
+        the blob with this hash: the blob may be erased only at zero."""
         ...

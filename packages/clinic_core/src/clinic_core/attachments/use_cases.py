@@ -52,7 +52,7 @@ from clinic_core.attachments.model import (
 from clinic_core.attachments.ports import BlobKey, BlobNotFound, BlobReader, BlobStore, BlobTooLarge
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.clinical.timeline import TimelineEntry, TimelineEntryId, TimelineKind
-from clinic_core.patients.model import AccessAction, PatientId
+from clinic_core.patients.model import AccessAction, PatientId, PatientIsAnonymised
 from clinic_core.patients.use_cases import log_access, visible_patient
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Forbidden, InvalidInput, NotFound, collect_invalid
@@ -60,7 +60,13 @@ from clinic_core.shared.ids import new_uuid
 from clinic_core.tenancy.permissions import Permission
 
 UploadError = (
-    Forbidden | NotFound | InvalidInput | AttachmentTooLarge | UnsupportedMediaType | MediaTypeMismatch
+    Forbidden
+    | NotFound
+    | InvalidInput
+    | AttachmentTooLarge
+    | UnsupportedMediaType
+    | MediaTypeMismatch
+    | PatientIsAnonymised
 )
 
 
@@ -72,6 +78,17 @@ async def _patient_visible(uow: UnitOfWork, actor: Actor, patient_id: PatientId)
     """Whether the actor sees the patient: the actor's tenant's (another tenant's id reads as absent), and
     of a unit the actor works in when the clinic keeps patients per unit."""
     return await visible_patient(uow, actor, patient_id) is not None
+
+
+async def _receiving(
+    uow: UnitOfWork, actor: Actor, patient_id: PatientId
+) -> NotFound | PatientIsAnonymised | None:
+    """Why the patient cannot receive an attachment from ``actor``: not visible to them, or anonymised
+    (nothing more is recorded about them). None when it can."""
+    patient = await visible_patient(uow, actor, patient_id)
+    if patient is None:
+        return NotFound("patient", str(patient_id))
+    return PatientIsAnonymised() if patient.anonymised else None
 
 
 def _not_found(attachment_id: UUID) -> NotFound:
@@ -136,8 +153,9 @@ class UploadAttachment:
         if isinstance(allowed, Failure):
             return allowed
         async with self._uow(_scope(actor), read_only=True) as uow:
-            if not await _patient_visible(uow, actor, cmd.patient_id):
-                return Failure(NotFound("patient", str(cmd.patient_id)))
+            refused = await _receiving(uow, actor, cmd.patient_id)
+            if refused is not None:
+                return Failure(refused)
 
         head, content = await peek(cmd.content)
         if not head:
@@ -184,9 +202,11 @@ class UploadAttachment:
             )
         )
         async with self._uow(_scope(actor)) as uow:
-            # Again, in the transaction that writes: the patient may have gone while the bytes streamed.
-            if not await _patient_visible(uow, actor, cmd.patient_id):
-                return Failure(NotFound("patient", str(cmd.patient_id)))
+            # Again, in the transaction that writes: the patient may have gone (or been anonymised) while
+            # the bytes streamed.
+            refused = await _receiving(uow, actor, cmd.patient_id)
+            if refused is not None:
+                return Failure(refused)
             await uow.attachments.add(attachment)
             await uow.timeline.record(_timeline_entry(attachment))
             await uow.audit.add(

@@ -59,6 +59,15 @@ class AuditAction(StrEnum):
     CONSENT_RECORDED = "patient.consent_recorded"
     PATIENT_EXPORTED = "patient.exported"
     PATIENT_ANONYMISED = "patient.anonymised"
+    CATEGORY_CREATED = "category.created"
+    CATEGORY_UPDATED = "category.updated"
+    PROCEDURE_CREATED = "procedure.created"
+    PROCEDURE_UPDATED = "procedure.updated"
+    PROCEDURES_REORDERED = "procedures.reordered"
+    PROFESSIONAL_CREATED = "professional.created"
+    PROFESSIONAL_UPDATED = "professional.updated"
+    ROOM_CREATED = "room.created"
+    ROOM_UPDATED = "room.updated"
 
 
 @dataclass(frozen=True, slots=True)

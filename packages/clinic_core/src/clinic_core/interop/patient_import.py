@@ -324,6 +324,8 @@ class PatientImporter:
                 return Outcome.CREATED
             if match.kind is not PatientKind.PERSON:
                 raise Skip("not_a_person", "its identifiers name an animal patient")
+            if match.anonymised:  # unreachable while an anonymised patient keeps no identifier: a guard
+                raise Skip("patient_anonymised", "its identifiers name an anonymised patient")
             changed = match.change(now, **self._changes(match, wanted))
         except ValueError as invalid:  # an invariant of the aggregate the checks above did not foresee
             raise Skip("invalid", str(invalid)) from None

@@ -25,6 +25,7 @@ from clinic_core.patients.model import (
     Patient,
     PatientAccess,
     PatientId,
+    PatientIsAnonymised,
 )
 from clinic_core.patients.search import MatchMode, PatientQuery, SearchInput, parse_search
 from clinic_core.patients.use_cases import (
@@ -38,7 +39,7 @@ from clinic_core.patients.use_cases import (
 )
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
-from clinic_core.shared.ids import parse_uuid
+from clinic_core.shared.ids import UserId, parse_uuid
 from clinic_core.tenancy.permissions import Permission
 
 MAX_GUARDIANS = 10
@@ -131,6 +132,8 @@ class SetGuardians:
             patient = await visible_patient(uow, actor, cmd.patient_id)
             if patient is None:
                 return Failure(NotFound("patient", str(cmd.patient_id)))
+            if patient.anonymised:
+                return Failure(PatientIsAnonymised())
             guardians = await uow.patients.get_many(frozenset(g for g, _, _ in wanted))
             units = await visible_units(uow, actor)
             for i, (guardian_id, _, _) in enumerate(wanted):
@@ -142,6 +145,8 @@ class SetGuardians:
                     errors.append(FieldError(field, "self", "a patient is not their own guardian"))
                 elif not guardian.is_person:
                     errors.append(FieldError(field, "not_a_person", "an animal cannot be a guardian"))
+                elif guardian.anonymised:
+                    errors.append(FieldError(field, "anonymised", "an anonymised patient answers for nobody"))
             if errors:
                 return Failure(InvalidInput(tuple(errors)))
             current = await uow.guardians.of_patient(patient.id)
@@ -251,6 +256,17 @@ async def family_of(uow: UnitOfWork, actor: Actor) -> tuple[Patient | None, froz
         return None, frozenset()
     dependants = {link.patient_id for link in await uow.guardians.of_guardian(me.id)}
     return me, frozenset({me.id, *dependants})
+
+
+async def portal_users_of(uow: UnitOfWork, patient: Patient) -> frozenset[UserId]:
+    """The client accounts that reach ``patient`` through the portal: the inverse of ``family_of``. The
+    account linked to the patient's own record, and those linked to the records of their guardians."""
+    guardian_ids = frozenset(link.guardian_id for link in await uow.guardians.of_patient(patient.id))
+    guardians = await uow.patients.get_many(guardian_ids)
+    users = {g.user_id for g in guardians.values() if g.user_id is not None}
+    if patient.user_id is not None:
+        users.add(patient.user_id)
+    return frozenset(users)
 
 
 class ListMyPatients:

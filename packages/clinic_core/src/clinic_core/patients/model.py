@@ -269,6 +269,9 @@ class Patient:
     coat: str | None = None
     neutered: bool | None = None
     microchip: Microchip | None = None
+    anonymised_at: datetime | None = None
+    """When the patient's identity was erased (LGPD art. 18 IV and VI); the record stays as a neutral
+    stub, which nobody may edit and search never finds."""
     version: int = 1
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
@@ -309,8 +312,15 @@ class Patient:
         return str(self.social_name or self.name)
 
     @property
+    def anonymised(self) -> bool:
+        return self.anonymised_at is not None
+
+    @property
     def search_name(self) -> str:
-        """The folded words of the name (200 characters at most), which search orders and filters by."""
+        """The folded words of the name (200 characters at most), which search orders and filters by.
+        Empty for an anonymised patient: the neutral label is not something to search for."""
+        if self.anonymised:
+            return ""
         return " ".join(search_words(self.name.value))[:200]
 
     def search_terms(self) -> frozenset[str]:
@@ -319,7 +329,9 @@ class Patient:
         Query words match by prefix: the folded words of the name and social name, the CPF's digits, the
         digits of each phone (with and without the country code), the microchip code. Filters match
         exactly: ``#`` and each tag, ``+`` and each phone in E.164. (No query word begins with ``#`` or
-        ``+``, so a word never matches a filter key.)"""
+        ``+``, so a word never matches a filter key.) None for an anonymised patient."""
+        if self.anonymised:
+            return frozenset()
         terms: set[str] = set(search_words(self.name.value))
         if self.social_name is not None:
             terms.update(search_words(self.social_name.value))
@@ -374,6 +386,41 @@ class Patient:
             )
         )
         return changed
+
+    def anonymise(self, at: datetime) -> tuple[str, ...]:
+        """Erase the identity for good: names, CPF, identifiers, microchip, contacts, address, notes,
+        tags and the client account go; the birth date keeps its year only (1 January, estimated); sex,
+        species, breed, coat, allergies, status and home unit stay (clinical facts that do not identify on
+        their own). Records no ``patient.updated``: the caller records ``patient.anonymised``. Returns the
+        names of the fields that held something. Running it again changes nothing but the time."""
+        erased: dict[str, Any] = {
+            "name": PersonName(f"{ANONYMISED_NAME} {str(self.id)[:8]}"),
+            "social_name": None,
+            "cpf": None,
+            "identifiers": (),
+            "microchip": None,
+            "phones": (),
+            "emails": (),
+            "address": None,
+            "notes": None,
+            "tags": frozenset(),
+            "user_id": None,
+        }
+        if self.birth_date is not None:
+            erased["birth_date"] = date(self.birth_date.year, 1, 1)
+            erased["birth_date_estimated"] = True
+        cleared = tuple(sorted(name for name, value in erased.items() if getattr(self, name) != value))
+        for name, value in erased.items():
+            setattr(self, name, value)
+        if self.anonymised_at is None:
+            self.anonymised_at = at
+        self.updated_at = at
+        self.check()
+        return cleared
+
+
+ANONYMISED_NAME = "Paciente anonimizado"
+"""The neutral label an anonymised patient is shown by, followed by the first 8 characters of the id."""
 
 
 def tag_term(tag: str) -> str:
@@ -468,6 +515,12 @@ class AccessAction(StrEnum):
     TIMELINE = "timeline"
     APPOINTMENTS = "appointments"
     """The patient's appointments."""
+    CONSENTS_READ = "consents.read"
+    """The patient's consents were read (privacy)."""
+    EXPORT = "export"
+    """The whole record was exported (LGPD art. 18 II and V)."""
+    ANONYMISE = "anonymise"
+    """The patient's identity was erased (LGPD art. 18 IV and VI)."""
 
 
 AccessId = NewType("AccessId", UUID)
@@ -500,6 +553,16 @@ class StaleVersion(Conflict):
     @property
     def detail(self) -> str:
         return "the patient was changed by someone else since you read it; reload and try again"
+
+
+class PatientIsAnonymised(Conflict):
+    """The patient was anonymised: their record is a neutral stub that nothing may change."""
+
+    code = "patient_anonymised"
+
+    @property
+    def detail(self) -> str:
+        return "this patient was anonymised: nothing can be recorded about them any more"
 
 
 class DuplicatePatient(Conflict):

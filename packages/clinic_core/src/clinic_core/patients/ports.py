@@ -79,6 +79,11 @@ class GuardianRepository(Protocol):
         (``uq_guardian_links_one_primary``) for a second primary."""
         ...
 
+    async def remove_all(self, patient_id: PatientId) -> int:
+        """Remove every link the patient is in, as the one answered for or as the guardian (anonymisation).
+        How many links went."""
+        ...
+
 
 class PatientAccessLog(Protocol):
     """The record of who read which patient. Append-only: no update, no delete."""

@@ -30,6 +30,7 @@ from clinic_core.patients.model import (
     Patient,
     PatientAccess,
     PatientId,
+    PatientIsAnonymised,
     PatientKind,
     PatientStatus,
     PatientWeight,
@@ -277,7 +278,10 @@ class UpdatePatient:
 
     async def __call__(
         self, cmd: UpdatePatientCommand
-    ) -> Result[Patient, Forbidden | NotFound | InvalidInput | StaleVersion | DuplicatePatient]:
+    ) -> Result[
+        Patient,
+        Forbidden | NotFound | InvalidInput | StaleVersion | DuplicatePatient | PatientIsAnonymised,
+    ]:
         actor = cmd.actor
         allowed = actor.authorize(Permission.PATIENTS_WRITE)
         if isinstance(allowed, Failure):
@@ -287,6 +291,8 @@ class UpdatePatient:
             patient = await visible_patient(uow, actor, cmd.patient_id)
             if patient is None:
                 return Failure(NotFound("patient", str(cmd.patient_id)))
+            if patient.anonymised:
+                return Failure(PatientIsAnonymised())
             if patient.version != cmd.expected_version:
                 return Failure(StaleVersion())
             parsed = parse_fields(cmd.fields, patient.kind, now.date())
@@ -338,7 +344,7 @@ class ChangePatientStatus:
 
     async def __call__(
         self, cmd: ChangePatientStatusCommand
-    ) -> Result[Patient, Forbidden | NotFound | InvalidInput | StaleVersion]:
+    ) -> Result[Patient, Forbidden | NotFound | InvalidInput | StaleVersion | PatientIsAnonymised]:
         actor = cmd.actor
         allowed = actor.authorize(Permission.PATIENTS_WRITE)
         if isinstance(allowed, Failure):
@@ -361,6 +367,8 @@ class ChangePatientStatus:
             patient = await visible_patient(uow, actor, cmd.patient_id)
             if patient is None:
                 return Failure(NotFound("patient", str(cmd.patient_id)))
+            if patient.anonymised:
+                return Failure(PatientIsAnonymised())
             expected = patient.version if cmd.expected_version is None else cmd.expected_version
             if patient.version != expected:
                 return Failure(StaleVersion())
@@ -402,7 +410,7 @@ class RecordWeight:
 
     async def __call__(
         self, cmd: RecordWeightCommand
-    ) -> Result[PatientWeight, Forbidden | NotFound | InvalidInput]:
+    ) -> Result[PatientWeight, Forbidden | NotFound | InvalidInput | PatientIsAnonymised]:
         actor = cmd.actor
         allowed = actor.authorize(Permission.PATIENTS_WRITE)
         if isinstance(allowed, Failure):
@@ -427,6 +435,8 @@ class RecordWeight:
             patient = await visible_patient(uow, actor, cmd.patient_id)
             if patient is None:
                 return Failure(NotFound("patient", str(cmd.patient_id)))
+            if patient.anonymised:
+                return Failure(PatientIsAnonymised())
             weight = PatientWeight(
                 tenant_id=actor.tenant_id,
                 id=WeightId(new_uuid()),

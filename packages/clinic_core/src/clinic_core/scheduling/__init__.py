@@ -1,1 +1,1 @@
-"""Scheduling: working time, availability, appointments and the waitlist."""
+"""Scheduling: working time, the availability engine, appointments and the waitlist."""

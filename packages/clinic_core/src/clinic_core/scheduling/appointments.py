@@ -41,6 +41,7 @@ from clinic_core.catalog.model import ProfessionalId as ProfessionalId
 from clinic_core.catalog.model import RoomId as RoomId
 from clinic_core.clinical.model import AppointmentId as AppointmentId
 from clinic_core.patients.model import PatientId
+from clinic_core.scheduling.intervals import Interval
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import ApiKeyId, TenantId, UnitId, UserId
@@ -139,23 +140,6 @@ class AppointmentItem:
                 raise ValueError(f"AppointmentItem: a buffer is 0 to {MAX_BUFFER_MINUTES} minutes")
         if self.price.amount < 0:
             raise ValueError("AppointmentItem: a price is not negative")
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """A half-open time interval ``[start, end)`` in UTC."""
-
-    start: datetime
-    end: datetime
-
-    def __post_init__(self) -> None:
-        if self.start.tzinfo is None or self.end.tzinfo is None:
-            raise ValueError("Interval: aware datetimes only")
-        if self.end <= self.start:
-            raise ValueError("Interval: the end comes after the start")
-
-    def overlaps(self, other: Interval) -> bool:
-        return self.start < other.end and other.start < self.end
 
 
 @dataclass(frozen=True, slots=True)

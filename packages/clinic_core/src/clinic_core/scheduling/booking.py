@@ -49,7 +49,10 @@ from clinic_core.scheduling.appointments import (
     TooEarly,
     layout,
 )
+from clinic_core.scheduling.availability import BookingRules
 from clinic_core.scheduling.booking_ports import BlockTaken, TransientConflict
+from clinic_core.scheduling.intervals import Interval
+from clinic_core.scheduling.working_time import expand_working_time, local_dates_covering
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
 from clinic_core.shared.ids import UnitId, new_uuid, parse_uuid
@@ -62,20 +65,16 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class BookingPolicy:
-    """The rules a booking follows. ``min_notice`` and ``horizon`` bind clients (portal, public page); the
-    staff may book any time from now on (``staff_grace`` in the past, for a walk-in being typed in)."""
+    """The rules of booking that are not the unit's (its ``BookingRules``: minimum notice and horizon,
+    which bind clients with the professional's working time). The staff may book any time from now on,
+    outside working hours too (a fit-in), and ``staff_grace`` in the past (a walk-in being typed in)."""
 
-    min_notice: timedelta = timedelta(hours=2)
-    horizon: timedelta = timedelta(days=180)
     staff_grace: timedelta = timedelta(minutes=15)
     cancellation_window: timedelta = DEFAULT_CANCELLATION_WINDOW
     offer_ttl: timedelta = timedelta(hours=2)
     """How long a waitlist offer of freed time stays open."""
     attempts: int = 4
     """How many times a transaction the database gave up (deadlock, serialisation) is run."""
-
-
-_NO_NOTICE = BookingPolicy(min_notice=timedelta(0), staff_grace=timedelta(0))
 
 
 # --- errors -------------------------------------------------------------------------------------------
@@ -193,14 +192,47 @@ def _reason(raw: str | None, errors: list[FieldError], name: str = "reason") -> 
 
 
 def _notice_problem(actor: Actor, start: datetime, now: datetime, policy: BookingPolicy) -> FieldError | None:
-    if is_client(actor):
-        if start < now + policy.min_notice:
-            minutes = int(policy.min_notice / timedelta(minutes=1))
-            return FieldError("start", "too_soon", f"book at least {minutes} minutes ahead")
-        if start > now + policy.horizon:
-            return FieldError("start", "too_far", f"book at most {policy.horizon.days} days ahead")
-    elif start < now - policy.staff_grace:
+    """Staff may not book in the past (beyond a grace for a walk-in); clients get the unit's rules, inside
+    the transaction (``_client_rules_problem``), and never a start that has passed."""
+    grace = timedelta(0) if is_client(actor) else policy.staff_grace
+    if start < now - grace:
         return FieldError("start", "in_the_past", "the start has passed")
+    return None
+
+
+async def _client_rules_problem(
+    uow: UnitOfWork,
+    unit_id: UnitId,
+    professional_id: ProfessionalId,
+    block: Interval,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    *,
+    notice: bool,
+) -> FieldError | None:
+    """What binds a client's booking: the unit's booking rules (minimum notice, horizon) and the
+    professional's working time there (weekly hours, overrides, closures; not during time off)."""
+    rules = await uow.working_time.booking_rules(unit_id) or BookingRules()
+    if notice and start < now + rules.min_notice:
+        return FieldError("start", "too_soon", f"book at least {rules.min_notice_minutes} minutes ahead")
+    if start >= now + rules.horizon:
+        return FieldError("start", "too_far", f"book less than {rules.horizon_days} days ahead")
+    unit = await uow.units.get(unit_id)
+    weeks = await uow.working_time.weeks(unit_id, [professional_id])
+    if unit is None or not weeks:
+        return FieldError("start", "outside_working_hours", "the professional does not work then")
+    zone = unit.timezone.zone
+    first, last = local_dates_covering(Interval(start, end), zone)
+    overrides = [
+        o.override for o in await uow.working_time.overrides(unit_id, [professional_id], first, last)
+    ]
+    closures = [c.closure for c in await uow.working_time.closures(unit_id, first, last)]
+    working = expand_working_time(weeks[0].schedule, zone, first, last, overrides, closures)
+    if not any(w.start <= start and end <= w.end for w in working):
+        return FieldError("start", "outside_working_hours", "the professional does not work then")
+    if await uow.working_time.time_off([professional_id], block):
+        return FieldError("start", "outside_working_hours", "the professional is away then")
     return None
 
 
@@ -356,7 +388,7 @@ class BookAppointment:
         if isinstance(checked, Failure):
             return checked
         wanted, now = checked.unwrap()
-        return await self._book(uow, cmd, wanted, now)
+        return await self._book(uow, cmd, wanted, now, notice=notice)
 
     def _precheck(
         self, cmd: BookAppointmentCommand, *, notice: bool
@@ -368,13 +400,19 @@ class BookAppointment:
         if isinstance(parsed, Failure):
             return parsed
         now = self._clock.now()
-        problem = _notice_problem(cmd.actor, cmd.start, now, self._policy if notice else _NO_NOTICE)
+        problem = _notice_problem(cmd.actor, cmd.start, now, self._policy)
         if problem is not None:
             return Failure(InvalidInput((problem,)))
         return Success((parsed.unwrap(), now))
 
     async def _book(
-        self, uow: UnitOfWork, cmd: BookAppointmentCommand, wanted: _Parsed, now: datetime
+        self,
+        uow: UnitOfWork,
+        cmd: BookAppointmentCommand,
+        wanted: _Parsed,
+        now: datetime,
+        *,
+        notice: bool = True,
     ) -> Result[Appointment, BookingFailure]:
         actor = cmd.actor
         if is_client(actor):
@@ -392,6 +430,19 @@ class BookAppointment:
         items, candidates = checked.unwrap()
         placed = layout(cmd.start, items)
         block = placed.block
+        if is_client(actor):
+            problem = await _client_rules_problem(
+                uow,
+                wanted.unit_id,
+                wanted.professional_id,
+                block,
+                placed.start,
+                placed.end,
+                now,
+                notice=notice,
+            )
+            if problem is not None:
+                return Failure(InvalidInput((problem,)))
         await uow.appointment_locks.acquire(wanted.professional_id, candidates, wanted.patient_id)
         room_id, busy = await _find_conflicts(
             uow,

@@ -60,5 +60,10 @@ class InMemoryAttachments:
         self._rows[attachment.id] = attachment
         self._seen.append(attachment)
 
+    async def all_of_patient(self, patient_id: UUID) -> list[Attachment]:
+        found = [a for a in self._rows.values() if a.tenant_id == self._tenant and a.patient_id == patient_id]
+        self._seen.extend(found)
+        return sorted(found, key=lambda a: a.id)
+
     async def references(self, sha256: str) -> int:
         return sum(1 for a in self._rows.values() if a.tenant_id == self._tenant and a.sha256 == sha256)

@@ -81,6 +81,7 @@ from clinic_core.testing.scheduling import (
     InMemoryWaitlist,
     SchedulingTables,
 )
+from clinic_core.testing.working_time import InMemoryBusyTimes, InMemoryWorkingTime, WorkingTimeTables
 
 E = TypeVar("E")
 
@@ -128,6 +129,7 @@ class _Tables:
     outbox: list[OutboxRecord] = field(default_factory=list)
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
     catalog: CatalogTables = field(default_factory=CatalogTables)
+    working_time: WorkingTimeTables = field(default_factory=WorkingTimeTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
     scheduling: SchedulingTables = field(default_factory=SchedulingTables)
@@ -781,6 +783,16 @@ class InMemoryUnitOfWork:
     @property
     def equipment(self) -> InMemoryEquipment:
         return InMemoryEquipment(self._tables.catalog, self._seen, self._tenant())
+
+    @property
+    def working_time(self) -> InMemoryWorkingTime:
+        return InMemoryWorkingTime(self._tables.working_time, self._tenant())
+
+    @property
+    def busy_times(self) -> InMemoryBusyTimes:
+        return InMemoryBusyTimes(
+            self._tables.working_time, self._tenant(), self._tables.scheduling.appointments
+        )
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

@@ -229,6 +229,16 @@ class InMemoryGuardians:
         ]
         self._rows.extend(links)
 
+    async def remove_all(self, patient_id: PatientId) -> int:
+        kept = [
+            link
+            for link in self._rows
+            if not (link.tenant_id == self._tenant and patient_id in (link.patient_id, link.guardian_id))
+        ]
+        removed = len(self._rows) - len(kept)
+        self._rows[:] = kept
+        return removed
+
 
 class InMemoryPatientAccessLog:
     def __init__(self, rows: list[PatientAccess], tenant: TenantId) -> None:

@@ -29,7 +29,8 @@ from sqlalchemy import (
 from clinic_infra.db.tables import metadata
 from clinic_infra.db.types import UtcDateTime
 
-ACTIVE_STATUSES_SQL = "('pending', 'confirmed', 'checked_in', 'in_progress')"
+ACTIVE_STATUS_VALUES = ("pending", "confirmed", "checked_in", "in_progress")
+"""The statuses in which an appointment holds its time."""
 
 appointments = Table(
     "appointments",

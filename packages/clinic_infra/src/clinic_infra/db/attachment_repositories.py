@@ -43,15 +43,21 @@ def _attachment(row: Row) -> Attachment:
         deleted_by=UserId(row["deleted_by"]) if row["deleted_by"] else None,
         deleted_by_api_key=ApiKeyId(row["deleted_by_api_key"]) if row["deleted_by_api_key"] else None,
         deletion_reason=row["deletion_reason"],
+        erased_at=row["erased_at"],
     )
 
 
-def _deletion(attachment: Attachment) -> dict[str, Any]:
+def _changeable(attachment: Attachment) -> dict[str, Any]:
     return {
         "deleted_at": attachment.deleted_at,
         "deleted_by": attachment.deleted_by,
         "deleted_by_api_key": attachment.deleted_by_api_key,
         "deletion_reason": attachment.deletion_reason,
+        "erased_at": attachment.erased_at,
+        "filename": attachment.filename,
+        "description": attachment.description,
+        "taken_at": attachment.taken_at,
+        "sha256": attachment.sha256,
     }
 
 
@@ -76,7 +82,11 @@ class SqlAttachmentRepository(_Repository):
                 uploaded_at=attachment.uploaded_at,
                 uploaded_by=attachment.uploaded_by,
                 uploaded_by_api_key=attachment.uploaded_by_api_key,
-                **_deletion(attachment),
+                deleted_at=attachment.deleted_at,
+                deleted_by=attachment.deleted_by,
+                deleted_by_api_key=attachment.deleted_by_api_key,
+                deletion_reason=attachment.deletion_reason,
+                erased_at=attachment.erased_at,
             )
         )
         self._db.saw(attachment)
@@ -109,9 +119,19 @@ class SqlAttachmentRepository(_Repository):
         await self._db.execute(
             update(a)
             .where(a.c.tenant_id == self._db.tenant_id(), a.c.id == attachment.id)
-            .values(_deletion(attachment))
+            .values(_changeable(attachment))
         )
         self._db.saw(attachment)
+
+    async def all_of_patient(self, patient_id: UUID) -> list[Attachment]:
+        rows = await self._rows(
+            select(a)
+            .where(a.c.tenant_id == self._db.tenant_id(), a.c.patient_id == patient_id)
+            .order_by(a.c.id)
+        )
+        found = [_attachment(r) for r in rows]
+        self._db.saw(*found)
+        return found
 
     async def references(self, sha256: str) -> int:
         found = await self._db.execute(_REFERENCES, {"tenant_id": self._db.tenant_id(), "sha256": sha256})

@@ -45,6 +45,8 @@ attachments = Table(
     Column("deleted_by", Uuid),
     Column("deleted_by_api_key", Uuid),
     Column("deletion_reason", String(500)),
+    # Set by an anonymisation (migration 0010): the content was erased, sha256 is all zeros.
+    Column("erased_at", UtcDateTime),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_attachments"),
     ForeignKeyConstraint(
         ["tenant_id", "patient_id"],

@@ -98,6 +98,7 @@ def _patient(row: Row, identifiers: list[Identifier]) -> Patient:
         microchip=Microchip(row["microchip"]) if row["microchip"] else None,
         unit_id=UnitId(row["unit_id"]) if row["unit_id"] else None,
         user_id=UserId(row["user_id"]) if row["user_id"] else None,
+        anonymised_at=row["anonymised_at"],
         version=row["version"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
@@ -110,7 +111,7 @@ def _values(patient: Patient) -> dict[str, Any]:
         "kind": patient.kind.value,
         "name": patient.name.value,
         "social_name": patient.social_name.value if patient.social_name else None,
-        "search_name": patient.search_name,
+        "search_name": "" if patient.anonymised else patient.search_name,
         "sex": patient.sex.value,
         "birth_date": patient.birth_date,
         "birth_date_estimated": patient.birth_date_estimated,
@@ -133,6 +134,7 @@ def _values(patient: Patient) -> dict[str, Any]:
         "microchip": patient.microchip.value if patient.microchip else None,
         "unit_id": patient.unit_id,
         "user_id": patient.user_id,
+        "anonymised_at": patient.anonymised_at,
         "created_at": patient.created_at,
         "updated_at": patient.updated_at,
     }
@@ -193,6 +195,10 @@ class SqlPatientRepository:
         self._db.saw(patient)
 
     async def _write_children(self, patient: Patient, tenant_id: UUID) -> None:
+        if patient.anonymised:
+            # Nothing of an anonymised patient's identity is stored where search looks: no identifiers,
+            # no terms (and ``search_name`` is empty), whatever the aggregate holds.
+            return
         if patient.identifiers:
             await self._db.execute(
                 insert(pt.patient_identifiers),
@@ -421,6 +427,16 @@ class SqlGuardianRepository:
                     for link in links
                 ],
             )
+
+    async def remove_all(self, patient_id: PatientId) -> int:
+        g = pt.guardian_links
+        removed = await self._db.execute(
+            delete(g).where(
+                g.c.tenant_id == self._db.tenant_id(),
+                or_(g.c.patient_id == patient_id, g.c.guardian_id == patient_id),
+            )
+        )
+        return int(removed.rowcount)
 
 
 # --- the access log --------------------------------------------------------------------------------------

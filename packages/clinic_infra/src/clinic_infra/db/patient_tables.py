@@ -65,6 +65,9 @@ patients = Table(
     Column("microchip", String(15)),
     Column("unit_id", Uuid),
     Column("user_id", Uuid, ForeignKey("users.id", ondelete="RESTRICT")),
+    # When the identity was erased (privacy, migration 0010): then search_name is empty and the
+    # patient has no identifiers and no search terms.
+    Column("anonymised_at", UtcDateTime),
     Column("version", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),

@@ -387,6 +387,12 @@ TENANT_TABLES = (
     "professional_units",
     "rooms",
     "equipment",
+    # working time (clinic_infra.db.working_time_tables)
+    "working_hours",
+    "working_date_overrides",
+    "time_off",
+    "unit_closures",
+    "unit_booking_rules",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
@@ -399,3 +405,4 @@ from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
 from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
 from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402
+from clinic_infra.db import working_time_tables as working_time_tables  # noqa: E402

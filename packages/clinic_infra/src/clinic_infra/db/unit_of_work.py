@@ -75,6 +75,7 @@ from clinic_infra.db.repositories import (
     SqlUserMembershipDirectory,
     SqlUserRepository,
 )
+from clinic_infra.db.working_time_repositories import SqlBusyTimes, SqlWorkingTimeRepository
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
 
@@ -182,6 +183,8 @@ class SqlUnitOfWork:
         self._professionals = SqlProfessionalRepository(self._db)
         self._rooms = SqlRoomRepository(self._db)
         self._equipment = SqlEquipmentRepository(self._db)
+        self._working_time = SqlWorkingTimeRepository(self._db)
+        self._busy_times = SqlBusyTimes(self._db)
         return self
 
     async def __aexit__(
@@ -377,6 +380,16 @@ class SqlUnitOfWork:
     def equipment(self) -> SqlEquipmentRepository:
         self._tenant_repo()
         return self._equipment
+
+    @property
+    def working_time(self) -> SqlWorkingTimeRepository:
+        self._tenant_repo()
+        return self._working_time
+
+    @property
+    def busy_times(self) -> SqlBusyTimes:
+        self._tenant_repo()
+        return self._busy_times
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

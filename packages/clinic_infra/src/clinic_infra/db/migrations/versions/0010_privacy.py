@@ -9,6 +9,11 @@ them, and change nothing but what anonymisation clears (``ip``, ``user_agent``, 
 to NULL with ``redacted_at``). PostgreSQL holds the application role to it with privileges (no DELETE,
 UPDATE of those columns only) and a trigger (the UPDATE may only clear them); SQLite, which has no roles,
 with triggers of the same rule.
+
+``patients.anonymised_at`` says when a patient's identity was erased (then the row keeps no name to
+search, no CPF, microchip or account, and the patient has no identifiers and no search terms);
+``attachments.erased_at`` when an attachment's content was erased by an anonymisation (the row stays,
+without its name, description or hash, and the blob goes once no other row refers to it).
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ _NOT_A_REDACTION = " OR ".join(
 
 
 def upgrade() -> None:
+    op.add_column("patients", sa.Column("anonymised_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("attachments", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     op.create_table(
         "patient_consents",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -144,3 +151,7 @@ def downgrade() -> None:
     with op.batch_alter_table("patient_consents", schema=None) as batch_op:
         batch_op.drop_index("ix_patient_consents_tenant_id_patient_id_id")
     op.drop_table("patient_consents")
+    with op.batch_alter_table("attachments", schema=None) as batch_op:
+        batch_op.drop_column("erased_at")
+    with op.batch_alter_table("patients", schema=None) as batch_op:
+        batch_op.drop_column("anonymised_at")

@@ -10,7 +10,7 @@ use case checks inside its write transaction.
 The history of an appointment is append-only for the application role.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-11-24
 """
 
@@ -24,7 +24,7 @@ from alembic import op
 from clinic_infra.db.migrations.rls import append_only, guard_tenant_table, is_postgres, unguard_tenant_table
 
 revision: str = "0014"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
