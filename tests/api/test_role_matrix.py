@@ -551,7 +551,7 @@ async def _anonymise(world: World, caller: Caller) -> tuple[str, dict[str, Any]]
 
 
 async def _new_category_body(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
-    return "/v1/categories", {"name": f"Categoria {next(world.serial)}", "colour": "#336699"}
+    return "/v1/categories", {"name": f"Categoria da matriz {next(world.serial)}", "colour": "#336699"}
 
 
 async def _category(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
