@@ -31,10 +31,7 @@ down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-INFIX_WALK = 10_000
-"""Patients the infix function looks at in name order before it goes by the trigram index."""
-
-INFIX_SEARCH = rf"""
+INFIX_SEARCH = r"""
 CREATE OR REPLACE FUNCTION clinic_patient_infix_search(q text, lim int) RETURNS SETOF uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public
@@ -54,13 +51,13 @@ BEGIN
         RETURN;
     END IF;
     lim := least(lim, 1000);
-    -- 1. The first {INFIX_WALK} patients in name order (index-only): common patterns fill lim here, and
+    -- 1. The first 10,000 patients in name order (index-only): common patterns fill lim here, and
     --    when the clinic has no more patients than that, this is the whole answer.
     SELECT count(*), (array_agg(w.id ORDER BY w.search_name, w.id) FILTER (WHERE w.search_name LIKE pattern))[1:lim]
       INTO seen, ids
       FROM (SELECT p.id, p.search_name FROM public.patients p
-             WHERE p.tenant_id = tenant ORDER BY p.search_name, p.id LIMIT {INFIX_WALK}) AS w;
-    IF coalesce(cardinality(ids), 0) >= lim OR seen < {INFIX_WALK} THEN
+             WHERE p.tenant_id = tenant ORDER BY p.search_name, p.id LIMIT 10000) AS w;
+    IF coalesce(cardinality(ids), 0) >= lim OR seen < 10000 THEN
         RETURN QUERY SELECT unnest(ids);
         RETURN;
     END IF;
