@@ -8,7 +8,19 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.patients.model import (
@@ -299,10 +311,10 @@ class SqlPatientRepository:
         st = pt.patient_search_terms
         return ids.in_(select(st.c.patient_id).where(st.c.tenant_id == tenant_id, condition))
 
-    def _infix(self, infix: str, ids: ColumnElement[Any], names: ColumnElement[Any]) -> ColumnElement[bool]:
-        if self._postgres:
-            found = select(func.clinic_patient_infix_search(infix, INFIX_CANDIDATES))
-            return ids.in_(found.scalar_subquery())
+    @staticmethod
+    def _infix(infix: str, names: ColumnElement[Any]) -> ColumnElement[bool]:
+        """Partial matching on the names of a bounded stretch of patients (a filter, never an index
+        condition: LIKE is not leakproof); beyond the stretch, ``clinic_patient_infix_search`` serves it."""
         pattern = "%" + "%".join(_like_escaped(w) for w in infix.split()) + "%"
         return names.like(pattern, escape="\\")
 
@@ -323,7 +335,7 @@ class SqlPatientRepository:
                 )
             )
         if query.infix:
-            infix = self._infix(query.infix, ids, names)
+            infix = self._infix(query.infix, names)
             text = infix if text is None else or_(text, infix)
         return text
 
@@ -448,38 +460,45 @@ class SqlPatientRepository:
         return await self._load(await self._by_terms(query, page))
 
     async def _by_terms(self, query: PatientQuery, page: SearchPage) -> list[Row]:
-        """The second phase: candidates from the search terms, batch by batch in name order, each batch's
-        patients read by key with the query's other conditions, until a page is full or none are left."""
+        """The second phase: candidates in name order after the cursor, a batch at a time, from the search
+        terms (and, for partial matching, from ``clinic_patient_infix_search`` on PostgreSQL, which takes
+        the cursor too); each batch's patients read by key with the query's other conditions, up to the
+        last candidate of any source that had more, until a page is full or no source has more."""
         tenant_id = self._db.tenant_id()
         rest = self._conditions(replace(query, words=(), infix=None), tenant_id)
-        infix: ColumnElement[bool] | None = None
-        infix_ids: list[UUID] = []
-        if query.infix and self._postgres:
-            # Read once (its candidates are few): a list of keys, which no plan turns into a walk.
-            found = select(func.clinic_patient_infix_search(query.infix, INFIX_CANDIDATES))
-            infix_ids = [row[0] for row in await self._db.execute(found)]
-        elif query.infix:
-            infix = self._infix(query.infix, _P.c.id, _P.c.search_name)
         after = (page.after.search_name, page.after.id) if page.after is not None else None
         wanted = page.limit + 1
         batch = self._batch or max(4 * wanted, 100)
         found_rows: list[Row] = []
         while True:
-            candidates = await self._rows(self.terms_statement(query, after, batch))
-            ids = list(dict.fromkeys(row["patient_id"] for row in candidates))
-            full = len(candidates) == batch
-            matches = _P.c.id.in_(ids + infix_ids)
-            statement = select(_P).where(*rest, matches if infix is None else or_(matches, infix))
+            # Each source: its candidates' (search_name, id), in that order, and how many were asked for.
+            terms = await self._rows(self.terms_statement(query, after, batch))
+            sources = [([(r["search_name"], r["patient_id"]) for r in terms], batch)]
+            like: ColumnElement[bool] | None = None
+            if query.infix and self._postgres:
+                infix_batch = min(batch, INFIX_CANDIDATES)
+                found = func.clinic_patient_infix_search(
+                    query.infix, infix_batch, *(after or (None, None))
+                ).table_valued("id", "search_name")
+                rows = await self._rows(select(found.c.id, found.c.search_name))
+                sources.append(([(r["search_name"], r["id"]) for r in rows], infix_batch))
+            elif query.infix:
+                like = self._infix(query.infix, _P.c.search_name)
+            ids = list(dict.fromkeys(key[1] for keys, _asked in sources for key in keys))
+            # A source that gave all it was asked may have more beyond its last: up to there, it is complete.
+            complete_to = [keys[-1] for keys, asked in sources if len(keys) == asked]
+            upper = min(complete_to) if complete_to else None
+            matches = _P.c.id.in_(ids)
+            statement = select(_P).where(*rest, matches if like is None else or_(matches, like))
             if after is not None:
                 statement = statement.where(tuple_(_P.c.search_name, _P.c.id) > tuple_(*after))
-            if full:  # beyond the batch's last candidate, some matches are not among these ids yet
-                last = (candidates[-1]["search_name"], candidates[-1]["patient_id"])
-                statement = statement.where(tuple_(_P.c.search_name, _P.c.id) <= tuple_(*last))
+            if upper is not None:
+                statement = statement.where(tuple_(_P.c.search_name, _P.c.id) <= tuple_(*upper))
             statement = statement.order_by(_P.c.search_name, _P.c.id).limit(wanted - len(found_rows))
             found_rows += await self._rows(statement)
-            if len(found_rows) >= wanted or not full:
+            if len(found_rows) >= wanted or upper is None:
                 return found_rows
-            after = last
+            after = upper
             batch = min(batch * 2, _MAX_BATCH)
 
     async def add_weight(self, weight: PatientWeight) -> None:

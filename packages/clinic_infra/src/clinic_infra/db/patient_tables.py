@@ -150,8 +150,15 @@ patient_search_terms = Table(
         ondelete="CASCADE",
         name="fk_patient_search_terms_patient",
     ),
-    # A patient's terms (rewritten on save), and whether a patient has a term in a range: index-only.
-    Index("ix_patient_search_terms_tenant_id_patient_id_term", "tenant_id", "patient_id", "term"),
+    # A patient's terms (rewritten on save), and whether a patient has a term in a range, with its sort
+    # key: index-only, so that a two-word search can start from either word.
+    Index(
+        "ix_patient_search_terms_tenant_id_patient_id_term_search_name",
+        "tenant_id",
+        "patient_id",
+        "term",
+        "search_name",
+    ),
     # A word's matches in name order: a range scan and a top-N sort on this index alone.
     Index(
         "ix_patient_search_terms_tenant_id_term_search_name_patient_id",
