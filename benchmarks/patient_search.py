@@ -814,7 +814,11 @@ async def run(db: Database, args: argparse.Namespace) -> None:
     try:
         if args.database:
             actors = loaded_clinics(db.owner_url)
-            print(f"reusing {db.name}: {len(actors)} clinic(s)", flush=True)
+            with psycopg.connect(_plain(db.owner_url)) as connection:
+                counted = connection.execute("SELECT count(*) FROM patients").fetchone()
+            args.tenants = len(actors)
+            args.patients = (counted[0] if counted else 0) // max(len(actors), 1)
+            print(f"reusing {db.name}: {len(actors)} clinic(s) x {args.patients:,} patients", flush=True)
         else:
             actors = await sign_up_clinics(engine, args.tenants)
             print(f"loading {args.tenants} x {args.patients:,} patients …", flush=True)

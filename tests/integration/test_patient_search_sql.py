@@ -312,3 +312,60 @@ async def test_pages_cross_from_the_walk_to_the_search_terms(sql_uow: SqlUnitOfW
                     last = found[1]
                     page = SearchPage(SearchCursor(last.search_name, last.id, MatchMode.PREFIX), 2)
             assert seen == expected(given), (given, walk, batch)
+
+
+async def test_infix_function_beyond_its_walk_and_after_a_cursor(
+    pg_app_engine: AsyncEngine, pg_owner_engine: AsyncEngine
+) -> None:
+    """A clinic of 10,200 patients, most of the matches past the first 10,000 names: the infix function
+    walks 10,000 names, then goes by the trigram index, and returns what LIKE over the clinic finds, in
+    name order, from any cursor (walk or trigram branch alike); nothing of another clinic."""
+    uow = SqlUnitOfWorkFactory(pg_app_engine)
+    clinic = await sign_up(uow, "Clínica Enorme")
+    other = await sign_up(uow, "Vizinha Enorme")
+    async with pg_owner_engine.connect() as connection:
+        for tenant, count, name in (
+            (
+                clinic.tenant.id,
+                10_050,
+                "'aaa ' || CASE WHEN i % 500 = 0 THEN 'maria ' ELSE '' END || lpad(i::text, 5, '0')",
+            ),
+            (clinic.tenant.id, 150, "'zz rosaria lima ' || lpad(i::text, 5, '0')"),
+            (other.tenant.id, 30, "'aaa maria ' || i"),
+        ):
+            await connection.execute(
+                text(
+                    "INSERT INTO patients (tenant_id, id, kind, name, search_name, sex, phones, emails,"
+                    f" allergies, status, tags, version, created_at, updated_at) SELECT :t, gen_random_uuid(),"
+                    f" 'person', {name}, {name}, 'unknown', '[]', '[]', '[]', 'active', '[]', 1, now(), now()"
+                    " FROM generate_series(1, :n) AS i"
+                ),
+                {"t": tenant, "n": count},
+            )
+        await connection.commit()
+    async with pg_app_engine.connect() as connection, connection.begin():
+        await connection.execute(
+            text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(clinic.tenant.id)}
+        )
+        expected = [
+            tuple(row)
+            for row in await connection.execute(
+                text(
+                    "SELECT id, search_name FROM patients WHERE search_name LIKE '%aria%' ORDER BY search_name, id"
+                )
+            )
+        ]
+        assert len(expected) == 20 + 150
+
+        async def infix(lim: int, after: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+            cursor = {"n": after[1], "i": after[0]} if after else {"n": None, "i": None}
+            rows = await connection.execute(
+                text("SELECT id, search_name FROM clinic_patient_infix_search('aria', :lim, :n, :i)"),
+                {"lim": lim, **cursor},
+            )
+            return [tuple(row) for row in rows]
+
+        assert await infix(50) == expected[:50]  # 20 in the walk: the trigram branch
+        assert await infix(1000, expected[9]) == expected[10:]  # after a cursor, trigram branch
+        assert await infix(1000, expected[49]) == expected[50:]  # fewer than 10,000 left: the walk
+        assert await infix(5) == expected[:5]  # the walk fills it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
@@ -199,6 +200,8 @@ _TOP = "\U0010ffff"
 
 WALK = 1000
 """Patients a name search looks at in name order, after the cursor, before it goes by the search terms."""
+_LONGEST_WALK_FACTOR = 8
+"""A second, longer walk (when the first found matches, too few) looks at most this many times as far."""
 _MAX_BATCH = 10_000
 
 
@@ -305,11 +308,9 @@ class SqlPatientRepository:
     async def find_by_user(self, user_id: UserId) -> Patient | None:
         return await self._first(_P.c.user_id == user_id)
 
-    def _with_term(
-        self, tenant_id: UUID, condition: ColumnElement[bool], ids: ColumnElement[Any] = _P.c.id
-    ) -> ColumnElement[bool]:
+    def _with_term(self, tenant_id: UUID, condition: ColumnElement[bool]) -> ColumnElement[bool]:
         st = pt.patient_search_terms
-        return ids.in_(select(st.c.patient_id).where(st.c.tenant_id == tenant_id, condition))
+        return _P.c.id.in_(select(st.c.patient_id).where(st.c.tenant_id == tenant_id, condition))
 
     @staticmethod
     def _infix(infix: str, names: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -325,12 +326,20 @@ class SqlPatientRepository:
         those of a stretch of them in name order)."""
         st = pt.patient_search_terms
         # Each word is a range on the (tenant_id, term) key: "=" and "<", ">=" on text are leakproof, so
-        # the index serves them under row-level security, where LIKE would make a scan.
+        # the index serves them under row-level security, where LIKE would make a scan. EXISTS, by patient:
+        # OR-ed with partial matching, an IN would be a hashed subplan of the word's every term.
         text: ColumnElement[bool] | None = None
         if query.words:
             text = and_(
                 *(
-                    self._with_term(tenant_id, and_(st.c.term >= word, st.c.term < word + _TOP), ids)
+                    select(st.c.patient_id)
+                    .where(
+                        st.c.tenant_id == tenant_id,
+                        st.c.patient_id == ids,
+                        st.c.term >= word,
+                        st.c.term < word + _TOP,
+                    )
+                    .exists()
                     for word in query.words
                 )
             )
@@ -392,7 +401,7 @@ class SqlPatientRepository:
             )
         return statement.order_by(_P.c.search_name, _P.c.id).limit(page.limit + 1)
 
-    def walk_statement(self, query: PatientQuery, page: SearchPage) -> Any:
+    def walk_statement(self, query: PatientQuery, page: SearchPage, size: int | None = None) -> Any:
         """The ids, in name order, of the patients matching the name words (or the partial pattern) among
         the next ``walk`` patients in name order after the cursor: a stretch of the name index, each
         patient's words checked by key, all index-only; a bounded cost whatever the clinic's size."""
@@ -402,7 +411,7 @@ class SqlPatientRepository:
             stretch = stretch.where(
                 tuple_(_P.c.search_name, _P.c.id) > tuple_(page.after.search_name, page.after.id)
             )
-        walk = stretch.order_by(_P.c.search_name, _P.c.id).limit(self._walk).subquery("walk")
+        walk = stretch.order_by(_P.c.search_name, _P.c.id).limit(size or self._walk).subquery("walk")
         text = self._text(query, tenant_id, walk.c.id, walk.c.search_name)
         return (
             select(walk.c.id).where(true() if text is None else text).order_by(walk.c.search_name, walk.c.id)
@@ -445,6 +454,12 @@ class SqlPatientRepository:
         if not query.words:
             return await self._load(await self._rows(self.search_statement(query, page)))
         walked = [row["id"] for row in await self._rows(self.walk_statement(query, page))]
+        if 0 < len(walked) <= page.limit:
+            # Some matches, too sparse for a page: when a walk a few times longer should fill it (at the
+            # density seen), it is cheaper than the terms of words this common ("mar sil": 1 in 80).
+            longer = math.ceil(self._walk * (page.limit + 1) / len(walked) * 1.5)
+            if longer <= _LONGEST_WALK_FACTOR * self._walk:
+                walked = [row["id"] for row in await self._rows(self.walk_statement(query, page, longer))]
         if len(walked) > page.limit:
             # The other conditions, on these few patients read by key; a full page is the answer, as the
             # walk covers every patient from the cursor on up to its last one.
