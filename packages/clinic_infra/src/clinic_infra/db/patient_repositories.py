@@ -421,7 +421,8 @@ class SqlPatientRepository:
         """The next ``batch`` rows ``(search_name, patient_id)``, in that order, of the patients having a
         term in the range of every word, after ``after``: driven by the longest word's range on the covering
         index (a range scan and a top-N sort of the terms alone), the other words checked per patient on
-        ``(tenant_id, patient_id, term)``. A patient with several terms in the range comes once per term."""
+        ``(tenant_id, patient_id, term, search_name)``. A patient with several terms in the range comes once
+        per term."""
         st = pt.patient_search_terms
         tenant_id = self._db.tenant_id()
         driving = max(query.words, key=len)
