@@ -66,7 +66,7 @@ from clinic_core.patients.model import (
 from clinic_core.patients.search import SearchInput, parse_search
 from clinic_core.patients.use_cases import SearchPatients
 from clinic_core.shared.clock import SystemClock
-from clinic_core.shared.ids import TenantId
+from clinic_core.shared.ids import TenantId, UserId
 from clinic_core.shared.values import CPF, Email, PersonName, Phone
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignUp, SignUpCommand
@@ -464,12 +464,17 @@ class Database:
 
 
 @contextmanager
-def database(admin_url: str = ADMIN_URL, *, keep: bool = False) -> Iterator[Database]:
-    """A new database, migrated as the owner, with an app login role; dropped at the end unless ``keep``."""
-    name = f"clinic_bench_{uuid.uuid4().hex[:8]}"
+def database(
+    admin_url: str = ADMIN_URL, *, keep: bool = False, reuse: str | None = None
+) -> Iterator[Database]:
+    """A new database, migrated as the owner, with an app login role; dropped at the end unless ``keep``.
+    ``reuse``: the name of a database an earlier run kept, migrated to the head (and then kept too)."""
+    name = reuse or f"clinic_bench_{uuid.uuid4().hex[:8]}"
+    keep = keep or reuse is not None
     admin = make_url(admin_url)
-    with psycopg.connect(_plain(admin_url), autocommit=True) as connection:
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    if reuse is None:
+        with psycopg.connect(_plain(admin_url), autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     owner = admin.set(database=name).render_as_string(hide_password=False)
     try:
         upgrade(owner)
@@ -747,12 +752,13 @@ async def measure(
 
 
 INFIX_INNER = (
-    "SELECT id FROM public.patients"
+    "WITH m AS MATERIALIZED (SELECT id, search_name FROM public.patients"
     " WHERE tenant_id = nullif(pg_catalog.current_setting('app.tenant_id', true), '')::uuid"
-    "   AND search_name LIKE %(pattern)s"
-    " ORDER BY search_name, id LIMIT 1000"
+    "   AND search_name LIKE %(pattern)s)"
+    " SELECT id FROM m ORDER BY search_name, id LIMIT 1000"
 )
-"""The statement clinic_patient_infix_search (migration 0007) runs, as its owner, for one word."""
+"""The statement clinic_patient_infix_search (migration 0015) runs, as its owner, when its walk of the
+first 10,000 names in name order finds fewer than 1,000: the trigram index, then the sort."""
 
 
 async def explain(engine: AsyncEngine, owner_url: str, actor: Actor, q: str, partial: bool) -> str:
@@ -765,6 +771,12 @@ async def explain(engine: AsyncEngine, owner_url: str, actor: Actor, q: str, par
         connection = await tx.connection()
         result = await connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
         plan = "\n".join(row[0] for row in result)
+        if query.words:  # the second phase: the words' candidates from the search terms
+            terms = tx.patients.terms_statement(query, None, 4 * (PAGE_SIZE + 1))
+            compiled = terms.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+            result = await connection.execute(text(f"EXPLAIN (ANALYZE, BUFFERS) {compiled}"))
+            plan += "\n-- the second phase, candidates from the search terms:\n"
+            plan += "\n".join(row[0] for row in result)
     if query.infix:
         pattern = "%" + "%".join(query.infix.split()) + "%"
         with psycopg.connect(_plain(owner_url)) as owner:
@@ -773,7 +785,7 @@ async def explain(engine: AsyncEngine, owner_url: str, actor: Actor, q: str, par
                 sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + sql.SQL(INFIX_INNER),
                 {"pattern": pattern},
             )
-            plan += "\n-- inside clinic_patient_infix_search, as its owner:\n"
+            plan += "\n-- inside clinic_patient_infix_search, its second phase, as its owner:\n"
             plan += "\n".join(row[0] for row in inner)
     return plan
 
@@ -785,18 +797,38 @@ def _mib(size: int) -> str:
     return f"{size / 2**20:,.0f} MiB"
 
 
+def loaded_clinics(owner_url: str) -> list[Actor]:
+    """The owners of the clinics of a kept database, as actors (``--database``)."""
+    with psycopg.connect(_plain(owner_url)) as connection:
+        rows = connection.execute(
+            "SELECT tenant_id, user_id FROM memberships WHERE roles @> '[\"owner\"]' ORDER BY tenant_id"
+        ).fetchall()
+    return [
+        Actor(user_id=UserId(u), tenant_id=TenantId(t), roles=frozenset({Role.OWNER}), unit_ids=frozenset())
+        for t, u in rows
+    ]
+
+
 async def run(db: Database, args: argparse.Namespace) -> None:
     engine = create_engine(db.app_url, pool_size=2)
     try:
-        actors = await sign_up_clinics(engine, args.tenants)
-        print(f"loading {args.tenants} x {args.patients:,} patients …", flush=True)
-        report = load(db.owner_url, [a.tenant_id for a in actors], args.patients, args.seed)
+        if args.database:
+            actors = loaded_clinics(db.owner_url)
+            with psycopg.connect(_plain(db.owner_url)) as connection:
+                counted = connection.execute("SELECT count(*) FROM patients").fetchone()
+            args.tenants = len(actors)
+            args.patients = (counted[0] if counted else 0) // max(len(actors), 1)
+            print(f"reusing {db.name}: {len(actors)} clinic(s) x {args.patients:,} patients", flush=True)
+        else:
+            actors = await sign_up_clinics(engine, args.tenants)
+            print(f"loading {args.tenants} x {args.patients:,} patients …", flush=True)
+            report = load(db.owner_url, [a.tenant_id for a in actors], args.patients, args.seed)
+            print(
+                f"loaded {report.patients:,} patients, {report.terms:,} search terms, "
+                f"{report.identifiers:,} identifiers in {report.seconds:.0f} s (of which keys and indexes "
+                f"{report.index_seconds:.0f} s, VACUUM ANALYZE {report.analyse_seconds:.0f} s)"
+            )
         sizes = table_sizes(db.owner_url)
-        print(
-            f"loaded {report.patients:,} patients, {report.terms:,} search terms, {report.identifiers:,} "
-            f"identifiers in {report.seconds:.0f} s (of which keys and indexes {report.index_seconds:.0f} s, "
-            f"VACUUM ANALYZE {report.analyse_seconds:.0f} s)"
-        )
         for table, size in sizes.items():
             print(f"  {table}: {_mib(size)}")
         print(f"  together: {_mib(sum(sizes.values()))}")
@@ -819,7 +851,7 @@ async def run(db: Database, args: argparse.Namespace) -> None:
                 f"| {s['qps']:,.0f} | {s['mean_results']:.1f} |"
             )
         actor = actors[0]
-        for q, partial in (("mar sil", False), ("ilva", True)):
+        for q, partial in (("mar sil", False), ("thor", False), ("jos san", False), ("ilva", True)):
             print(f"\nEXPLAIN (ANALYZE, BUFFERS) q={q!r} partial={partial}, as the app role:")
             print(await explain(engine, db.owner_url, actor, q, partial))
     finally:
@@ -836,8 +868,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--warmup", type=int, default=50, help="queries per kind and path not measured")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--database", help="measure on a database an earlier --keep run left (migrated to the head first)"
+    )
     args = parser.parse_args(argv)
-    with database(keep=args.keep) as db:
+    with database(keep=args.keep, reuse=args.database) as db:
         asyncio.run(run(db, args))
 
 

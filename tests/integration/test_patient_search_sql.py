@@ -5,6 +5,7 @@ PostgreSQL picks for prefix search under forced row-level security."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,8 +23,8 @@ from clinic_core.patients.guardians import (
     SetGuardians,
     SetGuardiansCommand,
 )
-from clinic_core.patients.model import AccessAction, Patient
-from clinic_core.patients.search import MatchMode, SearchInput, parse_search
+from clinic_core.patients.model import AccessAction, Patient, PatientStatus
+from clinic_core.patients.search import MatchMode, SearchCursor, SearchInput, SearchPage, parse_search
 from clinic_core.patients.use_cases import (
     RegisterPatient,
     RegisterPatientCommand,
@@ -34,6 +35,7 @@ from clinic_core.shared.clock import FixedClock
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignedUp
 from clinic_core.testing import a_person
+from clinic_infra.db.patient_repositories import SqlPatientRepository
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.conftest import sign_up
 
@@ -204,8 +206,9 @@ async def test_prefix_search_uses_the_indexes_under_row_level_security(
             )
             await connection.execute(
                 text(
-                    "INSERT INTO patient_search_terms (tenant_id, term, patient_id)"
-                    " SELECT tenant_id, w, id FROM patients, unnest(ARRAY['maria', 'silva']) AS w"
+                    "INSERT INTO patient_search_terms (tenant_id, term, patient_id, search_name)"
+                    " SELECT tenant_id, w, id, search_name"
+                    " FROM patients, unnest(ARRAY['maria', 'silva']) AS w"
                     " WHERE tenant_id = :t"
                 ),
                 {"t": other.tenant.id},
@@ -214,12 +217,155 @@ async def test_prefix_search_uses_the_indexes_under_row_level_security(
         await connection.commit()
     async with uow(Scope(tenant_id=clinic.tenant.id), read_only=True) as tx:
         query, page = parse_search(SearchInput(q="mar sil", limit=20)).unwrap()
-        statement = tx.patients.search_statement(query, page)
-        compiled = statement.compile(dialect=pg_app_engine.dialect, compile_kwargs={"literal_binds": True})
-        plan = "\n".join(row[0] for row in await tx._db.execute(text(f"EXPLAIN {compiled}")))
+
+        async def plan_of(statement: Any) -> str:
+            compiled = statement.compile(
+                dialect=pg_app_engine.dialect, compile_kwargs={"literal_binds": True}
+            )
+            return "\n".join(row[0] for row in await tx._db.execute(text(f"EXPLAIN {compiled}")))
+
+        walk = await plan_of(tx.patients.search_statement(query, page))
+        terms = await plan_of(tx.patients.terms_statement(query, None, 84))
         found = await tx.patients.search(query, page)
     assert len(found) == 21  # 30 "Maria Silva x" patients: a full page and more
-    assert "Seq Scan on patients" not in plan, plan
-    assert "pk_patient_search_terms" in plan, plan
+    assert [p.search_name for p in found] == sorted(p.search_name for p in found)
+    # The walk: a bounded stretch of the clinic in name order, each patient's words checked by key.
+    assert "Seq Scan" not in walk, walk
+    assert "Index Only Scan using ix_patients_tenant_id_search_name_id" in walk, walk
+    # The terms: the word's range as an index condition (at scale, index-only on the covering index).
+    assert "Seq Scan" not in terms, terms
     # The word's range is an index condition, not a filter over the tenant's rows: leakproof operators.
-    assert re.search(r"Index Cond: .*\(term\)::text >= 'mar'::text\) AND \(\(term\)::text < 'mar", plan), plan
+    assert re.search(r"Index Cond: .*\(term\)::text >= 'mar'::text\) AND \(\(term\)::text < 'mar", terms), (
+        terms
+    )
+    assert re.search(r"Index Cond: .*\(term\)::text >= 'sil'::text\) AND \(\(term\)::text < 'sil", terms), (
+        terms
+    )
+
+
+async def test_pages_cross_from_the_walk_to_the_search_terms(sql_uow: SqlUnitOfWorkFactory) -> None:
+    """With a walk of 3 patients and batches of 2 candidates, pages of 2 start in the walk and end in the
+    search terms (a patient with several terms in a word's range, a filter that drops candidates, a
+    partial pattern): every page's patients, in order, are those of one search without phases."""
+    clinic = await sign_up(sql_uow)
+    names = [
+        "Ana Clara",
+        "Ana Beatriz",
+        "Bruno Costa",
+        "Bruna Ana",
+        "Carlos Dias",
+        "Daniela Anabela Ana",  # two terms in the range of "ana"
+        "Eduardo",
+        "Fábio Anselmo",
+        "Gustavo Ana",
+        "Helena Ana Clara",
+        "Ana",
+        "Zé Ana Ana",
+        "Ana Clara",  # the same name twice: the id breaks the tie
+        "Mariana Costa",  # "ana" inside a word: partial matching only
+    ]
+    patients = [await _register(sql_uow, clinic, name=name) for name in names]
+    inactive = patients[8]  # Gustavo Ana: with active patients only, he drops out of the candidates
+    async with sql_uow(Scope(tenant_id=clinic.tenant.id)) as tx:
+        marked = await tx.patients.get(inactive.id)
+        assert marked is not None
+        marked.status = PatientStatus.INACTIVE
+        assert await tx.patients.save(marked)
+        await tx.commit()
+    statuses = {p.id: PatientStatus.INACTIVE if p.id == inactive.id else p.status for p in patients}
+
+    def expected(given: SearchInput) -> list[str]:
+        query, _ = parse_search(given).unwrap()
+        matching = []
+        for p in patients:
+            terms = p.search_terms()
+            by_words = all(any(t.startswith(w) for t in terms) for w in query.words)
+            by_infix = bool(query.infix) and re.search(
+                ".*".join(re.escape(w) for w in (query.infix or "").split()), p.search_name
+            )
+            wanted_status = query.status is None or statuses[p.id] is query.status
+            if (by_words or by_infix) and wanted_status:
+                matching.append(p)
+        return [str(p.id) for p in sorted(matching, key=lambda p: (p.search_name, p.id))]
+
+    for given in (
+        SearchInput(q="ana"),
+        SearchInput(q="ana", status="active"),
+        SearchInput(q="ana clara"),
+        SearchInput(q="an cl"),
+        SearchInput(q="costa"),
+        SearchInput(q="ana", partial=True),
+        SearchInput(q="nonexistent"),
+    ):
+        for walk, batch in ((3, 2), (3, 1), (1000, None), (1, 100)):
+            query, page = parse_search(replace(given, limit=2)).unwrap()
+            seen: list[str] = []
+            async with sql_uow(Scope(tenant_id=clinic.tenant.id), read_only=True) as tx:
+                repository = SqlPatientRepository(
+                    tx._db, postgres=tx.patients._postgres, walk=walk, batch=batch
+                )
+                while True:
+                    found = await repository.search(query, page)
+                    seen.extend(str(p.id) for p in found[:2])
+                    if len(found) <= 2:
+                        break
+                    last = found[1]
+                    page = SearchPage(SearchCursor(last.search_name, last.id, MatchMode.PREFIX), 2)
+            assert seen == expected(given), (given, walk, batch)
+
+
+async def test_infix_function_beyond_its_walk_and_after_a_cursor(
+    pg_app_engine: AsyncEngine, pg_owner_engine: AsyncEngine
+) -> None:
+    """A clinic of 10,200 patients, most of the matches past the first 10,000 names: the infix function
+    walks 10,000 names, then goes by the trigram index, and returns what LIKE over the clinic finds, in
+    name order, from any cursor (walk or trigram branch alike); nothing of another clinic."""
+    uow = SqlUnitOfWorkFactory(pg_app_engine)
+    clinic = await sign_up(uow, "Clínica Enorme")
+    other = await sign_up(uow, "Vizinha Enorme")
+    async with pg_owner_engine.connect() as connection:
+        for tenant, count, name in (
+            (
+                clinic.tenant.id,
+                10_050,
+                "'aaa ' || CASE WHEN i % 500 = 0 THEN 'maria ' ELSE '' END || lpad(i::text, 5, '0')",
+            ),
+            (clinic.tenant.id, 150, "'zz rosaria lima ' || lpad(i::text, 5, '0')"),
+            (other.tenant.id, 30, "'aaa maria ' || i"),
+        ):
+            await connection.execute(
+                text(
+                    "INSERT INTO patients (tenant_id, id, kind, name, search_name, sex, phones, emails,"
+                    f" allergies, status, tags, version, created_at, updated_at) SELECT :t, gen_random_uuid(),"
+                    f" 'person', {name}, {name}, 'unknown', '[]', '[]', '[]', 'active', '[]', 1, now(), now()"
+                    " FROM generate_series(1, :n) AS i"
+                ),
+                {"t": tenant, "n": count},
+            )
+        await connection.commit()
+    async with pg_app_engine.connect() as connection, connection.begin():
+        await connection.execute(
+            text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(clinic.tenant.id)}
+        )
+        expected = [
+            tuple(row)
+            for row in await connection.execute(
+                text(
+                    "SELECT id, search_name FROM patients WHERE search_name LIKE '%aria%' ORDER BY search_name, id"
+                )
+            )
+        ]
+        assert len(expected) == 20 + 150
+
+        async def infix(lim: int, after: tuple[Any, ...] | None = None) -> list[tuple[Any, ...]]:
+            cursor = {"n": after[1], "i": after[0]} if after else {"n": None, "i": None}
+            rows = await connection.execute(
+                text("SELECT id, search_name FROM clinic_patient_infix_search('aria', :lim, :n, :i)"),
+                {"lim": lim, **cursor},
+            )
+            return [tuple(row) for row in rows]
+
+        assert await infix(50) == expected[:50]  # 20 in the walk: the trigram branch
+        assert await infix(1000, expected[9]) == expected[10:]  # after a cursor, trigram branch
+        assert await infix(1000, expected[49]) == expected[50:]  # fewer than 10,000 left: the walk
+        assert await infix(5) == expected[:5]  # the walk fills it

@@ -41,7 +41,8 @@ from clinic_core.shared.values import CPF, Phone
 
 MAX_QUERY_WORDS = 8
 INFIX_CANDIDATES = 1000
-"""Partial matching looks at this many names containing the words (in name order), at most."""
+"""Partial matching asks the database for at most this many names containing the words at a time (in name
+order, after the cursor)."""
 _DIGITS_QUERY = re.compile(r"[0-9+().\-\s]+")
 
 

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
+from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, bindparam, delete, func, insert, or_, select, true, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    tuple_,
+    update,
+)
 
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.patients.model import (
@@ -163,7 +177,7 @@ def search_term_rows(tenant_id: UUID, patient: Patient) -> list[dict[str, Any]]:
     if patient.anonymised:
         return []
     return [
-        {"tenant_id": tenant_id, "term": term, "patient_id": patient.id}
+        {"tenant_id": tenant_id, "term": term, "patient_id": patient.id, "search_name": patient.search_name}
         for term in sorted(patient.search_terms())
     ]
 
@@ -184,14 +198,25 @@ _TOP = "\U0010ffff"
 """The last code point: every string that begins with ``w`` sorts in ``[w, w + _TOP)``."""
 
 
+WALK = 1000
+"""Patients a name search looks at in name order, after the cursor, before it goes by the search terms."""
+_LONGEST_WALK_FACTOR = 8
+"""A second, longer walk (when the first found matches, too few) looks at most this many times as far."""
+_MAX_BATCH = 10_000
+
+
 def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class SqlPatientRepository:
-    def __init__(self, db: SqlSession, *, postgres: bool) -> None:
+    def __init__(self, db: SqlSession, *, postgres: bool, walk: int = WALK, batch: int | None = None) -> None:
+        """``walk`` and ``batch`` (candidates read from the search terms at first; by default four pages)
+        are settable for tests of the boundaries between the phases."""
         self._db = db
         self._postgres = postgres
+        self._walk = walk
+        self._batch = batch
 
     async def _rows(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Row]:
         return list((await self._db.execute(statement, params)).mappings())
@@ -287,28 +312,46 @@ class SqlPatientRepository:
         st = pt.patient_search_terms
         return _P.c.id.in_(select(st.c.patient_id).where(st.c.tenant_id == tenant_id, condition))
 
-    def _conditions(self, query: PatientQuery, tenant_id: UUID) -> list[ColumnElement[bool]]:
+    @staticmethod
+    def _infix(infix: str, names: ColumnElement[Any]) -> ColumnElement[bool]:
+        """Partial matching on the names of a bounded stretch of patients (a filter, never an index
+        condition: LIKE is not leakproof); beyond the stretch, ``clinic_patient_infix_search`` serves it."""
+        pattern = "%" + "%".join(_like_escaped(w) for w in infix.split()) + "%"
+        return names.like(pattern, escape="\\")
+
+    def _text(
+        self, query: PatientQuery, tenant_id: UUID, ids: ColumnElement[Any], names: ColumnElement[Any]
+    ) -> ColumnElement[bool] | None:
+        """The name words and partial matching, on ``ids`` and ``names`` (the patients' own columns, or
+        those of a stretch of them in name order)."""
         st = pt.patient_search_terms
-        conditions: list[ColumnElement[bool]] = [_P.c.tenant_id == tenant_id]
         # Each word is a range on the (tenant_id, term) key: "=" and "<", ">=" on text are leakproof, so
-        # the index serves them under row-level security, where LIKE would make a scan.
+        # the index serves them under row-level security, where LIKE would make a scan. EXISTS, by patient:
+        # OR-ed with partial matching, an IN would be a hashed subplan of the word's every term.
         text: ColumnElement[bool] | None = None
         if query.words:
             text = and_(
                 *(
-                    self._with_term(tenant_id, and_(st.c.term >= word, st.c.term < word + _TOP))
+                    select(st.c.patient_id)
+                    .where(
+                        st.c.tenant_id == tenant_id,
+                        st.c.patient_id == ids,
+                        st.c.term >= word,
+                        st.c.term < word + _TOP,
+                    )
+                    .exists()
                     for word in query.words
                 )
             )
         if query.infix:
-            infix: ColumnElement[bool]
-            if self._postgres:
-                found = select(func.clinic_patient_infix_search(query.infix, INFIX_CANDIDATES))
-                infix = _P.c.id.in_(found.scalar_subquery())
-            else:
-                pattern = "%" + "%".join(_like_escaped(w) for w in query.infix.split()) + "%"
-                infix = _P.c.search_name.like(pattern, escape="\\")
+            infix = self._infix(query.infix, names)
             text = infix if text is None else or_(text, infix)
+        return text
+
+    def _conditions(self, query: PatientQuery, tenant_id: UUID) -> list[ColumnElement[bool]]:
+        st = pt.patient_search_terms
+        conditions: list[ColumnElement[bool]] = [_P.c.tenant_id == tenant_id]
+        text = self._text(query, tenant_id, _P.c.id, _P.c.search_name)
         if text is not None:
             conditions.append(text)
         if query.cpf is not None:
@@ -347,7 +390,10 @@ class SqlPatientRepository:
         return conditions
 
     def search_statement(self, query: PatientQuery, page: SearchPage) -> Any:
-        """The search's SELECT (exposed for EXPLAIN in tests)."""
+        """The search's SELECT when the query has no name words; with words, the first phase's (a bounded
+        walk in name order, see ``search``), whose ids are then read by key. Exposed for EXPLAIN."""
+        if query.words:
+            return self.walk_statement(query, page)
         statement = select(_P).where(*self._conditions(query, self._db.tenant_id()))
         if page.after is not None:
             statement = statement.where(
@@ -355,8 +401,121 @@ class SqlPatientRepository:
             )
         return statement.order_by(_P.c.search_name, _P.c.id).limit(page.limit + 1)
 
+    def walk_statement(self, query: PatientQuery, page: SearchPage, size: int | None = None) -> Any:
+        """The ids, in name order, of the patients matching the name words (or the partial pattern) among
+        the next ``walk`` patients in name order after the cursor: a stretch of the name index, each
+        patient's words checked by key, all index-only; a bounded cost whatever the clinic's size."""
+        tenant_id = self._db.tenant_id()
+        stretch = select(_P.c.id, _P.c.search_name).where(_P.c.tenant_id == tenant_id)
+        if page.after is not None:
+            stretch = stretch.where(
+                tuple_(_P.c.search_name, _P.c.id) > tuple_(page.after.search_name, page.after.id)
+            )
+        walk = stretch.order_by(_P.c.search_name, _P.c.id).limit(size or self._walk).subquery("walk")
+        text = self._text(query, tenant_id, walk.c.id, walk.c.search_name)
+        return (
+            select(walk.c.id).where(true() if text is None else text).order_by(walk.c.search_name, walk.c.id)
+        )
+
+    def terms_statement(self, query: PatientQuery, after: tuple[str, UUID] | None, batch: int) -> Any:
+        """The next ``batch`` rows ``(search_name, patient_id)``, in that order, of the patients having a
+        term in the range of every word, after ``after``: driven by the longest word's range on the covering
+        index (a range scan and a top-N sort of the terms alone), the other words checked per patient on
+        ``(tenant_id, patient_id, term, search_name)``. A patient with several terms in the range comes once
+        per term."""
+        st = pt.patient_search_terms
+        tenant_id = self._db.tenant_id()
+        driving = max(query.words, key=len)
+        statement = select(st.c.search_name, st.c.patient_id).where(
+            st.c.tenant_id == tenant_id, st.c.term >= driving, st.c.term < driving + _TOP
+        )
+        for word in query.words:
+            if word != driving:
+                other = pt.patient_search_terms.alias()
+                statement = statement.where(
+                    select(other.c.patient_id)
+                    .where(
+                        other.c.tenant_id == tenant_id,
+                        other.c.patient_id == st.c.patient_id,
+                        other.c.term >= word,
+                        other.c.term < word + _TOP,
+                    )
+                    .exists()
+                )
+        if after is not None:
+            statement = statement.where(tuple_(st.c.search_name, st.c.patient_id) > tuple_(*after))
+        return statement.order_by(st.c.search_name, st.c.patient_id).limit(batch)
+
     async def search(self, query: PatientQuery, page: SearchPage) -> list[Patient]:
-        return await self._load(await self._rows(self.search_statement(query, page)))
+        """Patients matching ``query`` after the cursor, in (search_name, id) order, ``page.limit + 1`` at
+        most. Name words go in two phases. A walk over the next few patients in name order answers a word
+        that many patients have (the page fills early on); the words' range on the search terms, carrying
+        the sort key, answers the others (few matches, cheap to sort), whereas a walk of the whole clinic in
+        name order costs seconds in a clinic of a million patients when the matches sort late."""
+        if not query.words:
+            return await self._load(await self._rows(self.search_statement(query, page)))
+        walked = [row["id"] for row in await self._rows(self.walk_statement(query, page))]
+        if 0 < len(walked) <= page.limit:
+            # Some matches, too sparse for a page: when a walk a few times longer should fill it (at the
+            # density seen), it is cheaper than the terms of words this common ("mar sil": 1 in 80).
+            longer = math.ceil(self._walk * (page.limit + 1) / len(walked) * 1.5)
+            if longer <= _LONGEST_WALK_FACTOR * self._walk:
+                walked = [row["id"] for row in await self._rows(self.walk_statement(query, page, longer))]
+        if len(walked) > page.limit:
+            # The other conditions, on these few patients read by key; a full page is the answer, as the
+            # walk covers every patient from the cursor on up to its last one.
+            rest = self._conditions(replace(query, words=(), infix=None), self._db.tenant_id())
+            rows = await self._rows(
+                select(_P)
+                .where(*rest, _P.c.id.in_(walked))
+                .order_by(_P.c.search_name, _P.c.id)
+                .limit(page.limit + 1)
+            )
+            if len(rows) > page.limit:
+                return await self._load(rows)
+        return await self._load(await self._by_terms(query, page))
+
+    async def _by_terms(self, query: PatientQuery, page: SearchPage) -> list[Row]:
+        """The second phase: candidates in name order after the cursor, a batch at a time, from the search
+        terms (and, for partial matching, from ``clinic_patient_infix_search`` on PostgreSQL, which takes
+        the cursor too); each batch's patients read by key with the query's other conditions, up to the
+        last candidate of any source that had more, until a page is full or no source has more."""
+        tenant_id = self._db.tenant_id()
+        rest = self._conditions(replace(query, words=(), infix=None), tenant_id)
+        after = (page.after.search_name, page.after.id) if page.after is not None else None
+        wanted = page.limit + 1
+        batch = self._batch or max(4 * wanted, 100)
+        found_rows: list[Row] = []
+        while True:
+            # Each source: its candidates' (search_name, id), in that order, and how many were asked for.
+            terms = await self._rows(self.terms_statement(query, after, batch))
+            sources = [([(r["search_name"], r["patient_id"]) for r in terms], batch)]
+            like: ColumnElement[bool] | None = None
+            if query.infix and self._postgres:
+                infix_batch = min(batch, INFIX_CANDIDATES)
+                found = func.clinic_patient_infix_search(
+                    query.infix, infix_batch, *(after or (None, None))
+                ).table_valued("id", "search_name")
+                rows = await self._rows(select(found.c.id, found.c.search_name))
+                sources.append(([(r["search_name"], r["id"]) for r in rows], infix_batch))
+            elif query.infix:
+                like = self._infix(query.infix, _P.c.search_name)
+            ids = list(dict.fromkeys(key[1] for keys, _asked in sources for key in keys))
+            # A source that gave all it was asked may have more beyond its last: up to there, it is complete.
+            complete_to = [keys[-1] for keys, asked in sources if len(keys) == asked]
+            upper = min(complete_to) if complete_to else None
+            matches = _P.c.id.in_(ids)
+            statement = select(_P).where(*rest, matches if like is None else or_(matches, like))
+            if after is not None:
+                statement = statement.where(tuple_(_P.c.search_name, _P.c.id) > tuple_(*after))
+            if upper is not None:
+                statement = statement.where(tuple_(_P.c.search_name, _P.c.id) <= tuple_(*upper))
+            statement = statement.order_by(_P.c.search_name, _P.c.id).limit(wanted - len(found_rows))
+            found_rows += await self._rows(statement)
+            if len(found_rows) >= wanted or upper is None:
+                return found_rows
+            after = upper
+            batch = min(batch * 2, _MAX_BATCH)
 
     async def add_weight(self, weight: PatientWeight) -> None:
         await self._db.execute(

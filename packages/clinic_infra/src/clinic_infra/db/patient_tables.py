@@ -139,6 +139,9 @@ patient_search_terms = Table(
     Column("tenant_id", Uuid, nullable=False),
     Column("term", String(100).with_variant(String(100, collation="C"), "postgresql"), nullable=False),
     Column("patient_id", Uuid, nullable=False),
+    # The patient's search_name, copied (rewritten with the terms on every save): the sort key of search,
+    # so that a word's first page in name order comes from this table's index alone (migration 0015).
+    Column("search_name", SEARCH_TEXT, nullable=False),
     # Leads with (tenant_id, term): a query word is the range [word, word || U+10FFFF) on it.
     PrimaryKeyConstraint("tenant_id", "term", "patient_id", name="pk_patient_search_terms"),
     ForeignKeyConstraint(
@@ -147,7 +150,23 @@ patient_search_terms = Table(
         ondelete="CASCADE",
         name="fk_patient_search_terms_patient",
     ),
-    Index("ix_patient_search_terms_tenant_id_patient_id", "tenant_id", "patient_id"),
+    # A patient's terms (rewritten on save), and whether a patient has a term in a range, with its sort
+    # key: index-only, so that a two-word search can start from either word.
+    Index(
+        "ix_patient_search_terms_tenant_id_patient_id_term_search_name",
+        "tenant_id",
+        "patient_id",
+        "term",
+        "search_name",
+    ),
+    # A word's matches in name order: a range scan and a top-N sort on this index alone.
+    Index(
+        "ix_patient_search_terms_tenant_id_term_search_name_patient_id",
+        "tenant_id",
+        "term",
+        "search_name",
+        "patient_id",
+    ),
 )
 
 guardian_links = Table(
