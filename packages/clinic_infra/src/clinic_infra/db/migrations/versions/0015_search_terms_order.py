@@ -29,7 +29,7 @@ from alembic import op
 from clinic_infra.db.migrations.rls import APP_ROLE, is_postgres
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
