@@ -6,6 +6,7 @@ from clinic_api.controllers import (
     api_keys,
     attachments,
     audit,
+    availability,
     catalog,
     clinical_records,
     devices,
@@ -25,6 +26,7 @@ from clinic_api.controllers import (
     signup,
     units,
     well_known,
+    working_time,
 )
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "api_keys",
     "attachments",
     "audit",
+    "availability",
     "catalog",
     "clinical_records",
     "devices",
@@ -52,4 +55,5 @@ __all__ = [
     "signup",
     "units",
     "well_known",
+    "working_time",
 ]
