@@ -140,6 +140,34 @@ def _values(patient: Patient) -> dict[str, Any]:
     }
 
 
+def patient_row(tenant_id: UUID, patient: Patient) -> dict[str, Any]:
+    """The ``patients`` row the repository writes for ``patient`` (bulk loaders write the same)."""
+    return {"tenant_id": tenant_id, "id": patient.id, "version": patient.version, **_values(patient)}
+
+
+def identifier_rows(tenant_id: UUID, patient: Patient) -> list[dict[str, Any]]:
+    """The ``patient_identifiers`` rows of ``patient``.
+
+    Nothing of an anonymised patient's identity is stored where search looks: no identifiers, no terms
+    (and ``search_name`` is empty), whatever the aggregate holds."""
+    if patient.anonymised:
+        return []
+    return [
+        {"tenant_id": tenant_id, "patient_id": patient.id, "system": i.system, "value": i.value}
+        for i in patient.identifiers
+    ]
+
+
+def search_term_rows(tenant_id: UUID, patient: Patient) -> list[dict[str, Any]]:
+    """The ``patient_search_terms`` rows of ``patient``: one per search key (none once anonymised)."""
+    if patient.anonymised:
+        return []
+    return [
+        {"tenant_id": tenant_id, "term": term, "patient_id": patient.id}
+        for term in sorted(patient.search_terms())
+    ]
+
+
 def _weight(row: Row) -> PatientWeight:
     return PatientWeight(
         tenant_id=TenantId(row["tenant_id"]),
@@ -188,31 +216,17 @@ class SqlPatientRepository:
 
     async def add(self, patient: Patient) -> None:
         tenant_id = self._db.tenant_id()
-        await self._db.execute(
-            insert(_P).values(tenant_id=tenant_id, id=patient.id, version=patient.version, **_values(patient))
-        )
+        await self._db.execute(insert(_P).values(patient_row(tenant_id, patient)))
         await self._write_children(patient, tenant_id)
         self._db.saw(patient)
 
     async def _write_children(self, patient: Patient, tenant_id: UUID) -> None:
-        if patient.anonymised:
-            # Nothing of an anonymised patient's identity is stored where search looks: no identifiers,
-            # no terms (and ``search_name`` is empty), whatever the aggregate holds.
-            return
-        if patient.identifiers:
-            await self._db.execute(
-                insert(pt.patient_identifiers),
-                [
-                    {"tenant_id": tenant_id, "patient_id": patient.id, "system": i.system, "value": i.value}
-                    for i in patient.identifiers
-                ],
-            )
-        terms = patient.search_terms()
+        identifiers = identifier_rows(tenant_id, patient)
+        if identifiers:
+            await self._db.execute(insert(pt.patient_identifiers), identifiers)
+        terms = search_term_rows(tenant_id, patient)
         if terms:
-            await self._db.execute(
-                insert(pt.patient_search_terms),
-                [{"tenant_id": tenant_id, "term": term, "patient_id": patient.id} for term in sorted(terms)],
-            )
+            await self._db.execute(insert(pt.patient_search_terms), terms)
 
     async def get(self, patient_id: PatientId) -> Patient | None:
         found = await self._load(
