@@ -378,3 +378,44 @@ async def test_a_unit_where_the_professional_does_not_work_is_refused_and_other_
         response = await api.get(path, owner, **query)
         assert response.status == 404, (path, query, await response.text())
         assert (await body_of(response))["code"] == "not_found"
+
+
+async def test_a_client_sees_when_a_professional_is_away_but_not_why(clinic_api: Api) -> None:
+    api = clinic_api
+    c = await _new_york_clinic(api)
+    off = await api.post(
+        f"/v1/professionals/{c['professional']}/time-off",
+        {"starts_at": "2026-03-18T00:00:00Z", "ends_at": "2026-03-19T00:00:00Z", "reason": "Licença médica"},
+        c["owner"],
+    )
+    assert off.status == 201, await off.text()
+    window = {"from": "2026-03-01T00:00:00Z", "to": "2026-04-01T00:00:00Z"}
+    path = f"/v1/professionals/{c['professional']}/time-off"
+    as_owner = (await body_of(await api.get(path, c["owner"], **window)))["items"]
+    assert [item["reason"] for item in as_owner] == ["Licença médica"]
+    client, _ = await api.member_token(c["owner"], "cliente@example.com", ["client"])
+    as_client = await api.get(path, client, **window)
+    assert as_client.status == 200, await as_client.text()
+    items = (await body_of(as_client))["items"]
+    assert [(item["starts_at"], item["reason"]) for item in items] == [("2026-03-18T00:00:00Z", "")]
+
+
+async def test_a_unit_restricted_member_gets_404_for_the_other_units(clinic_api: Api) -> None:
+    api = clinic_api
+    c = await _new_york_clinic(api)
+    owner = c["owner"]
+    created = await api.post("/v1/units", {"name": "Queens", "timezone": "America/New_York"}, owner)
+    queens = (await body_of(created))["id"]
+    manager, _ = await api.member_token(owner, "gil@example.com", ["manager"], [queens])
+    window = {"from": "2026-03-09T00:00:00Z", "to": "2026-03-10T00:00:00Z"}
+    for path, query in (
+        (f"/v1/professionals/{c['professional']}/working-hours", {"unit_id": c["unit"]}),
+        (f"/v1/units/{c['unit']}/booking-rules", {}),
+        (f"/v1/units/{c['unit']}/closures", {"from": "2026-03-01", "to": "2026-03-31"}),
+        ("/v1/availability", {"unit_id": c["unit"], "procedure_ids": c["procedure"], **window}),
+    ):
+        response = await api.get(path, manager, **query)
+        assert response.status == 404, (path, await response.text())
+    rules = {"min_notice_minutes": 0, "horizon_days": 30, "slot_step_minutes": 30}
+    assert (await api.put(f"/v1/units/{c['unit']}/booking-rules", rules, manager)).status == 404
+    assert (await api.put(f"/v1/units/{queens}/booking-rules", rules, manager)).status == 200

@@ -6,7 +6,7 @@ id of another tenant, are 404."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -393,7 +393,12 @@ class ListTimeOff:
                 return professional
             if window.duration > MAX_LIST_RANGE:
                 return Failure(InvalidInput.of("to", "range_too_long", "at most 366 days"))
-            return Success(await uow.working_time.time_off([professional_id], window))
+            entries = await uow.working_time.time_off([professional_id], window)
+        if Permission.CATALOG_WRITE in actor.permissions:
+            return Success(entries)
+        # The reason (sick leave, a family matter) is for those who manage working time, not for clients
+        # or the front desk: they see when, not why.
+        return Success([replace(e, time_off=replace(e.time_off, reason="")) for e in entries])
 
 
 class DeleteTimeOff:
