@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -24,6 +25,7 @@ from clinic_api.services import RateLimit
 from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests import attachment_samples as samples
 from tests.api.attachments import add_patient, send_body, upload
+from tests.api.booking import FIRST_DAY, booked, booking_body, catalog_of
 from tests.api.catalog import new_category, new_procedure, new_professional, new_room, professional_member
 from tests.api.clinical import new_anamnesis, new_note, new_template
 from tests.api.conftest import GENEROUS_LIMITS, PASSWORD, Api, auth_header, body_of
@@ -85,6 +87,8 @@ class World:
     working: dict[str, str] = field(default_factory=dict)
     """A procedure and a professional who performs it at the unit, made on first use (each new professional
     is an invitation accepted, and those have a budget)."""
+    booking: dict[str, str] = field(default_factory=dict)
+    """Clinic A's procedure and professional for the booking routes, made on first use."""
 
     async def sign_in(self, email: str | None = None) -> Caller:
         email = email or self.email
@@ -456,6 +460,100 @@ async def _amend_note(world: World, caller: Caller) -> tuple[str, dict[str, Any]
     return f"{path}/amendments", body
 
 
+# --- booking: a client acts on their own record, the staff on clinic A's patients ---
+
+
+async def _booking_patient(world: World, caller: Caller) -> str:
+    if world.role == Role.CLIENT.value:
+        return await world.my_patient(caller)
+    return str((await world.new_patient())["id"])
+
+
+def _slot(world: World) -> datetime:
+    return FIRST_DAY + timedelta(hours=next(world.serial))
+
+
+async def _new_booking(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    catalog = await catalog_of(world.api, await world.owner(), world.unit_id, world.booking)
+    patient = await _booking_patient(world, caller)
+    return "/v1/appointments", booking_body(catalog, world.unit_id, patient, _slot(world))
+
+
+def _appointment(
+    suffix: str = "", *steps: str, body: dict[str, Any] | None = None, past: bool = False
+) -> Call:
+    async def call(world: World, caller: Caller) -> tuple[str, Body]:
+        start = datetime.now(UTC) - timedelta(minutes=10) if past else _slot(world)
+        patient = await _booking_patient(world, caller)
+        found = await booked(
+            world.api, await world.owner(), world.unit_id, world.booking, patient, start, *steps
+        )
+        return f"/v1/appointments/{found}{suffix}", body
+
+    return call
+
+
+async def _agenda(world: World, caller: Caller) -> tuple[str, None]:
+    catalog = await catalog_of(world.api, await world.owner(), world.unit_id, world.booking)
+    return f"/v1/professionals/{catalog['professional_id']}/agenda?date=2031-01-01&days=7", None
+
+
+async def _calendar(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/units/{world.unit_id}/calendar?date=2031-01-01", None
+
+
+async def _dashboard(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/dashboard?unit_id={world.unit_id}", None
+
+
+async def _patient_appointments(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/patients/{await _booking_patient(world, caller)}/appointments", None
+
+
+async def _waitlist_entry_body(world: World, caller: Caller) -> dict[str, Any]:
+    catalog = await catalog_of(world.api, await world.owner(), world.unit_id, world.booking)
+    return {
+        "patient_id": await _booking_patient(world, caller),
+        "procedure_id": catalog["procedure_id"],
+        "unit_id": world.unit_id,
+        "earliest": FIRST_DAY.isoformat(),
+        "latest": (FIRST_DAY + timedelta(days=30)).isoformat(),
+    }
+
+
+async def _join_waitlist(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return "/v1/waitlist", await _waitlist_entry_body(world, caller)
+
+
+async def _waitlist_entry(world: World, caller: Caller) -> tuple[str, None]:
+    created = await world.api.post(
+        "/v1/waitlist", await _waitlist_entry_body(world, caller), await world.owner()
+    )
+    assert created.status == 201, await created.text()
+    return f"/v1/waitlist/{(await body_of(created))['id']}", None
+
+
+def _offer(answer: str) -> Call:
+    """An open offer for the caller's patient: an appointment cancelled with them on the waitlist."""
+
+    async def call(world: World, caller: Caller) -> tuple[str, Body]:
+        owner = await world.owner()
+        body = await _waitlist_entry_body(world, caller)
+        start = _slot(world)
+        body.update(
+            earliest=(start - timedelta(hours=1)).isoformat(), latest=(start + timedelta(hours=1)).isoformat()
+        )
+        joined = await world.api.post("/v1/waitlist", body, owner)
+        assert joined.status == 201, await joined.text()
+        other = str((await world.new_patient())["id"])
+        await booked(world.api, owner, world.unit_id, world.booking, other, start, "cancel")
+        entries = await body_of(await world.api.get(f"/v1/waitlist?patient_id={body['patient_id']}", owner))
+        offer = next(o for e in entries["items"] for o in e["offers"] if o["status"] == "open")
+        return f"/v1/waitlist/offers/{offer['id']}/{answer}", None
+
+    return call
+
+
 _CONSENT = {"kind": "marketing_contact", "decision": "granted", "version": "2026-01"}
 
 
@@ -465,7 +563,7 @@ async def _anonymise(world: World, caller: Caller) -> tuple[str, dict[str, Any]]
 
 
 async def _new_category_body(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
-    return "/v1/categories", {"name": f"Categoria {next(world.serial)}", "colour": "#336699"}
+    return "/v1/categories", {"name": f"Categoria da matriz {next(world.serial)}", "colour": "#336699"}
 
 
 async def _category(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
@@ -660,6 +758,27 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/v1/notes/{note_id}/sign"): _sign_note,
     ("POST", "/v1/notes/{note_id}/amendments"): _amend_note,
     ("GET", "/v1/patients/{patient_id}/timeline"): _patient_timeline,
+    ("POST", "/v1/appointments"): _new_booking,
+    ("GET", "/v1/appointments"): fixed("/v1/appointments"),
+    ("GET", "/v1/appointments/{appointment_id}"): _appointment(),
+    ("POST", "/v1/appointments/{appointment_id}/confirm"): _appointment("/confirm"),
+    ("POST", "/v1/appointments/{appointment_id}/check-in"): _appointment("/check-in"),
+    ("POST", "/v1/appointments/{appointment_id}/start"): _appointment("/start", "check-in"),
+    ("POST", "/v1/appointments/{appointment_id}/complete"): _appointment("/complete", "check-in", "start"),
+    ("POST", "/v1/appointments/{appointment_id}/no-show"): _appointment("/no-show", past=True),
+    ("POST", "/v1/appointments/{appointment_id}/cancel"): _appointment("/cancel", body={"reason": "x"}),
+    ("POST", "/v1/appointments/{appointment_id}/reschedule"): _appointment(
+        "/reschedule", body={"start": (FIRST_DAY - timedelta(days=1)).isoformat()}
+    ),
+    ("GET", "/v1/professionals/{professional_id}/agenda"): _agenda,
+    ("GET", "/v1/units/{unit_id}/calendar"): _calendar,
+    ("GET", "/v1/patients/{patient_id}/appointments"): _patient_appointments,
+    ("GET", "/v1/dashboard"): _dashboard,
+    ("POST", "/v1/waitlist"): _join_waitlist,
+    ("GET", "/v1/waitlist"): fixed("/v1/waitlist"),
+    ("DELETE", "/v1/waitlist/{entry_id}"): _waitlist_entry,
+    ("POST", "/v1/waitlist/offers/{offer_id}/accept"): _offer("accept"),
+    ("POST", "/v1/waitlist/offers/{offer_id}/decline"): _offer("decline"),
     ("GET", "/v1/categories"): fixed("/v1/categories?active=true"),
     ("POST", "/v1/categories"): _new_category_body,
     ("GET", "/v1/categories/{category_id}"): _category,

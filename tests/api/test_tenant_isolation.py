@@ -16,6 +16,7 @@ from blacksheep import Content
 
 from tests import attachment_samples as samples
 from tests.api.attachments import send_body, upload, verify_email
+from tests.api.booking import booking_ids
 from tests.api.catalog import catalog_ids
 from tests.api.clinical import clinical_ids
 from tests.api.conftest import Api, auth_header, body_of
@@ -55,6 +56,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     attachment = await upload(api, patient_id, samples.pdf(), a_owner, "consent_form")
     assert attachment.status == 201, await attachment.text()
     clinical = await clinical_ids(api, a_owner, a["tenant"]["id"], patient_id)
+    booking = await booking_ids(api, a_owner, a["unit"]["id"], patient_id)
     catalog = await catalog_ids(api, a_owner, a["unit"]["id"])
     scheduling = await scheduling_ids(api, a_owner, a["unit"]["id"], catalog["professional_id"])
     return {
@@ -69,6 +71,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             "patient_id": patient_id,
             "attachment_id": (await body_of(attachment))["id"],
             **clinical,
+            **booking,
             **catalog,
             **scheduling,
         },
@@ -147,6 +150,20 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("POST", "/v1/notes/{note_id}/sign"): None,
     ("POST", "/v1/notes/{note_id}/amendments"): {"body": "Adendo."},
     ("GET", "/v1/patients/{patient_id}/timeline"): None,
+    ("GET", "/v1/appointments/{appointment_id}"): None,
+    ("POST", "/v1/appointments/{appointment_id}/confirm"): None,
+    ("POST", "/v1/appointments/{appointment_id}/check-in"): None,
+    ("POST", "/v1/appointments/{appointment_id}/start"): None,
+    ("POST", "/v1/appointments/{appointment_id}/complete"): None,
+    ("POST", "/v1/appointments/{appointment_id}/no-show"): None,
+    ("POST", "/v1/appointments/{appointment_id}/cancel"): {"reason": "x"},
+    ("POST", "/v1/appointments/{appointment_id}/reschedule"): {"start": "2040-01-02T10:00:00+00:00"},
+    ("GET", "/v1/professionals/{professional_id}/agenda"): None,
+    ("GET", "/v1/units/{unit_id}/calendar"): None,
+    ("GET", "/v1/patients/{patient_id}/appointments"): None,
+    ("DELETE", "/v1/waitlist/{entry_id}"): None,
+    ("POST", "/v1/waitlist/offers/{offer_id}/accept"): None,
+    ("POST", "/v1/waitlist/offers/{offer_id}/decline"): None,
     ("GET", "/v1/categories/{category_id}"): None,
     ("PATCH", "/v1/categories/{category_id}"): {"colour": "#00AA88"},
     ("GET", "/v1/procedures/{procedure_id}"): None,
@@ -196,6 +213,19 @@ QUERIES: dict[tuple[str, str], str] = {
     ("GET", "/v1/professionals/{professional_id}/time-off"): f"?{WINDOW}",
     ("GET", "/v1/units/{unit_id}/closures"): f"?{DATES}",
 }
+# Routes that change their resource's state take one of their own (each lifecycle move needs an
+# appointment in the state it leaves): the id in the path comes from this key of tenant A's ids.
+OWN_IDS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/v1/appointments/{appointment_id}/confirm"): {"appointment_id": "appointment_to_confirm"},
+    ("POST", "/v1/appointments/{appointment_id}/check-in"): {"appointment_id": "appointment_to_check_in"},
+    ("POST", "/v1/appointments/{appointment_id}/start"): {"appointment_id": "appointment_to_start"},
+    ("POST", "/v1/appointments/{appointment_id}/complete"): {"appointment_id": "appointment_to_complete"},
+    ("POST", "/v1/appointments/{appointment_id}/no-show"): {"appointment_id": "appointment_to_miss"},
+    ("POST", "/v1/appointments/{appointment_id}/cancel"): {"appointment_id": "appointment_to_cancel"},
+    ("POST", "/v1/appointments/{appointment_id}/reschedule"): {"appointment_id": "appointment_to_reschedule"},
+    ("POST", "/v1/waitlist/offers/{offer_id}/accept"): {"offer_id": "offer_to_accept"},
+    ("POST", "/v1/waitlist/offers/{offer_id}/decline"): {"offer_id": "offer_to_decline"},
+}
 
 
 async def call(api: Api, method: str, path: str, body: dict[str, Any] | None, token: str | None) -> Any:
@@ -242,8 +272,10 @@ async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None
         names = _PARAM.findall(template)
         unknown = set(names) - world["ids"].keys()
         assert not unknown, f"{method} {template}: the walker has no tenant A id for {unknown}"
-        path = _PARAM.sub(lambda m: world["ids"][m.group(1)], template)
-        path += QUERIES.get((method, template), "").format(**world["ids"])
+        own = {name: world["ids"][key] for name, key in OWN_IDS.get((method, template), {}).items()}
+        ids = {**world["ids"], **own}
+        path = _PARAM.sub(lambda m, ids=ids: ids[m.group(1)], template)  # type: ignore[misc]
+        path += QUERIES.get((method, template), "").format(**ids)
         given = CALLS[(method, template)]
         body = given(world["ids"]) if callable(given) else given
 

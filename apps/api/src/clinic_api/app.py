@@ -13,6 +13,7 @@ from rodi import Container
 
 import clinic_api.controllers  # noqa: F401  # registers the controllers' routes
 from clinic_api.access import access_middleware
+from clinic_api.appointment_services import AppointmentServices
 from clinic_api.auth import ApiKeyAuthentication, BearerAuthentication, SessionGuard
 from clinic_api.catalog_services import CatalogServices
 from clinic_api.error_handling import configure_error_handling
@@ -73,6 +74,7 @@ def configure_services(
     container.add_instance(metrics, HttpMetrics)
     container.add_instance(throttle, Throttle)
     container.add_instance(services.patients, PatientServices)
+    container.add_instance(services.appointments, AppointmentServices)
     container.add_instance(services.catalog, CatalogServices)
     container.add_instance(services.scheduling, SchedulingServices)
     container.add_instance(services.records, ClinicalRecordServices)

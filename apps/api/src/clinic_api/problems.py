@@ -14,6 +14,7 @@ from blacksheep import Content, Request, Response
 from pydantic import BaseModel, ConfigDict
 from returns.result import Failure, Result
 
+from clinic_core.application.idempotency import IdempotencyKeyReused
 from clinic_core.attachments.model import (
     AttachmentContentMissing,
     AttachmentTooLarge,
@@ -21,6 +22,7 @@ from clinic_core.attachments.model import (
     UnsupportedMediaType,
 )
 from clinic_core.identity.account_security import InvalidAccountToken
+from clinic_core.scheduling.booking import SlotTaken
 from clinic_core.shared.errors import (
     Conflict,
     DomainError,
@@ -52,6 +54,10 @@ STATUS_OF: dict[type[DomainError], tuple[int, str]] = {
     # A verification or reset link that cannot be used (unknown, expired, used, superseded): one answer.
     InvalidAccountToken: (400, "Invalid token"),
     TooManyAttempts: (429, "Too many attempts"),
+    # The key names another request: a client bug, not a state of the server (RFC draft
+    # ietf-httpapi-idempotency-key-header says 422 for a reused key with another payload).
+    IdempotencyKeyReused: (422, "Idempotency key reused"),
+    SlotTaken: (409, "Time taken"),
     AttachmentTooLarge: (413, "Attachment too large"),
     # 415: the request is well formed, but the content is of a type this API does not take (read from the
     # bytes themselves), or not the type the client declared for it.
@@ -68,6 +74,15 @@ class FieldProblem(BaseModel):
     field: str
     code: str
     message: str
+
+
+class ConflictingInterval(BaseModel):
+    """An interval that is taken, and for which of the booking's resources (never whose appointment)."""
+
+    resource: str
+    """`professional`, `room` or `patient`."""
+    start: str
+    end: str
 
 
 class ProblemDetails(BaseModel):
@@ -104,6 +119,8 @@ class ProblemDetails(BaseModel):
     code: str
     request_id: str | None = None
     errors: list[FieldProblem] | None = None
+    conflicts: list[ConflictingInterval] | None = None
+    """For `slot_taken`: the intervals (buffers included) the booking overlaps."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +133,17 @@ class Problem:
     detail: str
     errors: Sequence[FieldError] = ()
     headers: Sequence[tuple[str, str]] = ()
+    conflicts: Sequence[ConflictingInterval] = ()
 
     def with_headers(self, *headers: tuple[str, str]) -> Problem:
         return Problem(
-            self.status, self.code, self.title, self.detail, self.errors, (*self.headers, *headers)
+            self.status,
+            self.code,
+            self.title,
+            self.detail,
+            self.errors,
+            (*self.headers, *headers),
+            self.conflicts,
         )
 
 
@@ -133,7 +157,15 @@ def status_of(error: DomainError) -> tuple[int, str]:
 def problem_for(error: DomainError) -> Problem:
     status, title = status_of(error)
     errors = error.errors if isinstance(error, InvalidInput) else ()
-    problem = Problem(status, error.code, title, error.detail, errors)
+    conflicts = (
+        tuple(
+            ConflictingInterval(resource=c.resource.value, start=c.start.isoformat(), end=c.end.isoformat())
+            for c in error.conflicts
+        )
+        if isinstance(error, SlotTaken)
+        else ()
+    )
+    problem = Problem(status, error.code, title, error.detail, errors, (), conflicts)
     if isinstance(error, TooManyAttempts):
         problem = problem.with_headers(("Retry-After", str(max(1, error.retry_after_seconds))))
     return problem.with_headers(("WWW-Authenticate", BEARER_CHALLENGE)) if status == 401 else problem
@@ -155,6 +187,7 @@ def render(problem: Problem, request: Request, request_id: str | None) -> Respon
         code=problem.code,
         request_id=request_id,
         errors=[FieldProblem(field=e.field, code=e.code, message=e.message) for e in problem.errors] or None,
+        conflicts=list(problem.conflicts) or None,
     )
     return Response(
         problem.status,

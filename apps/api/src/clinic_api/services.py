@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from clinic_api.appointment_services import AppointmentServices
 from clinic_api.catalog_services import CatalogServices
 from clinic_api.patient_services import PatientServices
 from clinic_api.privacy_services import PrivacyServices
@@ -184,6 +185,7 @@ class AppServices:
     revoke_api_key: RevokeApiKey
     authenticate_api_key: AuthenticateApiKey
     patients: PatientServices
+    appointments: AppointmentServices
     catalog: CatalogServices
     """Categories, procedures, professionals and rooms."""
     scheduling: SchedulingServices
@@ -289,6 +291,7 @@ class AppServices:
             revoke_api_key=RevokeApiKey(uow, clock),
             authenticate_api_key=AuthenticateApiKey(uow, clock),
             patients=PatientServices.from_ports(uow, clock),
+            appointments=AppointmentServices.from_ports(uow, clock),
             catalog=CatalogServices.from_ports(uow, clock),
             scheduling=SchedulingServices.from_ports(uow, clock),
             records=ClinicalRecordServices.build(uow, clock),

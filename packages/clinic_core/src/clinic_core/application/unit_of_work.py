@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from clinic_core.access.ports import ApiKeyDirectory, ApiKeyRepository, RoleRepository
+from clinic_core.application.idempotency import IdempotencyKeys
 from clinic_core.attachments.ports import AttachmentRepository
 from clinic_core.audit.ports import AuditLog
 from clinic_core.catalog.ports import (
@@ -43,6 +44,8 @@ from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
+from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
+from clinic_core.scheduling.waitlist_model import WaitlistRepository
 from clinic_core.scheduling.working_time_ports import BusyTimes, WorkingTimeRepository
 from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import TenantId, UserId
@@ -204,6 +207,27 @@ class UnitOfWork(Protocol):
     @property
     def privacy_settings(self) -> PrivacySettingsRepository:
         """The scope's tenant's privacy settings (retention)."""
+        ...
+
+    @property
+    def appointments(self) -> AppointmentRepository:
+        """The scope's tenant's appointments, with their items and history."""
+        ...
+
+    @property
+    def appointment_locks(self) -> AppointmentLocks:
+        """The locks that serialise bookings of one professional, room or patient (see
+        ``clinic_core.scheduling.booking_ports``)."""
+        ...
+
+    @property
+    def waitlist(self) -> WaitlistRepository:
+        """The scope's tenant's waitlist entries and the offers of freed time made to them."""
+        ...
+
+    @property
+    def idempotency_keys(self) -> IdempotencyKeys:
+        """The scope's tenant's ``Idempotency-Key`` records."""
         ...
 
     @property

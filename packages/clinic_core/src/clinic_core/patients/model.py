@@ -513,6 +513,8 @@ class AccessAction(StrEnum):
     CLINICAL_NOTE = "clinical_note"
     CLINICAL_NOTES = "clinical_notes"
     TIMELINE = "timeline"
+    APPOINTMENTS = "appointments"
+    """The patient's appointments."""
     CONSENTS_READ = "consents.read"
     """The patient's consents were read (privacy)."""
     EXPORT = "export"

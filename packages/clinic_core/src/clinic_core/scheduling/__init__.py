@@ -1,1 +1,1 @@
-"""Scheduling: working time, the availability engine, and (with the booking feature) appointments."""
+"""Scheduling: working time, the availability engine, appointments and the waitlist."""

@@ -74,6 +74,13 @@ from clinic_core.testing.clinical import (
 from clinic_core.testing.patients import InMemoryGuardians, InMemoryPatientAccessLog, InMemoryPatients
 from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InMemoryIdentifierHolders
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
+from clinic_core.testing.scheduling import (
+    InMemoryAppointmentLocks,
+    InMemoryAppointments,
+    InMemoryIdempotencyKeys,
+    InMemoryWaitlist,
+    SchedulingTables,
+)
 from clinic_core.testing.working_time import InMemoryBusyTimes, InMemoryWorkingTime, WorkingTimeTables
 
 E = TypeVar("E")
@@ -125,6 +132,7 @@ class _Tables:
     working_time: WorkingTimeTables = field(default_factory=WorkingTimeTables)
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
+    scheduling: SchedulingTables = field(default_factory=SchedulingTables)
 
     def check_unique(self) -> None:
         _unique("uq_users_email", (u.email.value for u in self.users.values()))
@@ -740,6 +748,23 @@ class InMemoryUnitOfWork:
         return InMemoryTimeline(self._tables.clinical, self._tenant())
 
     @property
+    def appointments(self) -> InMemoryAppointments:
+        return InMemoryAppointments(self._tables.scheduling, self._seen, self._tenant())
+
+    @property
+    def appointment_locks(self) -> InMemoryAppointmentLocks:
+        self._tenant()
+        return InMemoryAppointmentLocks(self._tables.scheduling.lock_calls)
+
+    @property
+    def waitlist(self) -> InMemoryWaitlist:
+        return InMemoryWaitlist(self._tables.scheduling, self._seen, self._tenant())
+
+    @property
+    def idempotency_keys(self) -> InMemoryIdempotencyKeys:
+        return InMemoryIdempotencyKeys(self._tables.scheduling, self._tenant())
+
+    @property
     def categories(self) -> InMemoryCategories:
         return InMemoryCategories(self._tables.catalog, self._seen, self._tenant())
 
@@ -765,7 +790,9 @@ class InMemoryUnitOfWork:
 
     @property
     def busy_times(self) -> InMemoryBusyTimes:
-        return InMemoryBusyTimes(self._tables.working_time, self._tenant())
+        return InMemoryBusyTimes(
+            self._tables.working_time, self._tenant(), self._tables.scheduling.appointments
+        )
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)

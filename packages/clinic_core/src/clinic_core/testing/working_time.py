@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from uuid import UUID
 
 from clinic_core.catalog.model import ProfessionalId, RoomId
+from clinic_core.scheduling.appointments import Appointment
 from clinic_core.scheduling.availability import BookingRules
 from clinic_core.scheduling.intervals import Interval
 from clinic_core.scheduling.working_time_ports import (
@@ -128,8 +130,18 @@ class InMemoryWorkingTime:
 
 
 class InMemoryBusyTimes:
-    def __init__(self, tables: WorkingTimeTables, tenant_id: TenantId) -> None:
+    """The blocks of the active in-memory appointments, with the intervals a test put in place of them."""
+
+    def __init__(
+        self,
+        tables: WorkingTimeTables,
+        tenant_id: TenantId,
+        appointments: Mapping[UUID, Appointment] | None = None,
+    ) -> None:
         self._t, self._tenant = tables, tenant_id
+        self._appointments = [
+            a for a in (appointments or {}).values() if a.tenant_id == tenant_id and a.is_active
+        ]
 
     async def professionals(
         self, professional_ids: Collection[ProfessionalId], window: Interval
@@ -137,14 +149,18 @@ class InMemoryBusyTimes:
         found: dict[ProfessionalId, list[Interval]] = {}
         for pid in professional_ids:
             busy = [i for i in self._t.busy_professionals.get((self._tenant, pid), []) if i.overlaps(window)]
+            busy += [
+                a.block for a in self._appointments if a.professional_id == pid and a.block.overlaps(window)
+            ]
             if busy:
-                found[pid] = busy
+                found[pid] = sorted(busy)
         return found
 
     async def rooms(self, room_ids: Collection[RoomId], window: Interval) -> dict[RoomId, list[Interval]]:
         found: dict[RoomId, list[Interval]] = {}
         for rid in room_ids:
             busy = [i for i in self._t.busy_rooms.get((self._tenant, rid), []) if i.overlaps(window)]
+            busy += [a.block for a in self._appointments if a.room_id == rid and a.block.overlaps(window)]
             if busy:
-                found[rid] = busy
+                found[rid] = sorted(busy)
         return found

@@ -372,6 +372,13 @@ TENANT_TABLES = (
     # privacy (clinic_infra.db.privacy_tables)
     "patient_consents",
     "tenant_privacy_settings",
+    # booking (clinic_infra.db.appointment_tables)
+    "appointments",
+    "appointment_items",
+    "appointment_history",
+    "idempotency_keys",
+    "waitlist_entries",
+    "waitlist_offers",
     # the catalog (clinic_infra.db.catalog_tables)
     "categories",
     "procedures",
@@ -391,6 +398,7 @@ TENANT_TABLES = (
 
 # The tables of other modules join the metadata here, so that whoever imports it (Alembic, tests) sees
 # the whole schema. Imported last: those modules import ``metadata`` from this one.
+from clinic_infra.db import appointment_tables as appointment_tables  # noqa: E402
 from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import catalog_tables as catalog_tables  # noqa: E402
 from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402

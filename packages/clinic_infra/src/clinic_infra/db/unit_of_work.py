@@ -28,6 +28,12 @@ from clinic_core.application.unit_of_work import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
+from clinic_infra.db.appointment_repositories import (
+    SqlAppointmentLocks,
+    SqlAppointmentRepository,
+    SqlIdempotencyKeys,
+    SqlWaitlistRepository,
+)
 from clinic_infra.db.attachment_repositories import SqlAttachmentRepository
 from clinic_infra.db.catalog_repositories import (
     SqlCategoryRepository,
@@ -168,6 +174,10 @@ class SqlUnitOfWork:
         self._identifier_holders = SqlIdentifierHolders(self._db)
         self._consents = SqlConsentRepository(self._db)
         self._privacy_settings = SqlPrivacySettingsRepository(self._db)
+        self._appointments = SqlAppointmentRepository(self._db)
+        self._appointment_locks = SqlAppointmentLocks(self._db, postgres=self._postgres)
+        self._idempotency_keys = SqlIdempotencyKeys(self._db)
+        self._waitlist = SqlWaitlistRepository(self._db)
         self._categories = SqlCategoryRepository(self._db)
         self._procedures = SqlProcedureRepository(self._db)
         self._professionals = SqlProfessionalRepository(self._db)
@@ -325,6 +335,26 @@ class SqlUnitOfWork:
     def timeline(self) -> SqlPatientTimeline:
         self._tenant_repo()
         return self._timeline
+
+    @property
+    def appointments(self) -> SqlAppointmentRepository:
+        self._tenant_repo()
+        return self._appointments
+
+    @property
+    def appointment_locks(self) -> SqlAppointmentLocks:
+        self._tenant_repo()
+        return self._appointment_locks
+
+    @property
+    def waitlist(self) -> SqlWaitlistRepository:
+        self._tenant_repo()
+        return self._waitlist
+
+    @property
+    def idempotency_keys(self) -> SqlIdempotencyKeys:
+        self._tenant_repo()
+        return self._idempotency_keys
 
     @property
     def categories(self) -> SqlCategoryRepository:

@@ -30,6 +30,7 @@ from clinic_core.scheduling.working_time_ports import (
 )
 from clinic_core.shared.ids import TenantId, UnitId
 from clinic_infra.db import working_time_tables as wt
+from clinic_infra.db.appointment_tables import ACTIVE_STATUS_VALUES, appointments
 from clinic_infra.db.repositories import Row, _Repository
 
 
@@ -279,14 +280,33 @@ class SqlWorkingTimeRepository(_Repository):
 
 
 class SqlBusyTimes(_Repository):
-    """Busy time from appointments. The ``appointments`` table (the booking feature, migration 0014) is not
-    on main yet: until it is, there are no appointments to read and both methods return nothing. Time off
-    is read by the availability use case from ``SqlWorkingTimeRepository``."""
+    """Busy time from appointments: the blocks (buffers included) of the active ones. Time off is read by
+    the availability use case from ``SqlWorkingTimeRepository``."""
+
+    async def _blocks(self, column: Any, ids: Collection[Any], window: Interval) -> dict[Any, list[Interval]]:
+        if not ids:
+            return {}
+        a = appointments
+        rows = await self._rows(
+            select(column.label("key"), a.c.block_start, a.c.block_end)
+            .where(
+                a.c.tenant_id == self._db.tenant_id(),
+                column.in_(sorted(ids)),
+                a.c.status.in_(ACTIVE_STATUS_VALUES),
+                a.c.block_start < window.end,
+                a.c.block_end > window.start,
+            )
+            .order_by(a.c.block_start)
+        )
+        found: dict[Any, list[Interval]] = {}
+        for row in rows:
+            found.setdefault(row["key"], []).append(Interval(row["block_start"], row["block_end"]))
+        return found
 
     async def professionals(
         self, professional_ids: Collection[ProfessionalId], window: Interval
     ) -> dict[ProfessionalId, list[Interval]]:
-        return {}
+        return await self._blocks(appointments.c.professional_id, professional_ids, window)
 
     async def rooms(self, room_ids: Collection[RoomId], window: Interval) -> dict[RoomId, list[Interval]]:
-        return {}
+        return await self._blocks(appointments.c.room_id, room_ids, window)
