@@ -7,8 +7,10 @@ Like benchmarks/http_api.py (whose database and server helpers it uses): wrk on 
 one uvicorn process connected as a member of clinic_app (row-level security on), a fresh database migrated
 for the run. The unit (America/Sao_Paulo) has 20 professionals who perform the procedure (50 minutes, 10
 minutes' buffer after), each working Monday to Friday 08:00-12:00 and 13:00-18:00, some with time off and a
-date override, the unit with a holiday; booking rules: no notice, 90 days' horizon, a 15-minute grid. Each
-request asks for every professional over one week, then over 31 days (the most one request may ask).
+date override, the unit with a holiday; booking rules: no notice, 90 days' horizon, a 15-minute grid; and
+``--appointments`` booked appointments a weekday per professional (10:00, 15:00, 11:00, 16:00 local...),
+through ``POST /v1/appointments``, each for its own patient. Each request asks for every professional over
+one week, then over 31 days (the most one request may ask).
 The rate limits are raised for the run: one token sends every request.
 """
 
@@ -44,7 +46,28 @@ def _ok(response: httpx.Response) -> dict[str, Any]:
     return body
 
 
-def _prepare(api: str, monday: date) -> tuple[str, str, str]:
+def _book(client: httpx.Client, auth: dict[str, str], ids: dict[str, str], monday: date, per_day: int) -> int:
+    """Book ``per_day`` appointments on each weekday of the 31 days for the professional: how many."""
+    hours = (10, 15, 11, 16, 9, 14)[:per_day]
+    booked = 0
+    for offset in range(31):
+        day = monday + timedelta(days=offset)
+        if day.weekday() >= 5:
+            continue
+        for hour in hours:
+            response = client.post(
+                "/v1/appointments",
+                json={**ids, "start": f"{day.isoformat()}T{hour:02d}:00:00-03:00"},
+                headers=auth,
+            )
+            if response.status_code in (409, 422):  # the holiday, time off: not bookable, left out
+                continue
+            _ok(response)
+            booked += 1
+    return booked
+
+
+def _prepare(api: str, monday: date, per_day: int) -> tuple[str, str, str, int]:
     """Sign a clinic up and give it 20 working professionals: the owner's token, the unit, the procedure."""
     with httpx.Client(base_url=api, timeout=30) as client:
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
@@ -66,6 +89,9 @@ def _prepare(api: str, monday: date) -> tuple[str, str, str]:
             "access_token"
         ]
         auth = {"Authorization": f"Bearer {token}"}
+        appointments = 0
+        # Patient data is withheld from unverified emails by default; the benchmark's owner never verifies.
+        _ok(client.put("/v1/tenant/security-policy", json={"unverified_email_access": "full"}, headers=auth))
         procedure: str = _ok(
             client.post(
                 "/v1/procedures",
@@ -105,6 +131,19 @@ def _prepare(api: str, monday: date) -> tuple[str, str, str]:
             )["id"]
             base = f"/v1/professionals/{professional}"
             _ok(client.put(f"{base}/working-hours?unit_id={unit}", json={"days": WEEK}, headers=auth))
+            if per_day:
+                patient = _ok(
+                    client.post(
+                        "/v1/patients", json={"kind": "person", "name": f"Paciente {n:02d}"}, headers=auth
+                    )
+                )["id"]
+                ids = {
+                    "patient_id": patient,
+                    "professional_id": professional,
+                    "unit_id": unit,
+                    "procedure_ids": [procedure],
+                }
+                appointments += _book(client, auth, ids, monday, per_day)
             if n % 4 == 0:  # a quarter of them: a morning off in the first week, an afternoon-only day
                 start = monday + timedelta(days=n % 5)
                 _ok(
@@ -138,7 +177,7 @@ def _prepare(api: str, monday: date) -> tuple[str, str, str]:
                 headers=auth,
             )
         )
-        return token, unit, procedure
+        return token, unit, procedure, appointments
 
 
 def _query(api: str, unit: str, procedure: str, first: date, days: int) -> str:
@@ -158,6 +197,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--duration", type=int, default=10, help="seconds per case")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument(
+        "--appointments", type=int, default=1, choices=range(7), help="booked a weekday per professional"
+    )
     args = parser.parse_args(argv)
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -183,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
             "CLINIC_DATABASE_POOL_SIZE": "20",
         }
         with _serve([str(BIN / "clinic-api")], env, f"{api}/health/live"):
-            token, unit, procedure = _prepare(api, monday)
+            token, unit, procedure, booked = _prepare(api, monday, args.appointments)
             auth = {"Authorization": f"Bearer {token}"}
             cases = [
                 ("GET /v1/availability, 20 professionals, 7 days", _query(api, unit, procedure, monday, 7)),
@@ -210,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
         f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, wrk -t2 -c{args.connections} -d{args.duration}s on the same machine\n"
     )
+    print(f"{booked} appointments booked\n")
     print(
         f"| request | slots | requests/s ({args.connections} conns) | p50 ms | p99 ms | p50 ms, 1 conn "
         "| p99 ms, 1 conn | non-2xx |"
