@@ -92,6 +92,10 @@ def _prepare(api: str, monday: date, per_day: int) -> tuple[str, str, str, int]:
         appointments = 0
         # Patient data is withheld from unverified emails by default; the benchmark's owner never verifies.
         _ok(client.put("/v1/tenant/security-policy", json={"unverified_email_access": "full"}, headers=auth))
+        token = _ok(client.post("/v1/auth/login", json={"email": email, "password": PASSWORD}))[
+            "access_token"
+        ]
+        auth = {"Authorization": f"Bearer {token}"}  # a new token: the old one's permissions were narrowed
         procedure: str = _ok(
             client.post(
                 "/v1/procedures",
