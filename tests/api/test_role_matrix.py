@@ -29,6 +29,15 @@ from tests.api.booking import FIRST_DAY, booked, booking_body, catalog_of
 from tests.api.catalog import new_category, new_procedure, new_professional, new_room, professional_member
 from tests.api.clinical import new_anamnesis, new_note, new_template
 from tests.api.conftest import GENEROUS_LIMITS, PASSWORD, Api, auth_header, body_of
+from tests.api.scheduling import (
+    DATES,
+    OVERRIDE_DAY,
+    WINDOW,
+    new_closure,
+    new_override,
+    new_time_off,
+    working_professional,
+)
 from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -75,6 +84,9 @@ class World:
     """The caller's unused recovery codes while their second factor is on."""
     clinical: dict[str, str] = field(default_factory=dict)
     """Clinic A's published template, made on first use."""
+    working: dict[str, str] = field(default_factory=dict)
+    """A procedure and a professional who performs it at the unit, made on first use (each new professional
+    is an invitation accepted, and those have a budget)."""
     booking: dict[str, str] = field(default_factory=dict)
     """Clinic A's procedure and professional for the booking routes, made on first use."""
 
@@ -596,6 +608,63 @@ async def _room(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
     return f"/v1/rooms/{room['id']}", {"name": f"Sala {next(world.serial)}"}
 
 
+async def _working(world: World) -> tuple[str, str]:
+    """The owner's token and the id of clinic A's working professional."""
+    owner = await world.owner()
+    if not world.working:
+        world.working.update(await working_professional(world.api, owner, world.unit_id))
+    return owner, world.working["professional_id"]
+
+
+async def _working_hours(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    _, professional = await _working(world)
+    week = {"days": {"tuesday": [{"start": "08:00", "end": "12:00"}]}}
+    return f"/v1/professionals/{professional}/working-hours?unit_id={world.unit_id}", week
+
+
+async def _overrides(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    _, professional = await _working(world)
+    return f"/v1/professionals/{professional}/overrides?unit_id={world.unit_id}&{DATES}", {}
+
+
+async def _override(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    owner, professional = await _working(world)
+    await new_override(world.api, owner, professional, world.unit_id)  # for the DELETE
+    path = f"/v1/professionals/{professional}/overrides/{OVERRIDE_DAY}?unit_id={world.unit_id}"
+    return path, {"kind": "extra", "spans": [{"start": "18:00", "end": "20:00"}]}
+
+
+async def _time_off(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    _, professional = await _working(world)
+    body = {"starts_at": "2026-06-01T00:00:00Z", "ends_at": "2026-06-02T00:00:00Z"}
+    return f"/v1/professionals/{professional}/time-off?{WINDOW}", body
+
+
+async def _time_off_entry(world: World, caller: Caller) -> tuple[str, Body]:
+    owner, professional = await _working(world)
+    return f"/v1/time-off/{(await new_time_off(world.api, owner, professional))['id']}", None
+
+
+async def _closures(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/units/{world.unit_id}/closures?{DATES}", {"first_day": "2026-06-05", "reason": "Feriado"}
+
+
+async def _closure(world: World, caller: Caller) -> tuple[str, Body]:
+    closure = await new_closure(world.api, await world.owner(), world.unit_id)
+    return f"/v1/units/{world.unit_id}/closures/{closure['id']}", None
+
+
+async def _booking_rules(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    rules = {"min_notice_minutes": 60, "horizon_days": 60, "slot_step_minutes": 30}
+    return f"/v1/units/{world.unit_id}/booking-rules", rules
+
+
+async def _availability(world: World, caller: Caller) -> tuple[str, Body]:
+    await _working(world)
+    procedure = world.working["procedure_id"]
+    return f"/v1/availability?unit_id={world.unit_id}&procedure_ids={procedure}&{WINDOW}", None
+
+
 # How to make a valid request to each route for a caller; a route missing here fails the matrix.
 CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/me"): fixed("/v1/me"),
@@ -730,6 +799,20 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/v1/units/{unit_id}/rooms"): _unit_rooms,
     ("GET", "/v1/rooms/{room_id}"): _room,
     ("PATCH", "/v1/rooms/{room_id}"): _room,
+    ("GET", "/v1/professionals/{professional_id}/working-hours"): _working_hours,
+    ("PUT", "/v1/professionals/{professional_id}/working-hours"): _working_hours,
+    ("GET", "/v1/professionals/{professional_id}/overrides"): _overrides,
+    ("PUT", "/v1/professionals/{professional_id}/overrides/{day}"): _override,
+    ("DELETE", "/v1/professionals/{professional_id}/overrides/{day}"): _override,
+    ("GET", "/v1/professionals/{professional_id}/time-off"): _time_off,
+    ("POST", "/v1/professionals/{professional_id}/time-off"): _time_off,
+    ("DELETE", "/v1/time-off/{time_off_id}"): _time_off_entry,
+    ("GET", "/v1/units/{unit_id}/closures"): _closures,
+    ("POST", "/v1/units/{unit_id}/closures"): _closures,
+    ("DELETE", "/v1/units/{unit_id}/closures/{closure_id}"): _closure,
+    ("GET", "/v1/units/{unit_id}/booking-rules"): _booking_rules,
+    ("PUT", "/v1/units/{unit_id}/booking-rules"): _booking_rules,
+    ("GET", "/v1/availability"): _availability,
 }
 MFA_CODE_ROUTES = {"/v1/auth/mfa/enrolment/confirm", "/v1/auth/mfa/recovery-codes"}
 

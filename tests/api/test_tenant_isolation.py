@@ -20,6 +20,7 @@ from tests.api.booking import booking_ids
 from tests.api.catalog import catalog_ids
 from tests.api.clinical import clinical_ids
 from tests.api.conftest import Api, auth_header, body_of
+from tests.api.scheduling import DATES, WINDOW, scheduling_ids
 from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -57,6 +58,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     clinical = await clinical_ids(api, a_owner, a["tenant"]["id"], patient_id)
     booking = await booking_ids(api, a_owner, a["unit"]["id"], patient_id)
     catalog = await catalog_ids(api, a_owner, a["unit"]["id"])
+    scheduling = await scheduling_ids(api, a_owner, a["unit"]["id"], catalog["professional_id"])
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -71,6 +73,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             **clinical,
             **booking,
             **catalog,
+            **scheduling,
         },
     }
 
@@ -174,6 +177,41 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("POST", "/v1/units/{unit_id}/rooms"): {"name": "Sala do Walker", "type": "laser_room"},
     ("GET", "/v1/rooms/{room_id}"): None,
     ("PATCH", "/v1/rooms/{room_id}"): {"active": False},
+    ("GET", "/v1/professionals/{professional_id}/working-hours"): None,
+    ("PUT", "/v1/professionals/{professional_id}/working-hours"): {
+        "days": {"friday": [{"start": "10:00", "end": "14:00"}]}
+    },
+    ("GET", "/v1/professionals/{professional_id}/overrides"): None,
+    ("PUT", "/v1/professionals/{professional_id}/overrides/{day}"): {"kind": "closed"},
+    ("DELETE", "/v1/professionals/{professional_id}/overrides/{day}"): None,
+    ("GET", "/v1/professionals/{professional_id}/time-off"): None,
+    ("POST", "/v1/professionals/{professional_id}/time-off"): {
+        "starts_at": "2026-06-10T00:00:00Z",
+        "ends_at": "2026-06-11T00:00:00Z",
+    },
+    ("DELETE", "/v1/time-off/{time_off_id}"): None,
+    ("GET", "/v1/units/{unit_id}/closures"): None,
+    ("POST", "/v1/units/{unit_id}/closures"): {"first_day": "2026-06-12"},
+    ("DELETE", "/v1/units/{unit_id}/closures/{closure_id}"): None,
+    ("GET", "/v1/units/{unit_id}/booking-rules"): None,
+    ("PUT", "/v1/units/{unit_id}/booking-rules"): {
+        "min_notice_minutes": 0,
+        "horizon_days": 30,
+        "slot_step_minutes": 30,
+    },
+}
+
+
+# The query strings some routes need besides their path (formatted with tenant A's ids): the unit a
+# professional's hours belong to, and a window of dates or instants.
+QUERIES: dict[tuple[str, str], str] = {
+    ("GET", "/v1/professionals/{professional_id}/working-hours"): "?unit_id={unit_id}",
+    ("PUT", "/v1/professionals/{professional_id}/working-hours"): "?unit_id={unit_id}",
+    ("GET", "/v1/professionals/{professional_id}/overrides"): f"?unit_id={{unit_id}}&{DATES}",
+    ("PUT", "/v1/professionals/{professional_id}/overrides/{day}"): "?unit_id={unit_id}",
+    ("DELETE", "/v1/professionals/{professional_id}/overrides/{day}"): "?unit_id={unit_id}",
+    ("GET", "/v1/professionals/{professional_id}/time-off"): f"?{WINDOW}",
+    ("GET", "/v1/units/{unit_id}/closures"): f"?{DATES}",
 }
 # Routes that change their resource's state take one of their own (each lifecycle move needs an
 # appointment in the state it leaves): the id in the path comes from this key of tenant A's ids.
@@ -237,6 +275,7 @@ async def walk_every_parametrised_route(api: Api, world: dict[str, Any]) -> None
         own = {name: world["ids"][key] for name, key in OWN_IDS.get((method, template), {}).items()}
         ids = {**world["ids"], **own}
         path = _PARAM.sub(lambda m, ids=ids: ids[m.group(1)], template)  # type: ignore[misc]
+        path += QUERIES.get((method, template), "").format(**ids)
         given = CALLS[(method, template)]
         body = given(world["ids"]) if callable(given) else given
 

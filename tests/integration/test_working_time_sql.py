@@ -161,7 +161,7 @@ async def test_working_time_round_trips_and_drives_availability(uow: UnitOfWorkF
     ]
 
     # deleting the time off frees the afternoon
-    assert (await DeleteTimeOff(uow)(actor, professional.id, off.unwrap().id)).unwrap() is None
+    assert (await DeleteTimeOff(uow, CLOCK)(actor, off.unwrap().id)).unwrap() is None
     again = (
         await GetAvailability(uow, CLOCK)(
             AvailabilityRequest(

@@ -31,6 +31,7 @@ from clinic_api.privacy_services import PrivacyServices
 from clinic_api.rate_limiting import RequestBudgetMiddleware, Throttle, rate_limit_headers_middleware
 from clinic_api.record_services import ClinicalRecordServices
 from clinic_api.routing import configure_routes
+from clinic_api.scheduling_services import SchedulingServices
 from clinic_api.services import AppServices
 from clinic_core.access.api_keys import CreateApiKey, GetApiKey, ListApiKeys, RevokeApiKey
 from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
@@ -75,6 +76,7 @@ def configure_services(
     container.add_instance(services.patients, PatientServices)
     container.add_instance(services.appointments, AppointmentServices)
     container.add_instance(services.catalog, CatalogServices)
+    container.add_instance(services.scheduling, SchedulingServices)
     container.add_instance(services.records, ClinicalRecordServices)
     container.add_instance(services.privacy, PrivacyServices)
     # Registered under the use case's own class, whatever subclass the composition root passed in.

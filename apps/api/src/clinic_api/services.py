@@ -16,6 +16,7 @@ from clinic_api.catalog_services import CatalogServices
 from clinic_api.patient_services import PatientServices
 from clinic_api.privacy_services import PrivacyServices
 from clinic_api.record_services import ClinicalRecordServices
+from clinic_api.scheduling_services import SchedulingServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -187,6 +188,8 @@ class AppServices:
     appointments: AppointmentServices
     catalog: CatalogServices
     """Categories, procedures, professionals and rooms."""
+    scheduling: SchedulingServices
+    """Working time (weekly hours, overrides, time off, closures, booking rules) and availability."""
     records: ClinicalRecordServices
     """The clinical record: anamnesis templates and responses, clinical notes, the patient timeline."""
     upload_attachment: UploadAttachment
@@ -290,6 +293,7 @@ class AppServices:
             patients=PatientServices.from_ports(uow, clock),
             appointments=AppointmentServices.from_ports(uow, clock),
             catalog=CatalogServices.from_ports(uow, clock),
+            scheduling=SchedulingServices.from_ports(uow, clock),
             records=ClinicalRecordServices.build(uow, clock),
             upload_attachment=UploadAttachment(uow, blobs, clock, max_bytes=attachment_max_bytes),
             list_attachments=ListAttachments(uow, clock),

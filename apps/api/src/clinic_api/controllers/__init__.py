@@ -7,6 +7,7 @@ from clinic_api.controllers import (
     appointments,
     attachments,
     audit,
+    availability,
     catalog,
     clinical_records,
     devices,
@@ -26,6 +27,7 @@ from clinic_api.controllers import (
     signup,
     units,
     well_known,
+    working_time,
 )
 
 __all__ = [
@@ -35,6 +37,7 @@ __all__ = [
     "appointments",
     "attachments",
     "audit",
+    "availability",
     "catalog",
     "clinical_records",
     "devices",
@@ -54,4 +57,5 @@ __all__ = [
     "signup",
     "units",
     "well_known",
+    "working_time",
 ]

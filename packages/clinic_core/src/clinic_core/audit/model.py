@@ -68,6 +68,14 @@ class AuditAction(StrEnum):
     PROFESSIONAL_UPDATED = "professional.updated"
     ROOM_CREATED = "room.created"
     ROOM_UPDATED = "room.updated"
+    WORKING_HOURS_CHANGED = "working_hours.changed"
+    DATE_OVERRIDE_SET = "working_hours.override_set"
+    DATE_OVERRIDE_REMOVED = "working_hours.override_removed"
+    TIME_OFF_ADDED = "time_off.added"
+    TIME_OFF_REMOVED = "time_off.removed"
+    UNIT_CLOSURE_ADDED = "unit.closure_added"
+    UNIT_CLOSURE_REMOVED = "unit.closure_removed"
+    BOOKING_RULES_CHANGED = "unit.booking_rules_changed"
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,15 +6,20 @@ id of another tenant, are 404."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import Any
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from returns.result import Failure, Result, Success
 
+from clinic_core.access.audit import acted_by
 from clinic_core.application.actor import Actor
+from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
+from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.catalog.model import Procedure, ProcedureId, Professional, ProfessionalId, RoomId
 from clinic_core.catalog.ports import ProfessionalQuery
 from clinic_core.scheduling.availability import (
@@ -57,6 +62,29 @@ Spans = Sequence[tuple[str, str]]
 
 def _scope(actor: Actor) -> Scope:
     return Scope(tenant_id=actor.tenant_id, user_id=actor.user_id)
+
+
+async def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: AuditAction,
+    target: tuple[str, UUID],
+    at: datetime,
+    context: RequestContext,
+    **details: Any,
+) -> None:
+    """Record a working-time change: who, when, on what (a professional or a unit), with small facts."""
+    await uow.audit.add(
+        AuditEvent.record(
+            action,
+            tenant_id=actor.tenant_id,
+            at=at,
+            context=context,
+            target=AuditTarget(target[0], str(target[1])),
+            **acted_by(actor),
+            **details,
+        )
+    )
 
 
 async def _unit(uow: UnitOfWork, actor: Actor, unit_id: UnitId) -> Result[Unit, NotFound]:
@@ -134,6 +162,7 @@ class SetWeeklyHoursCommand:
     professional_id: ProfessionalId
     unit_id: UnitId
     days: Mapping[str, Spans]
+    context: RequestContext = NO_CONTEXT
 
 
 class SetWeeklyHours:
@@ -153,14 +182,25 @@ class SetWeeklyHours:
                 return found
             if isinstance(schedule, Failure):
                 return schedule
+            now = self._clock.now()
             await uow.working_time.save_week(
                 WeeklyHours(
                     tenant_id=cmd.actor.tenant_id,
                     professional_id=cmd.professional_id,
                     unit_id=cmd.unit_id,
                     schedule=schedule.unwrap(),
-                    updated_at=self._clock.now(),
+                    updated_at=now,
                 )
+            )
+            await _audit(
+                uow,
+                cmd.actor,
+                AuditAction.WORKING_HOURS_CHANGED,
+                ("professional", cmd.professional_id),
+                now,
+                cmd.context,
+                unit_id=str(cmd.unit_id),
+                weekdays=len(schedule.unwrap().days),
             )
             await uow.commit()
         return Success(schedule.unwrap())
@@ -198,6 +238,7 @@ class PutOverrideCommand:
     day: date
     kind: str
     spans: Spans = ()
+    context: RequestContext = NO_CONTEXT
 
 
 class PutOverride:
@@ -217,25 +258,42 @@ class PutOverride:
                 return found
             if isinstance(override, Failure):
                 return override
+            now = self._clock.now()
             await uow.working_time.put_override(
                 ProfessionalOverride(
                     tenant_id=cmd.actor.tenant_id,
                     professional_id=cmd.professional_id,
                     unit_id=cmd.unit_id,
                     override=override.unwrap(),
-                    updated_at=self._clock.now(),
+                    updated_at=now,
                 )
+            )
+            await _audit(
+                uow,
+                cmd.actor,
+                AuditAction.DATE_OVERRIDE_SET,
+                ("professional", cmd.professional_id),
+                now,
+                cmd.context,
+                unit_id=str(cmd.unit_id),
+                date=cmd.day.isoformat(),
+                kind=override.unwrap().kind.value,
             )
             await uow.commit()
         return Success(override.unwrap())
 
 
 class DeleteOverride:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
-        self, actor: Actor, professional_id: ProfessionalId, unit_id: UnitId, day: date
+        self,
+        actor: Actor,
+        professional_id: ProfessionalId,
+        unit_id: UnitId,
+        day: date,
+        context: RequestContext = NO_CONTEXT,
     ) -> Result[None, Forbidden | NotFound | InvalidInput]:
         allowed = actor.authorize(Permission.CATALOG_WRITE)
         if isinstance(allowed, Failure):
@@ -246,6 +304,16 @@ class DeleteOverride:
                 return found
             if not await uow.working_time.delete_override(professional_id, unit_id, day):
                 return Failure(NotFound("override", day.isoformat()))
+            await _audit(
+                uow,
+                actor,
+                AuditAction.DATE_OVERRIDE_REMOVED,
+                ("professional", professional_id),
+                self._clock.now(),
+                context,
+                unit_id=str(unit_id),
+                date=day.isoformat(),
+            )
             await uow.commit()
         return Success(None)
 
@@ -260,6 +328,7 @@ class AddTimeOffCommand:
     starts_at: datetime
     ends_at: datetime
     reason: str = ""
+    context: RequestContext = NO_CONTEXT
 
 
 class AddTimeOff:
@@ -295,6 +364,15 @@ class AddTimeOff:
                 created_at=self._clock.now(),
             )
             await uow.working_time.add_time_off(entry)
+            await _audit(
+                uow,
+                cmd.actor,
+                AuditAction.TIME_OFF_ADDED,
+                ("professional", cmd.professional_id),
+                entry.created_at,
+                cmd.context,
+                time_off_id=str(entry.id),
+            )
             await uow.commit()
         return Success(entry)
 
@@ -315,24 +393,37 @@ class ListTimeOff:
                 return professional
             if window.duration > MAX_LIST_RANGE:
                 return Failure(InvalidInput.of("to", "range_too_long", "at most 366 days"))
-            return Success(await uow.working_time.time_off([professional_id], window))
+            entries = await uow.working_time.time_off([professional_id], window)
+        if Permission.CATALOG_WRITE in actor.permissions:
+            return Success(entries)
+        # The reason (sick leave, a family matter) is for those who manage working time, not for clients
+        # or the front desk: they see when, not why.
+        return Success([replace(e, time_off=replace(e.time_off, reason="")) for e in entries])
 
 
 class DeleteTimeOff:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
-        self, actor: Actor, professional_id: ProfessionalId, time_off_id: TimeOffId
+        self, actor: Actor, time_off_id: TimeOffId, context: RequestContext = NO_CONTEXT
     ) -> Result[None, Forbidden | NotFound]:
         allowed = actor.authorize(Permission.CATALOG_WRITE)
         if isinstance(allowed, Failure):
             return allowed
         async with self._uow(_scope(actor)) as uow:
             entry = await uow.working_time.get_time_off(time_off_id)
-            if entry is None or entry.professional_id != professional_id:
+            if entry is None or not await uow.working_time.delete_time_off(time_off_id):
                 return Failure(NotFound("time off", str(time_off_id)))
-            await uow.working_time.delete_time_off(time_off_id)
+            await _audit(
+                uow,
+                actor,
+                AuditAction.TIME_OFF_REMOVED,
+                ("professional", entry.professional_id),
+                self._clock.now(),
+                context,
+                time_off_id=str(time_off_id),
+            )
             await uow.commit()
         return Success(None)
 
@@ -347,6 +438,7 @@ class AddClosureCommand:
     first_day: date
     last_day: date
     reason: str = ""
+    context: RequestContext = NO_CONTEXT
 
 
 class AddClosure:
@@ -379,6 +471,17 @@ class AddClosure:
                 created_at=self._clock.now(),
             )
             await uow.working_time.add_closure(entry)
+            await _audit(
+                uow,
+                cmd.actor,
+                AuditAction.UNIT_CLOSURE_ADDED,
+                ("unit", cmd.unit_id),
+                entry.created_at,
+                cmd.context,
+                closure_id=str(entry.id),
+                first_day=cmd.first_day.isoformat(),
+                last_day=cmd.last_day.isoformat(),
+            )
             await uow.commit()
         return Success(entry)
 
@@ -404,11 +507,11 @@ class ListClosures:
 
 
 class DeleteClosure:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
-        self._uow = uow
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+        self._uow, self._clock = uow, clock
 
     async def __call__(
-        self, actor: Actor, unit_id: UnitId, closure_id: ClosureId
+        self, actor: Actor, unit_id: UnitId, closure_id: ClosureId, context: RequestContext = NO_CONTEXT
     ) -> Result[None, Forbidden | NotFound]:
         allowed = actor.authorize(Permission.CATALOG_WRITE)
         if isinstance(allowed, Failure):
@@ -418,6 +521,15 @@ class DeleteClosure:
             if entry is None or entry.unit_id != unit_id or not actor.sees_unit(unit_id):
                 return Failure(NotFound("closure", str(closure_id)))
             await uow.working_time.delete_closure(closure_id)
+            await _audit(
+                uow,
+                actor,
+                AuditAction.UNIT_CLOSURE_REMOVED,
+                ("unit", unit_id),
+                self._clock.now(),
+                context,
+                closure_id=str(closure_id),
+            )
             await uow.commit()
         return Success(None)
 
@@ -447,6 +559,7 @@ class SetBookingRulesCommand:
     min_notice_minutes: int
     horizon_days: int
     slot_step_minutes: int
+    context: RequestContext = NO_CONTEXT
 
 
 class SetBookingRules:
@@ -466,7 +579,19 @@ class SetBookingRules:
                 return unit
             if isinstance(rules, Failure):
                 return rules
-            await uow.working_time.save_booking_rules(cmd.unit_id, rules.unwrap(), self._clock.now())
+            now = self._clock.now()
+            await uow.working_time.save_booking_rules(cmd.unit_id, rules.unwrap(), now)
+            await _audit(
+                uow,
+                cmd.actor,
+                AuditAction.BOOKING_RULES_CHANGED,
+                ("unit", cmd.unit_id),
+                now,
+                cmd.context,
+                min_notice_minutes=rules.unwrap().min_notice_minutes,
+                horizon_days=rules.unwrap().horizon_days,
+                slot_step_minutes=rules.unwrap().slot_step_minutes,
+            )
             await uow.commit()
         return Success(rules.unwrap())
 
