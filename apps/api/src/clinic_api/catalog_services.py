@@ -26,6 +26,7 @@ from clinic_core.catalog.use_cases import (
     UpdateProfessional,
     UpdateRoom,
 )
+from clinic_core.scheduling.public_availability import GetPublicAvailability
 from clinic_core.shared.clock import Clock
 
 
@@ -50,6 +51,7 @@ class CatalogServices:
     get_room: GetRoom
     list_rooms: ListRooms
     public_catalog: GetPublicCatalog
+    public_availability: GetPublicAvailability
 
     @classmethod
     def from_ports(cls, uow: UnitOfWorkFactory, clock: Clock) -> CatalogServices:
@@ -73,4 +75,5 @@ class CatalogServices:
             get_room=GetRoom(uow),
             list_rooms=ListRooms(uow),
             public_catalog=GetPublicCatalog(uow),
+            public_availability=GetPublicAvailability(uow, clock),
         )

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Annotated
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from pydantic import ConfigDict, Field
 
@@ -19,7 +18,6 @@ from clinic_api.schemas import RequestModel, ResponseModel
 from clinic_core.scheduling.availability import BookingRules
 from clinic_core.scheduling.working_time import ClockSpan, DateOverride, Weekday, WeeklySchedule
 from clinic_core.scheduling.working_time_ports import ClosureEntry, TimeOffEntry
-from clinic_core.scheduling.working_time_use_cases import Availability
 
 Clock = Annotated[str, Field(max_length=5)]
 Reason = Annotated[str, Field(max_length=400)]
@@ -223,65 +221,4 @@ class BookingRulesOut(ResponseModel):
             min_notice_minutes=rules.min_notice_minutes,
             horizon_days=rules.horizon_days,
             slot_step_minutes=rules.slot_step_minutes,
-        )
-
-
-class CandidateOut(ResponseModel):
-    id: UUID
-    display_name: str
-    slot_count: int
-
-
-class ProfessionalSlots(ResponseModel):
-    professional_id: UUID
-    slots: list[str]
-    """Start times in the unit's local time with their UTC offset (`2026-03-08T09:00:00-05:00`)."""
-
-
-class AvailabilityDay(ResponseModel):
-    date: date
-    """A local date of the unit."""
-    professionals: list[ProfessionalSlots]
-    """Those with at least one free start that day."""
-
-
-class AvailabilityOut(ResponseModel):
-    unit_id: UUID
-    timezone: str
-    procedure_ids: list[UUID]
-    duration_minutes: int
-    """The appointment's length: the procedures' durations added up (their buffers not included)."""
-    professionals: list[CandidateOut]
-    """Every professional who performs all the procedures at the unit, even with no free start."""
-    days: list[AvailabilityDay]
-
-    @classmethod
-    def of(cls, found: Availability) -> AvailabilityOut:
-        zone: ZoneInfo = found.zone
-        by_day: dict[date, dict[UUID, list[str]]] = {}
-        for professional_id, starts in found.slots.items():
-            for start in starts:
-                local = start.astimezone(zone)
-                by_day.setdefault(local.date(), {}).setdefault(professional_id, []).append(local.isoformat())
-        return cls(
-            unit_id=found.unit.id,
-            timezone=zone.key,
-            procedure_ids=[p.id for p in found.procedures],
-            duration_minutes=sum(p.duration_minutes for p in found.procedures),
-            professionals=[
-                CandidateOut(
-                    id=pid, display_name=found.professionals[pid].display_name, slot_count=len(starts)
-                )
-                for pid, starts in found.slots.items()
-            ],
-            days=[
-                AvailabilityDay(
-                    date=day,
-                    professionals=[
-                        ProfessionalSlots(professional_id=pid, slots=slots)
-                        for pid, slots in sorted(by_pro.items())
-                    ],
-                )
-                for day, by_pro in sorted(by_day.items())
-            ],
         )

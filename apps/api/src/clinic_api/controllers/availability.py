@@ -11,39 +11,17 @@ from blacksheep import Response
 from blacksheep.server.controllers import APIController
 
 from clinic_api.access import requires
+from clinic_api.availability_query import FromParam, availability_query
+from clinic_api.availability_schemas import AvailabilityOut
 from clinic_api.bindings import QueryParam
-from clinic_api.controllers.working_time import FromParam, parse_instant, query_uuid, required
 from clinic_api.openapi import documented
-from clinic_api.problems import ProblemRaised, invalid_fields, unwrap_or_raise
+from clinic_api.problems import unwrap_or_raise
 from clinic_api.responses import json_response
 from clinic_api.routing import get
-from clinic_api.scheduling_schemas import AvailabilityOut
 from clinic_api.scheduling_services import SchedulingServices
 from clinic_core.application.actor import Actor
-from clinic_core.catalog.model import ProcedureId, ProfessionalId
-from clinic_core.scheduling.working_time_use_cases import MAX_PROCEDURES, AvailabilityRequest
-from clinic_core.shared.errors import FieldError
-from clinic_core.shared.ids import UnitId, parse_uuid
+from clinic_core.scheduling.working_time_use_cases import AvailabilityRequest
 from clinic_core.tenancy.permissions import Permission
-
-
-def _procedure_ids(param: QueryParam[str] | None) -> list[ProcedureId]:
-    raw = [part.strip() for part in required(param, "procedure_ids").split(",")]
-    if len(raw) > MAX_PROCEDURES:
-        raise ProblemRaised(
-            invalid_fields(
-                [FieldError("procedure_ids", "out_of_range", f"give 1 to {MAX_PROCEDURES} procedures")]
-            )
-        )
-    ids: list[ProcedureId] = []
-    for index, part in enumerate(raw):
-        parsed = parse_uuid(part)
-        if parsed is None:
-            raise ProblemRaised(
-                invalid_fields([FieldError(f"procedure_ids[{index}]", "invalid_value", "expected a UUID")])
-            )
-        ids.append(ProcedureId(parsed))
-    return ids
 
 
 class AvailabilitySearch(APIController):
@@ -79,14 +57,13 @@ class AvailabilitySearch(APIController):
         @param from: an instant with its UTC offset (required; send `+` as `%2B`).
         @param to: an instant with its UTC offset (required), after `from`.
         """
-        unit = UnitId(query_uuid(unit_id, "unit_id"))
-        procedures = _procedure_ids(procedure_ids)
-        professional = (
-            ProfessionalId(query_uuid(professional_id, "professional_id"))
-            if professional_id is not None and professional_id.value.strip()
-            else None
+        query = availability_query(unit_id, procedure_ids, professional_id, from_, to)
+        request = AvailabilityRequest(
+            actor,
+            query.unit_id,
+            query.procedure_ids,
+            query.starts_from,
+            query.starts_before,
+            query.professional_id,
         )
-        start = parse_instant(required(from_, "from"), "from")
-        end = parse_instant(required(to, "to"), "to")
-        request = AvailabilityRequest(actor, unit, procedures, start, end, professional)
         return json_response(AvailabilityOut.of(unwrap_or_raise(await self._s.availability(request))))

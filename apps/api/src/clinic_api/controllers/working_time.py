@@ -8,7 +8,7 @@ Reading needs ``catalog:read``; changing, ``catalog:write``. Clock times are the
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from uuid import UUID
 
 from blacksheep import Request, Response
@@ -16,6 +16,7 @@ from blacksheep.server.controllers import APIController
 from blacksheep.server.openapi.common import HeaderInfo
 
 from clinic_api.access import requires
+from clinic_api.availability_query import FromParam, parse_instant, query_uuid, required
 from clinic_api.bindings import QueryParam
 from clinic_api.openapi import documented
 from clinic_api.problems import ProblemRaised, invalid_fields, problem_for, unwrap_or_raise
@@ -53,12 +54,6 @@ from clinic_core.shared.ids import UnitId, parse_uuid
 from clinic_core.tenancy.permissions import Permission
 
 
-class FromParam(QueryParam[str]):
-    """The query parameter `from` (a Python keyword, so it cannot be the handler's parameter name)."""
-
-    name = "from"
-
-
 def path_id(raw: str, resource: str) -> UUID:
     """An id in the path: one that is no UUID names nothing, so it is 404 like an unknown one."""
     parsed = parse_uuid(raw)
@@ -71,35 +66,11 @@ def _invalid(name: str, code: str, message: str) -> ProblemRaised:
     return ProblemRaised(invalid_fields([FieldError(name, code, message)]))
 
 
-def required(param: QueryParam[str] | None, name: str) -> str:
-    if param is None or not param.value.strip():
-        raise _invalid(name, "required", f"give `{name}`")
-    return param.value.strip()
-
-
-def query_uuid(param: QueryParam[str] | None, name: str) -> UUID:
-    parsed = parse_uuid(required(param, name))
-    if parsed is None:
-        raise _invalid(name, "invalid_value", "expected a UUID")
-    return parsed
-
-
 def parse_date(raw: str, name: str) -> date:
     try:
         return date.fromisoformat(raw.strip())
     except ValueError:
         raise _invalid(name, "invalid_date", "use YYYY-MM-DD") from None
-
-
-def parse_instant(raw: str, name: str) -> datetime:
-    """An ISO 8601 date and time with its UTC offset (in a query, `+` must be sent as `%2B`)."""
-    try:
-        parsed = datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise _invalid(name, "invalid_datetime", "use ISO 8601, e.g. 2026-06-01T00:00:00-03:00") from None
-    if parsed.utcoffset() is None:
-        raise _invalid(name, "offset_required", "give the UTC offset, e.g. 2026-06-01T00:00:00-03:00")
-    return parsed
 
 
 class ProfessionalWorkingTime(APIController):

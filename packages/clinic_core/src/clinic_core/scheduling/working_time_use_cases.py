@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -619,7 +619,23 @@ class Availability:
     """Free start times (UTC) of each professional who can take the appointment, even with none."""
 
 
-def _check_request(request: AvailabilityRequest) -> InvalidInput | None:
+class AvailabilityAsked(Protocol):
+    """What an availability search asks, whoever asks it (staff through ``AvailabilityRequest``, the public
+    booking page through ``PublicAvailabilityRequest``)."""
+
+    @property
+    def unit_id(self) -> UnitId: ...
+    @property
+    def procedure_ids(self) -> Sequence[ProcedureId]: ...
+    @property
+    def starts_from(self) -> datetime: ...
+    @property
+    def starts_before(self) -> datetime: ...
+    @property
+    def professional_id(self) -> ProfessionalId | None: ...
+
+
+def check_availability_request(request: AvailabilityAsked) -> InvalidInput | None:
     if request.starts_from.utcoffset() is None or request.starts_before.utcoffset() is None:
         return InvalidInput.of(
             "from", "offset_required", "give the UTC offset, e.g. 2026-06-01T00:00:00-03:00"
@@ -645,7 +661,7 @@ class GetAvailability:
         allowed = request.actor.authorize(Permission.APPOINTMENTS_READ)
         if isinstance(allowed, Failure):
             return allowed
-        problem = _check_request(request)
+        problem = check_availability_request(request)
         if problem is not None:
             return Failure(problem)
         async with self._uow(_scope(request.actor), read_only=True) as uow:
@@ -657,7 +673,15 @@ class GetAvailability:
         unit = await _unit(uow, request.actor, request.unit_id)
         if isinstance(unit, Failure):
             return unit
-        zone = unit.unwrap().timezone.zone
+        return await self.at_unit(uow, unit.unwrap(), request)
+
+    async def at_unit(
+        self, uow: UnitOfWork, unit: Unit, request: AvailabilityAsked
+    ) -> Result[Availability, NotFound | InvalidInput]:
+        """The search at a unit already found (and allowed) in ``uow``'s tenant: active procedures and
+        professionals only, the unit's booking rules always. Busy times are intervals only: no patient and
+        no reason of time off reaches the result."""
+        zone = unit.timezone.zone
         found = await uow.procedures.get_many(set(request.procedure_ids))
         for procedure_id in request.procedure_ids:
             if procedure_id not in found or not found[procedure_id].active:
@@ -721,10 +745,10 @@ class GetAvailability:
         for pid in ids:  # those without weekly hours here: no slots, but listed
             if pid not in slots and by_id[pid].procedure_ids >= set(request.procedure_ids):
                 slots[pid] = []
-        return Success(Availability(unit.unwrap(), zone, procedures, by_id, dict(sorted(slots.items()))))
+        return Success(Availability(unit, zone, procedures, by_id, dict(sorted(slots.items()))))
 
     async def _professionals(
-        self, uow: UnitOfWork, request: AvailabilityRequest
+        self, uow: UnitOfWork, request: AvailabilityAsked
     ) -> Result[list[Professional], NotFound]:
         if request.professional_id is not None:
             professional = await uow.professionals.get(request.professional_id)
