@@ -15,8 +15,8 @@ Plain Python, no persistence concerns. The rules it keeps:
   A check-in is accepted from pending too (a patient who walks in without having confirmed). Every other
   move is an :class:`InvalidTransition` (409). Only pending, confirmed, checked-in and in-progress
   appointments are *active*: they hold their block; the others free it.
-- **Cancellation window.** A cancellation less than the clinic's window before the start (24 h by default),
-  or after it, is *late*; the flag is kept for the no-show and late-cancellation statistics and policies.
+- **Cancellation window.** A cancellation less than the unit's window before the start (its booking rules'
+  ``cancellation_window``, 24 h by default), or after it, is *late*; the flag is kept for the no-show and late-cancellation statistics and policies.
 - **Rescheduling** moves start and end together, keeps the items, returns a confirmed appointment to
   pending (the patient confirmed the old time, not the new one), and adds an entry to the history.
 - **History and events.** Every transition appends a :class:`HistoryEntry` (who, when, from which status,
@@ -51,7 +51,6 @@ MAX_ITEMS = 10
 MAX_REASON = 500
 MAX_BUFFER_MINUTES = 240
 MAX_DURATION_MINUTES = 24 * 60
-DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
 
 
 class AppointmentStatus(StrEnum):
@@ -506,7 +505,8 @@ class Appointment:
         by: By,
         at: datetime,
         reason: str | None = None,
-        window: timedelta = DEFAULT_CANCELLATION_WINDOW,
+        *,
+        window: timedelta,
     ) -> Result[None, InvalidTransition]:
         """Cancel; late when less than ``window`` before the start (or after it). Frees the time."""
         sources, target = _MOVES[Transition.CANCELLED]
