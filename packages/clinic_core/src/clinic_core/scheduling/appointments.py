@@ -41,6 +41,7 @@ from clinic_core.catalog.model import ProfessionalId as ProfessionalId
 from clinic_core.catalog.model import RoomId as RoomId
 from clinic_core.clinical.model import AppointmentId as AppointmentId
 from clinic_core.patients.model import PatientId
+from clinic_core.scheduling.availability import DEFAULT_CANCELLATION_WINDOW
 from clinic_core.scheduling.intervals import Interval
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.events import DomainEvent
@@ -505,8 +506,7 @@ class Appointment:
         by: By,
         at: datetime,
         reason: str | None = None,
-        *,
-        window: timedelta,
+        window: timedelta = DEFAULT_CANCELLATION_WINDOW,
     ) -> Result[None, InvalidTransition]:
         """Cancel; late when less than ``window`` before the start (or after it). Frees the time."""
         sources, target = _MOVES[Transition.CANCELLED]
