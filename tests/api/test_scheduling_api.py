@@ -64,6 +64,16 @@ async def test_a_working_day_on_the_spring_forward_date_keeps_local_hours_and_ch
         c["owner"],
     )
     assert rules.status == 200, await rules.text()
+    assert (await body_of(rules))["cancellation_window_hours"] == 24  # left out: the default
+    windows = {"cancellation_window_hours": 48, "waitlist_offer_minutes": 30}
+    changed = await api.put(
+        f"/v1/units/{c['unit']}/booking-rules",
+        {"min_notice_minutes": 0, "horizon_days": 30, "slot_step_minutes": 60} | windows,
+        c["owner"],
+    )
+    assert changed.status == 200, await changed.text()
+    read = await body_of(await api.get(f"/v1/units/{c['unit']}/booking-rules", c["owner"]))
+    assert {k: read[k] for k in windows} == windows
 
     found = await _availability(
         api,
@@ -327,6 +337,30 @@ async def test_malformed_working_time_bodies_are_field_errors(clinic_api: Api) -
             f"/v1/units/{unit}/booking-rules",
             {"min_notice_minutes": -5, "horizon_days": 30, "slot_step_minutes": 15},
             "min_notice_minutes",
+            "out_of_range",
+        ),
+        (
+            "PUT",
+            f"/v1/units/{unit}/booking-rules",
+            {
+                "min_notice_minutes": 0,
+                "horizon_days": 30,
+                "slot_step_minutes": 15,
+                "cancellation_window_hours": 400,
+            },
+            "cancellation_window_hours",
+            "out_of_range",
+        ),
+        (
+            "PUT",
+            f"/v1/units/{unit}/booking-rules",
+            {
+                "min_notice_minutes": 0,
+                "horizon_days": 30,
+                "slot_step_minutes": 15,
+                "waitlist_offer_minutes": 5,
+            },
+            "waitlist_offer_minutes",
             "out_of_range",
         ),
     ]

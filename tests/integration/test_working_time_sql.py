@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from returns.result import Failure
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_core.application.actor import Actor
@@ -131,6 +132,17 @@ async def test_working_time_round_trips_and_drives_availability(uow: UnitOfWorkF
         == rules.unwrap()
         == BookingRules(timedelta(hours=1), timedelta(days=30), 30)
     )
+    assert (rules.unwrap().cancellation_window_hours, rules.unwrap().waitlist_offer_minutes) == (24, 120)
+    windows = await SetBookingRules(uow, CLOCK)(
+        SetBookingRulesCommand(
+            actor, unit, 60, 30, 30, cancellation_window_hours=48, waitlist_offer_minutes=2880
+        )
+    )
+    stored = (await GetBookingRules(uow)(actor, unit)).unwrap()
+    assert stored == windows.unwrap()
+    assert (stored.cancellation_window, stored.waitlist_offer) == (timedelta(hours=48), timedelta(days=2))
+    rules = await SetBookingRules(uow, CLOCK)(SetBookingRulesCommand(actor, unit, 60, 30, 30))
+    assert (await GetBookingRules(uow)(actor, unit)).unwrap().cancellation_window_hours == 24
 
     availability = (
         await GetAvailability(uow, CLOCK)(
@@ -174,6 +186,22 @@ async def test_working_time_round_trips_and_drives_availability(uow: UnitOfWorkF
         )
     ).unwrap()
     assert len(again.slots[professional.id]) == 3 + 9
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("cancellation_window", timedelta(hours=337)), ("waitlist_offer", timedelta(minutes=14))],
+)
+async def test_the_database_refuses_windows_out_of_range(
+    sql_uow: SqlUnitOfWorkFactory, field: str, value: timedelta
+) -> None:
+    """The check constraints of migration 0016 hold even if the domain's validation were bypassed."""
+    signed, _, _ = await clinic(sql_uow)
+    rules = BookingRules()
+    object.__setattr__(rules, field, value)  # what BookingRules itself refuses to build
+    async with sql_uow(Scope(tenant_id=signed.tenant.id)) as tx:
+        with pytest.raises(IntegrityError, match=r"(?i)check"):
+            await tx.working_time.save_booking_rules(signed.unit.id, rules, NOW)
 
 
 async def test_another_tenants_ids_are_not_found_and_bad_input_is_invalid(uow: UnitOfWorkFactory) -> None:

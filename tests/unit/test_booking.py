@@ -14,6 +14,7 @@ from clinic_core.application.unit_of_work import Scope
 from clinic_core.catalog.model import Procedure, Professional, Room
 from clinic_core.patients.model import GuardianLink, GuardianRole, Patient, PatientStatus
 from clinic_core.scheduling.appointments import AppointmentStatus
+from clinic_core.scheduling.availability import BookingRules
 from clinic_core.scheduling.booking import (
     Action,
     BookAppointment,
@@ -26,6 +27,13 @@ from clinic_core.scheduling.booking import (
     SlotTaken,
 )
 from clinic_core.scheduling.views import AppointmentFilter, ListAppointments, UnitCalendar
+from clinic_core.scheduling.waitlist import (
+    AnswerOffer,
+    AnswerOfferCommand,
+    JoinWaitlist,
+    JoinWaitlistCommand,
+)
+from clinic_core.scheduling.waitlist_model import OfferClosed
 from clinic_core.scheduling.working_time import ClockSpan, Weekday, WeeklySchedule
 from clinic_core.scheduling.working_time_ports import WeeklyHours
 from clinic_core.scheduling.working_time_use_cases import AvailabilityRequest, GetAvailability
@@ -320,6 +328,86 @@ async def test_cancelling_late_and_the_calendar_by_local_day() -> None:
     calendar = (await UnitCalendar(w.uow, w.clock)(w.owner, w.unit.id, date(2026, 3, 10))).unwrap()
     assert [a.id for a in calendar.appointments] == [booked.id, late_night.id]
     assert calendar.timezone == "America/Sao_Paulo"
+
+
+async def set_rules(w: World, **changes: int) -> BookingRules:
+    values = {"min_notice_minutes": 60, "horizon_days": 90, "slot_step_minutes": 15} | changes
+    rules = BookingRules.parse(**values).unwrap()
+    async with w.uow(Scope(tenant_id=w.tenant)) as tx:
+        await tx.working_time.save_booking_rules(w.unit.id, rules, NOW)
+        await tx.commit()
+    return rules
+
+
+@pytest.mark.parametrize(("window_hours", "late"), [(None, False), (24, False), (48, True), (30, False)])
+async def test_the_units_cancellation_window_decides_late(window_hours: int | None, late: bool) -> None:
+    """Cancelled 30 h ahead: on time under the default 24 h window (unset, or set to 24), late under a
+    48 h one; a 30 h window is a boundary: exactly 30 h ahead is not *less than* the window."""
+    w = await a_world()
+    if window_hours is not None:
+        assert (await set_rules(w, cancellation_window_hours=window_hours)).cancellation_window == timedelta(
+            hours=window_hours
+        )
+    booked = (await w.book()(w.command(w.patients[0]))).unwrap()
+    w.clock.advance(SLOT - NOW - timedelta(hours=30))
+    cancelled = (
+        await CancelAppointment(w.uow, w.clock)(CancelAppointmentCommand(w.owner, booked.id))
+    ).unwrap()
+    assert cancelled.cancellation is not None
+    assert cancelled.cancellation.late is late
+
+
+@pytest.mark.parametrize("lifetime", [None, 30])
+async def test_a_waitlist_offer_expires_after_the_units_lifetime(lifetime: int | None) -> None:
+    w = await a_world()
+    minutes = 120 if lifetime is None else lifetime
+    if lifetime is not None:
+        await set_rules(w, waitlist_offer_minutes=lifetime)
+    booked = (await w.book()(w.command(w.patients[0]))).unwrap()
+    entry = (
+        await JoinWaitlist(w.uow, w.clock)(
+            JoinWaitlistCommand(
+                w.owner,
+                str(w.patients[1].id),
+                str(w.procedure.id),
+                str(w.unit.id),
+                earliest=SLOT - timedelta(days=1),
+                latest=SLOT + timedelta(days=1),
+            )
+        )
+    ).unwrap()
+    w.clock.advance(timedelta(hours=1))
+    cancelled_at = w.clock.now()
+    assert isinstance(
+        await CancelAppointment(w.uow, w.clock)(CancelAppointmentCommand(w.owner, booked.id)), Success
+    )
+    async with w.uow(Scope(tenant_id=w.tenant)) as tx:
+        [offer] = await tx.waitlist.offers_of(frozenset({entry.id}))
+    assert offer.expires_at == cancelled_at + timedelta(minutes=minutes)
+    assert offer.is_open_at(cancelled_at + timedelta(minutes=minutes - 1))
+    assert not offer.is_open_at(cancelled_at + timedelta(minutes=minutes))
+    w.clock.advance(timedelta(minutes=minutes))
+    answer = await AnswerOffer(w.uow, w.clock, w.book())(AnswerOfferCommand(w.owner, offer.id, accept=True))
+    assert answer == Failure(OfferClosed())
+
+
+def test_booking_rules_windows_are_validated_per_field() -> None:
+    assert BookingRules() == BookingRules.parse(60, 90, 15, 24, 120).unwrap()
+    assert BookingRules.parse(60, 90, 15, 0, 15).unwrap().cancellation_window == timedelta(0)
+    assert BookingRules.parse(60, 90, 15, 336, 2880).unwrap().waitlist_offer_minutes == 2880
+    for window, offer, fields in [
+        (-1, 120, {"cancellation_window_hours"}),
+        (337, 120, {"cancellation_window_hours"}),
+        (24, 14, {"waitlist_offer_minutes"}),
+        (24, 2881, {"waitlist_offer_minutes"}),
+        (10**12, -(10**12), {"cancellation_window_hours", "waitlist_offer_minutes"}),
+    ]:
+        failure = BookingRules.parse(60, 90, 15, window, offer).failure()
+        assert isinstance(failure, InvalidInput)
+        assert {e.field for e in failure.errors} == fields
+        assert {e.code for e in failure.errors} == {"out_of_range"}
+    with pytest.raises(ValueError, match="cancellation_window_hours"):
+        BookingRules(cancellation_window=timedelta(days=15))
 
 
 @pytest.mark.parametrize("role", [Role.RECEPTIONIST, Role.MANAGER])

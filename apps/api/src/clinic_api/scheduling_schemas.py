@@ -8,14 +8,18 @@ unit's local time; instants carry their UTC offset (``2026-03-08T09:00:00-05:00`
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
 from clinic_api.schemas import RequestModel, ResponseModel
-from clinic_core.scheduling.availability import BookingRules
+from clinic_core.scheduling.availability import (
+    DEFAULT_CANCELLATION_WINDOW,
+    DEFAULT_WAITLIST_OFFER,
+    BookingRules,
+)
 from clinic_core.scheduling.working_time import ClockSpan, DateOverride, Weekday, WeeklySchedule
 from clinic_core.scheduling.working_time_ports import ClosureEntry, TimeOffEntry
 
@@ -196,7 +200,15 @@ class ClosureList(ResponseModel):
 class BookingRulesBody(RequestModel):
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"min_notice_minutes": 120, "horizon_days": 60, "slot_step_minutes": 15}]
+            "examples": [
+                {
+                    "min_notice_minutes": 120,
+                    "horizon_days": 60,
+                    "slot_step_minutes": 15,
+                    "cancellation_window_hours": 24,
+                    "waitlist_offer_minutes": 120,
+                }
+            ]
         }
     )
 
@@ -206,6 +218,11 @@ class BookingRulesBody(RequestModel):
     """How far ahead: 1 to 730 days, beyond the notice."""
     slot_step_minutes: int
     """The local clock grid of start times: 5, 10, 15, 20, 30 or 60."""
+    cancellation_window_hours: int = DEFAULT_CANCELLATION_WINDOW // timedelta(hours=1)
+    """A cancellation less than this before the start (or after it) is marked late: 0 to 336 hours
+    (24 when omitted)."""
+    waitlist_offer_minutes: int = DEFAULT_WAITLIST_OFFER // timedelta(minutes=1)
+    """How long a waitlist offer of freed time stays open: 15 to 2,880 minutes (120 when omitted)."""
 
 
 class BookingRulesOut(ResponseModel):
@@ -213,6 +230,8 @@ class BookingRulesOut(ResponseModel):
     min_notice_minutes: int
     horizon_days: int
     slot_step_minutes: int
+    cancellation_window_hours: int
+    waitlist_offer_minutes: int
 
     @classmethod
     def of(cls, unit_id: UUID, rules: BookingRules) -> BookingRulesOut:
@@ -221,4 +240,6 @@ class BookingRulesOut(ResponseModel):
             min_notice_minutes=rules.min_notice_minutes,
             horizon_days=rules.horizon_days,
             slot_step_minutes=rules.slot_step_minutes,
+            cancellation_window_hours=rules.cancellation_window_hours,
+            waitlist_offer_minutes=rules.waitlist_offer_minutes,
         )

@@ -337,8 +337,9 @@ class UnitWorkingTime(APIController):
     @documented(200, BookingRulesOut, problems=(401, 403, 404))
     @get("/{unit_id}/booking-rules")
     async def get_booking_rules(self, actor: Actor, unit_id: str) -> Response:
-        """How soon, how far ahead and on what local grid the unit's slots are offered (the defaults,
-        60 minutes, 90 days and 15 minutes, until set).
+        """How soon, how far ahead and on what local grid the unit's slots are offered, within how many
+        hours of the start a cancellation is late, and how many minutes a waitlist offer stays open (the
+        defaults, 60 minutes, 90 days, 15 minutes, 24 hours and 120 minutes, until set).
 
         @param unit_id: the unit's id (a UUID).
         """
@@ -353,7 +354,9 @@ class UnitWorkingTime(APIController):
         self, request: Request, actor: Actor, unit_id: str, body: BookingRulesBody
     ) -> Response:
         """Set the unit's booking rules: `min_notice_minutes` (0 to 43,200), `horizon_days` (1 to 730,
-        beyond the notice) and `slot_step_minutes` (5, 10, 15, 20, 30 or 60).
+        beyond the notice), `slot_step_minutes` (5, 10, 15, 20, 30 or 60), `cancellation_window_hours`
+        (0 to 336, default 24: a cancellation less than this before the start is marked late) and
+        `waitlist_offer_minutes` (15 to 2,880, default 120: how long a waitlist offer stays open).
 
         @param unit_id: the unit's id (a UUID).
         """
@@ -365,6 +368,8 @@ class UnitWorkingTime(APIController):
             body.horizon_days,
             body.slot_step_minutes,
             request_context(request),
+            body.cancellation_window_hours,
+            body.waitlist_offer_minutes,
         )
         rules = unwrap_or_raise(await self._s.set_booking_rules(command))
         return json_response(BookingRulesOut.of(unit, rules))

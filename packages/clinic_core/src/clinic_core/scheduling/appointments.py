@@ -15,8 +15,8 @@ Plain Python, no persistence concerns. The rules it keeps:
   A check-in is accepted from pending too (a patient who walks in without having confirmed). Every other
   move is an :class:`InvalidTransition` (409). Only pending, confirmed, checked-in and in-progress
   appointments are *active*: they hold their block; the others free it.
-- **Cancellation window.** A cancellation less than the clinic's window before the start (24 h by default),
-  or after it, is *late*; the flag is kept for the no-show and late-cancellation statistics and policies.
+- **Cancellation window.** A cancellation less than the unit's window before the start (its booking rules'
+  ``cancellation_window``, 24 h by default), or after it, is *late*; the flag is kept for the no-show and late-cancellation statistics and policies.
 - **Rescheduling** moves start and end together, keeps the items, returns a confirmed appointment to
   pending (the patient confirmed the old time, not the new one), and adds an entry to the history.
 - **History and events.** Every transition appends a :class:`HistoryEntry` (who, when, from which status,
@@ -41,6 +41,7 @@ from clinic_core.catalog.model import ProfessionalId as ProfessionalId
 from clinic_core.catalog.model import RoomId as RoomId
 from clinic_core.clinical.model import AppointmentId as AppointmentId
 from clinic_core.patients.model import PatientId
+from clinic_core.scheduling.availability import DEFAULT_CANCELLATION_WINDOW
 from clinic_core.scheduling.intervals import Interval
 from clinic_core.shared.errors import Conflict
 from clinic_core.shared.events import DomainEvent
@@ -51,7 +52,6 @@ MAX_ITEMS = 10
 MAX_REASON = 500
 MAX_BUFFER_MINUTES = 240
 MAX_DURATION_MINUTES = 24 * 60
-DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
 
 
 class AppointmentStatus(StrEnum):

@@ -60,9 +60,20 @@ _OFFSET_PROBE = 6 * 3600 * 1_000_000  # offsets are sampled every 6 hours, then 
 
 MAX_NOTICE = timedelta(days=30)
 MAX_HORIZON = timedelta(days=730)
+DEFAULT_CANCELLATION_WINDOW = timedelta(hours=24)
+MAX_CANCELLATION_WINDOW = timedelta(hours=336)
+DEFAULT_WAITLIST_OFFER = timedelta(minutes=120)
+MIN_WAITLIST_OFFER = timedelta(minutes=15)
+MAX_WAITLIST_OFFER = timedelta(minutes=2880)
 
 
-def _rules_problems(min_notice: timedelta, horizon: timedelta, slot_step_minutes: int) -> list[FieldError]:
+def _rules_problems(
+    min_notice: timedelta,
+    horizon: timedelta,
+    slot_step_minutes: int,
+    cancellation_window: timedelta,
+    waitlist_offer: timedelta,
+) -> list[FieldError]:
     errors: list[FieldError] = []
     if slot_step_minutes not in SLOT_STEPS:
         steps = ", ".join(map(str, SLOT_STEPS))
@@ -75,12 +86,19 @@ def _rules_problems(min_notice: timedelta, horizon: timedelta, slot_step_minutes
         errors.append(
             FieldError("horizon_days", "horizon_within_notice", "the horizon must exceed the notice")
         )
+    if not timedelta(0) <= cancellation_window <= MAX_CANCELLATION_WINDOW:
+        errors.append(FieldError("cancellation_window_hours", "out_of_range", "use 0 to 336 hours"))
+    if not MIN_WAITLIST_OFFER <= waitlist_offer <= MAX_WAITLIST_OFFER:
+        errors.append(FieldError("waitlist_offer_minutes", "out_of_range", "use 15 to 2,880 minutes"))
     return errors
 
 
 @dataclass(frozen=True, slots=True)
 class BookingRules:
-    """What a unit allows: how soon (``min_notice``), how far ahead (``horizon``), on what grid (minutes).
+    """What a unit allows: how soon (``min_notice``), how far ahead (``horizon``), on what grid (minutes);
+    and after booking, how late a cancellation is *late* (``cancellation_window``: a cancellation less than
+    this before the start, or after it) and how long a waitlist offer of freed time stays open
+    (``waitlist_offer``).
 
     A start is bookable when ``now + min_notice <= start < now + horizon``.
     """
@@ -88,23 +106,38 @@ class BookingRules:
     min_notice: timedelta = timedelta(hours=1)
     horizon: timedelta = timedelta(days=90)
     slot_step_minutes: int = 15
+    cancellation_window: timedelta = DEFAULT_CANCELLATION_WINDOW
+    waitlist_offer: timedelta = DEFAULT_WAITLIST_OFFER
 
     def __post_init__(self) -> None:
-        problems = _rules_problems(self.min_notice, self.horizon, self.slot_step_minutes)
+        problems = _rules_problems(
+            self.min_notice,
+            self.horizon,
+            self.slot_step_minutes,
+            self.cancellation_window,
+            self.waitlist_offer,
+        )
         if problems:
             raise ValueError(f"BookingRules: {problems[0].field}: {problems[0].message}")
 
     @classmethod
     def parse(
-        cls, min_notice_minutes: int, horizon_days: int, slot_step_minutes: int
+        cls,
+        min_notice_minutes: int,
+        horizon_days: int,
+        slot_step_minutes: int,
+        cancellation_window_hours: int = DEFAULT_CANCELLATION_WINDOW // timedelta(hours=1),
+        waitlist_offer_minutes: int = DEFAULT_WAITLIST_OFFER // timedelta(minutes=1),
     ) -> Result[BookingRules, InvalidInput]:
         # clamp before building timedeltas, so absurd numbers are reported, not raised as OverflowError
         notice = timedelta(minutes=max(-1, min(min_notice_minutes, 10**7)))
         horizon = timedelta(days=max(-1, min(horizon_days, 10**5)))
-        problems = _rules_problems(notice, horizon, slot_step_minutes)
+        window = timedelta(hours=max(-1, min(cancellation_window_hours, 10**6)))
+        offer = timedelta(minutes=max(-1, min(waitlist_offer_minutes, 10**7)))
+        problems = _rules_problems(notice, horizon, slot_step_minutes, window, offer)
         if problems:
             return Failure(InvalidInput(tuple(problems)))
-        return Success(cls(notice, horizon, slot_step_minutes))
+        return Success(cls(notice, horizon, slot_step_minutes, window, offer))
 
     @property
     def min_notice_minutes(self) -> int:
@@ -113,6 +146,14 @@ class BookingRules:
     @property
     def horizon_days(self) -> int:
         return self.horizon // timedelta(days=1)
+
+    @property
+    def cancellation_window_hours(self) -> int:
+        return self.cancellation_window // timedelta(hours=1)
+
+    @property
+    def waitlist_offer_minutes(self) -> int:
+        return self.waitlist_offer // timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,6 @@ from clinic_core.patients.guardians import family_of
 from clinic_core.patients.model import PatientId, PatientStatus
 from clinic_core.patients.use_cases import scope_of, visible_patient
 from clinic_core.scheduling.appointments import (
-    DEFAULT_CANCELLATION_WINDOW,
     MAX_ITEMS,
     MAX_REASON,
     Appointment,
@@ -66,13 +65,11 @@ T = TypeVar("T")
 @dataclass(frozen=True, slots=True)
 class BookingPolicy:
     """The rules of booking that are not the unit's (its ``BookingRules``: minimum notice and horizon,
-    which bind clients with the professional's working time). The staff may book any time from now on,
-    outside working hours too (a fit-in), and ``staff_grace`` in the past (a walk-in being typed in)."""
+    which bind clients with the professional's working time; the cancellation window and the waitlist
+    offers' lifetime). The staff may book any time from now on, outside working hours too (a fit-in), and
+    ``staff_grace`` in the past (a walk-in being typed in)."""
 
     staff_grace: timedelta = timedelta(minutes=15)
-    cancellation_window: timedelta = DEFAULT_CANCELLATION_WINDOW
-    offer_ttl: timedelta = timedelta(hours=2)
-    """How long a waitlist offer of freed time stays open."""
     attempts: int = 4
     """How many times a transaction the database gave up (deadlock, serialisation) is run."""
 
@@ -624,7 +621,7 @@ class CancelAppointmentCommand:
 
 
 class CancelAppointment:
-    """Cancel (late inside the clinic's window) and offer the freed time to the waitlist, in one
+    """Cancel (late inside the unit's cancellation window, from its booking rules) and offer the freed time to the waitlist, in one
     transaction."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, policy: BookingPolicy | None = None) -> None:
@@ -648,14 +645,15 @@ class CancelAppointment:
             appointment = await visible_appointment(uow, actor, cmd.appointment_id)
             if appointment is None:
                 return Failure(NotFound("appointment", str(cmd.appointment_id)))
-            cancelled = appointment.cancel(by_of(actor), now, reason, self._policy.cancellation_window)
+            rules = await uow.working_time.booking_rules(appointment.unit_id) or BookingRules()
+            cancelled = appointment.cancel(by_of(actor), now, reason, window=rules.cancellation_window)
             if isinstance(cancelled, Failure):
                 return cancelled
             if not await uow.appointments.save(appointment):
                 return Failure(StaleAppointment())
             await record_on_timeline(uow, appointment, actor)
             if appointment.start > now:
-                await offer_freed_time(uow, appointment, now, self._policy.offer_ttl)
+                await offer_freed_time(uow, appointment, now, rules.waitlist_offer)
             await uow.commit()
         return Success(appointment)
 
@@ -733,8 +731,9 @@ class RescheduleAppointment:
                 return Failure(StaleAppointment())
             await record_on_timeline(uow, appointment, actor)
             if before[0] > now:
+                rules = await uow.working_time.booking_rules(appointment.unit_id) or BookingRules()
                 await offer_freed_time(
-                    uow, appointment, now, self._policy.offer_ttl, freed=(before[0], before[1])
+                    uow, appointment, now, rules.waitlist_offer, freed=(before[0], before[1])
                 )
             await uow.commit()
         return Success(appointment)

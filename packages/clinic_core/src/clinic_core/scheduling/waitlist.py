@@ -67,7 +67,8 @@ async def offer_freed_time(
     *,
     freed: tuple[datetime, datetime] | None = None,
 ) -> list[WaitlistOffer]:
-    """Offer the time ``appointment`` freed (its own, or ``freed`` after a move) to the matching entries."""
+    """Offer the time ``appointment`` freed (its own, or ``freed`` after a move) to the matching entries;
+    each offer expires ``ttl`` from now (the unit's ``BookingRules.waitlist_offer``)."""
     start, end = freed or (appointment.start, appointment.end)
     block_start, block_end = start - appointment.buffer_before, end + appointment.buffer_after
     still_busy = await uow.appointments.overlapping(

@@ -23,6 +23,8 @@ from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
 from clinic_core.catalog.model import Procedure, ProcedureId, Professional, ProfessionalId, RoomId
 from clinic_core.catalog.ports import ProfessionalQuery
 from clinic_core.scheduling.availability import (
+    DEFAULT_CANCELLATION_WINDOW,
+    DEFAULT_WAITLIST_OFFER,
     AvailabilityQuery,
     BookingRules,
     ProcedureDemand,
@@ -560,6 +562,8 @@ class SetBookingRulesCommand:
     horizon_days: int
     slot_step_minutes: int
     context: RequestContext = NO_CONTEXT
+    cancellation_window_hours: int = DEFAULT_CANCELLATION_WINDOW // timedelta(hours=1)
+    waitlist_offer_minutes: int = DEFAULT_WAITLIST_OFFER // timedelta(minutes=1)
 
 
 class SetBookingRules:
@@ -572,7 +576,13 @@ class SetBookingRules:
         allowed = cmd.actor.authorize(Permission.CATALOG_WRITE)
         if isinstance(allowed, Failure):
             return allowed
-        rules = BookingRules.parse(cmd.min_notice_minutes, cmd.horizon_days, cmd.slot_step_minutes)
+        rules = BookingRules.parse(
+            cmd.min_notice_minutes,
+            cmd.horizon_days,
+            cmd.slot_step_minutes,
+            cmd.cancellation_window_hours,
+            cmd.waitlist_offer_minutes,
+        )
         async with self._uow(_scope(cmd.actor)) as uow:
             unit = await _unit(uow, cmd.actor, cmd.unit_id)
             if isinstance(unit, Failure):
@@ -591,6 +601,8 @@ class SetBookingRules:
                 min_notice_minutes=rules.unwrap().min_notice_minutes,
                 horizon_days=rules.unwrap().horizon_days,
                 slot_step_minutes=rules.unwrap().slot_step_minutes,
+                cancellation_window_hours=rules.unwrap().cancellation_window_hours,
+                waitlist_offer_minutes=rules.unwrap().waitlist_offer_minutes,
             )
             await uow.commit()
         return Success(rules.unwrap())

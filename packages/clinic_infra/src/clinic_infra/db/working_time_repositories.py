@@ -261,7 +261,11 @@ class SqlWorkingTimeRepository(_Repository):
         if row is None:
             return None
         return BookingRules.parse(
-            row["min_notice_minutes"], row["horizon_days"], row["slot_step_minutes"]
+            row["min_notice_minutes"],
+            row["horizon_days"],
+            row["slot_step_minutes"],
+            row["cancellation_window_hours"],
+            row["waitlist_offer_minutes"],
         ).unwrap()
 
     async def save_booking_rules(self, unit_id: UnitId, rules: BookingRules, at: datetime) -> None:
@@ -274,6 +278,8 @@ class SqlWorkingTimeRepository(_Repository):
                 min_notice_minutes=rules.min_notice_minutes,
                 horizon_days=rules.horizon_days,
                 slot_step_minutes=rules.slot_step_minutes,
+                cancellation_window_hours=rules.cancellation_window_hours,
+                waitlist_offer_minutes=rules.waitlist_offer_minutes,
                 updated_at=at,
             )
         )

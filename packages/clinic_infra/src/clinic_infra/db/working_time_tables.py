@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Uuid,
+    text,
 )
 
 from clinic_infra.db.tables import metadata
@@ -114,6 +115,10 @@ unit_booking_rules = Table(
     Column("horizon_days", Integer, nullable=False),
     Column("slot_step_minutes", Integer, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("cancellation_window_hours", Integer, nullable=False, server_default=text("24")),
+    Column("waitlist_offer_minutes", Integer, nullable=False, server_default=text("120")),
     PrimaryKeyConstraint("tenant_id", "unit_id", name="pk_unit_booking_rules"),
+    CheckConstraint("cancellation_window_hours BETWEEN 0 AND 336", name="cancellation_window_hours"),
+    CheckConstraint("waitlist_offer_minutes BETWEEN 15 AND 2880", name="waitlist_offer_minutes"),
     _unit_fk("unit_booking_rules"),
 )
