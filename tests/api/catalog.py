@@ -48,6 +48,11 @@ async def new_room(api: Api, token: str, unit_id: str, **fields: Any) -> dict[st
     return await created(api, f"/v1/units/{unit_id}/rooms", body, token)
 
 
+async def new_equipment(api: Api, token: str, unit_id: str, **fields: Any) -> dict[str, Any]:
+    body = {"name": f"Aparelho {next(_serial)}", "type": "laser", **fields}
+    return await created(api, f"/v1/units/{unit_id}/equipment", body, token)
+
+
 async def catalog_ids(api: Api, owner_token: str, unit_id: str) -> dict[str, str]:
     category = await new_category(api, owner_token)
     procedure = await new_procedure(api, owner_token, category_id=category["id"])
@@ -55,9 +60,11 @@ async def catalog_ids(api: Api, owner_token: str, unit_id: str) -> dict[str, str
         api, owner_token, procedure_ids=[procedure["id"]], unit_ids=[unit_id]
     )
     room = await new_room(api, owner_token, unit_id)
+    equipment = await new_equipment(api, owner_token, unit_id)
     return {
         "category_id": category["id"],
         "procedure_id": procedure["id"],
         "professional_id": professional["id"],
         "room_id": room["id"],
+        "equipment_id": equipment["id"],
     }

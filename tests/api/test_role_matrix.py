@@ -26,7 +26,14 @@ from clinic_core.tenancy.permissions import ROLE_PERMISSIONS, Permission, Role
 from tests import attachment_samples as samples
 from tests.api.attachments import add_patient, send_body, upload
 from tests.api.booking import FIRST_DAY, booked, booking_body, catalog_of
-from tests.api.catalog import new_category, new_procedure, new_professional, new_room, professional_member
+from tests.api.catalog import (
+    new_category,
+    new_equipment,
+    new_procedure,
+    new_professional,
+    new_room,
+    professional_member,
+)
 from tests.api.clinical import new_anamnesis, new_note, new_template
 from tests.api.conftest import GENEROUS_LIMITS, PASSWORD, Api, auth_header, body_of
 from tests.api.scheduling import (
@@ -608,6 +615,15 @@ async def _room(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
     return f"/v1/rooms/{room['id']}", {"name": f"Sala {next(world.serial)}"}
 
 
+async def _unit_equipment(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    return f"/v1/units/{world.unit_id}/equipment", {"name": f"Laser {next(world.serial)}", "type": "laser"}
+
+
+async def _equipment(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    equipment = await new_equipment(world.api, await world.owner(), world.unit_id)
+    return f"/v1/equipment/{equipment['id']}", {"name": f"Laser {next(world.serial)}"}
+
+
 async def _working(world: World) -> tuple[str, str]:
     """The owner's token and the id of clinic A's working professional."""
     owner = await world.owner()
@@ -799,6 +815,10 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/v1/units/{unit_id}/rooms"): _unit_rooms,
     ("GET", "/v1/rooms/{room_id}"): _room,
     ("PATCH", "/v1/rooms/{room_id}"): _room,
+    ("GET", "/v1/units/{unit_id}/equipment"): _unit_equipment,
+    ("POST", "/v1/units/{unit_id}/equipment"): _unit_equipment,
+    ("GET", "/v1/equipment/{equipment_id}"): _equipment,
+    ("PATCH", "/v1/equipment/{equipment_id}"): _equipment,
     ("GET", "/v1/professionals/{professional_id}/working-hours"): _working_hours,
     ("PUT", "/v1/professionals/{professional_id}/working-hours"): _working_hours,
     ("GET", "/v1/professionals/{professional_id}/overrides"): _overrides,

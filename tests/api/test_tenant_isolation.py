@@ -182,6 +182,10 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("POST", "/v1/units/{unit_id}/rooms"): {"name": "Sala do Walker", "type": "laser_room"},
     ("GET", "/v1/rooms/{room_id}"): None,
     ("PATCH", "/v1/rooms/{room_id}"): {"active": False},
+    ("GET", "/v1/units/{unit_id}/equipment"): None,
+    ("POST", "/v1/units/{unit_id}/equipment"): {"name": "Laser do Walker", "type": "laser"},
+    ("GET", "/v1/equipment/{equipment_id}"): None,
+    ("PATCH", "/v1/equipment/{equipment_id}"): {"active": False},
     ("GET", "/v1/professionals/{professional_id}/working-hours"): None,
     ("PUT", "/v1/professionals/{professional_id}/working-hours"): {
         "days": {"friday": [{"start": "10:00", "end": "14:00"}]}

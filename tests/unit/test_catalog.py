@@ -15,15 +15,19 @@ from returns.result import Failure, Success
 from clinic_core.application.actor import Actor
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.audit.model import AuditAction
-from clinic_core.catalog.model import CategoryId, Procedure, ProcedureId
+from clinic_core.catalog.model import CategoryId, EquipmentId, Procedure, ProcedureId
 from clinic_core.catalog.public import GetPublicCatalog
 from clinic_core.catalog.use_cases import (
     CategoryFields,
     CreateCategory,
+    CreateEquipment,
     CreateProcedure,
     CreateProfessional,
     CreateRoom,
     DuplicateCatalogEntry,
+    EquipmentFields,
+    GetEquipment,
+    ListEquipment,
     ListProcedures,
     PriceInput,
     ProcedureFields,
@@ -33,6 +37,7 @@ from clinic_core.catalog.use_cases import (
     ReorderProcedures,
     RoomFields,
     UpdateCategory,
+    UpdateEquipment,
     UpdateProcedure,
     UpdateProfessional,
 )
@@ -334,6 +339,51 @@ async def test_rooms_belong_to_a_unit_of_the_clinic_with_unique_names() -> None:
     outside = await create(restricted, w.clinic.unit.id, RoomFields(name="Sala 2", type="kennel"))
     assert isinstance(outside, Failure)
     assert isinstance(outside.failure(), NotFound)
+
+
+async def test_equipment_belongs_to_a_unit_of_the_clinic_with_unique_names_and_is_audited() -> None:
+    w = await world()
+    other = await world("Outra", w.uow)
+    create, update = CreateEquipment(w.uow, w.clock), UpdateEquipment(w.uow, w.clock)
+    unit = w.clinic.unit.id
+    laser = (await create(w.owner, unit, EquipmentFields(name="Laser Alexandrita", type="laser"))).unwrap()
+    assert (laser.unit_id, laser.type, laser.active) == (unit, "laser", True)
+    ultrasound = (await create(w.owner, unit, EquipmentFields(name="Ultrassom", type="ultrasound"))).unwrap()
+    twice = await create(w.owner, unit, EquipmentFields(name="Laser Alexandrita", type="laser"))
+    assert isinstance(twice, Failure)
+    duplicate = twice.failure()
+    assert isinstance(duplicate, DuplicateCatalogEntry)
+    assert duplicate.field == "name"
+    renamed = await update(w.owner, ultrasound.id, EquipmentFields(name="Laser Alexandrita"))
+    assert isinstance(renamed.failure(), DuplicateCatalogEntry)
+    assert _field_codes(await create(w.owner, unit, EquipmentFields(name="X"))) == {("type", "required")}
+    assert _field_codes(await create(w.owner, unit, EquipmentFields(name="X", type="Laser!"))) == {
+        ("type", "invalid_type")
+    }
+    refused = await create(w.as_role(Role.RECEPTIONIST), unit, EquipmentFields(name="Y", type="laser"))
+    assert isinstance(refused.failure(), Forbidden)
+    theirs = await create(w.owner, other.clinic.unit.id, EquipmentFields(name="Z", type="laser"))
+    assert isinstance(theirs.failure(), NotFound)
+    # Another clinic's owner sees none of it: get, update and list answer 404 / nothing.
+    assert isinstance((await GetEquipment(w.uow)(other.owner, laser.id)).failure(), NotFound)
+    stolen = await update(other.owner, laser.id, EquipmentFields(active=False))
+    assert isinstance(stolen.failure(), NotFound)
+    assert isinstance((await ListEquipment(w.uow)(other.owner, unit)).failure(), NotFound)
+    missing = await GetEquipment(w.uow)(w.owner, EquipmentId(new_uuid()))
+    assert isinstance(missing.failure(), NotFound)
+
+    off = (await update(w.owner, laser.id, EquipmentFields(active=False))).unwrap()
+    assert off.active is False
+    assert (await GetEquipment(w.uow)(w.owner, laser.id)).unwrap().active is False
+    listed = (await ListEquipment(w.uow)(w.owner, unit)).unwrap()
+    assert [e.name for e in listed] == ["Laser Alexandrita", "Ultrassom"]
+    assert [e.id for e in (await ListEquipment(w.uow)(w.owner, unit, active=True)).unwrap()] == [
+        ultrasound.id
+    ]
+    assert [e.id for e in (await ListEquipment(w.uow)(w.owner, unit, type="laser")).unwrap()] == [laser.id]
+    assert await w.audit(AuditAction.EQUIPMENT_CREATED) == 2
+    assert await w.audit(AuditAction.EQUIPMENT_UPDATED) == 1
+    assert await w.audit(AuditAction.ROOM_CREATED) == 0
 
 
 async def test_the_public_catalog_shows_only_active_entries_and_no_internal_fields() -> None:

@@ -1,4 +1,4 @@
-"""The JSON of the catalog routes: categories, procedures, professionals and rooms.
+"""The JSON of the catalog routes: categories, procedures, professionals, rooms and equipment.
 
 Shapes and sizes only; the rules (durations in steps of 5, #RRGGBB colours, council registrations) are
 clinic_core's, so that its field-level messages are the ones clients see. Prices travel as a decimal string
@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import ConfigDict, Field
 
 from clinic_api.problems import ProblemRaised, invalid_fields
 from clinic_api.schemas import RequestModel, ResponseModel
-from clinic_core.catalog.model import Category, Procedure, Professional, Room
+from clinic_core.catalog.model import Category, Equipment, Procedure, Professional, Room
 from clinic_core.catalog.public import PublicCatalog
 from clinic_core.catalog.use_cases import (
     CategoryFields,
+    EquipmentFields,
     PriceInput,
     ProcedureFields,
     ProfessionalFields,
@@ -327,7 +328,9 @@ class RoomRequest(RequestModel):
         return RoomFields(**_given(self, frozenset()))
 
 
-class RoomOut(ResponseModel):
+class UnitThingOut(ResponseModel):
+    """A room or a piece of equipment of a unit."""
+
     id: UUID
     unit_id: UUID
     name: str
@@ -337,20 +340,50 @@ class RoomOut(ResponseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, r: Room) -> RoomOut:
+    def of(cls, t: Room | Equipment) -> Self:
         return cls(
-            id=r.id,
-            unit_id=r.unit_id,
-            name=r.name,
-            type=r.type,
-            active=r.active,
-            created_at=r.created_at,
-            updated_at=r.updated_at,
+            id=t.id,
+            unit_id=t.unit_id,
+            name=t.name,
+            type=t.type,
+            active=t.active,
+            created_at=t.created_at,
+            updated_at=t.updated_at,
         )
+
+
+class RoomOut(UnitThingOut):
+    pass
 
 
 class RoomList(ResponseModel):
     items: list[RoomOut]
+
+
+# --- equipment -------------------------------------------------------------------------------------------
+
+
+class EquipmentRequest(RequestModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"name": "Laser Alexandrita", "type": "laser"}]}
+    )
+
+    name: Name | None = None
+    """Unique in its unit. Required when creating."""
+    type: Word | None = None
+    """What kind of device: `laser`, `ultrasound`, `x_ray`... Required when creating."""
+    active: bool | None = None
+
+    def fields(self) -> EquipmentFields:
+        return EquipmentFields(**_given(self, frozenset()))
+
+
+class EquipmentOut(UnitThingOut):
+    pass
+
+
+class EquipmentList(ResponseModel):
+    items: list[EquipmentOut]
 
 
 # --- the public catalog (served by the public booking routes) ---------------------------------------------

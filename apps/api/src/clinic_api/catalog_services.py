@@ -9,19 +9,23 @@ from clinic_core.catalog.public import GetPublicCatalog
 from clinic_core.catalog.use_cases import (
     AssignProcedures,
     CreateCategory,
+    CreateEquipment,
     CreateProcedure,
     CreateProfessional,
     CreateRoom,
     GetCategory,
+    GetEquipment,
     GetProcedure,
     GetProfessional,
     GetRoom,
     ListCategories,
+    ListEquipment,
     ListProcedures,
     ListProfessionals,
     ListRooms,
     ReorderProcedures,
     UpdateCategory,
+    UpdateEquipment,
     UpdateProcedure,
     UpdateProfessional,
     UpdateRoom,
@@ -50,6 +54,10 @@ class CatalogServices:
     update_room: UpdateRoom
     get_room: GetRoom
     list_rooms: ListRooms
+    create_equipment: CreateEquipment
+    update_equipment: UpdateEquipment
+    get_equipment: GetEquipment
+    list_equipment: ListEquipment
     public_catalog: GetPublicCatalog
     public_availability: GetPublicAvailability
 
@@ -74,6 +82,10 @@ class CatalogServices:
             update_room=UpdateRoom(uow, clock),
             get_room=GetRoom(uow),
             list_rooms=ListRooms(uow),
+            create_equipment=CreateEquipment(uow, clock),
+            update_equipment=UpdateEquipment(uow, clock),
+            get_equipment=GetEquipment(uow),
+            list_equipment=ListEquipment(uow),
             public_catalog=GetPublicCatalog(uow),
             public_availability=GetPublicAvailability(uow, clock),
         )

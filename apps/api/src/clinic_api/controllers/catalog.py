@@ -1,4 +1,5 @@
-"""The catalog: categories, procedures (and their order), professionals and the rooms of each unit.
+"""The catalog: categories, procedures (and their order), professionals and the rooms and equipment of each
+unit.
 
 Reading needs ``catalog:read``; changing, ``catalog:write``. Deactivating is ``PATCH {"active": false}``:
 entries are never deleted, since appointments keep pointing at them.
@@ -19,6 +20,9 @@ from clinic_api.catalog_schemas import (
     CategoryList,
     CategoryOut,
     CategoryRequest,
+    EquipmentList,
+    EquipmentOut,
+    EquipmentRequest,
     ProcedureOut,
     ProcedurePageOut,
     ProcedureRequest,
@@ -39,7 +43,7 @@ from clinic_api.responses import json_response, request_context
 from clinic_api.routing import get, patch, post
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import DEFAULT_LIMIT
-from clinic_core.catalog.model import CategoryId, ProcedureId, ProfessionalId, RoomId
+from clinic_core.catalog.model import CategoryId, EquipmentId, ProcedureId, ProfessionalId, RoomId
 from clinic_core.catalog.ports import ProfessionalQuery
 from clinic_core.catalog.use_cases import ProcedureListing
 from clinic_core.shared.errors import FieldError, NotFound
@@ -423,3 +427,92 @@ class Rooms(APIController):
             actor, RoomId(_path_id(room_id, "room")), body.fields(), request_context(request)
         )
         return json_response(RoomOut.of(unwrap_or_raise(updated)))
+
+
+class UnitEquipment(APIController):
+    def __init__(self, catalog: CatalogServices) -> None:
+        self._c = catalog
+
+    @classmethod
+    def route(cls) -> str:
+        return "/v1/units"
+
+    @requires(Permission.CATALOG_READ)
+    @documented(200, EquipmentList, problems=(401, 403, 404, 422))
+    @get("/{unit_id}/equipment")
+    async def list_equipment(
+        self,
+        actor: Actor,
+        unit_id: str,
+        active: QueryParam[bool] | None = None,
+        type: QueryParam[str] | None = None,
+    ) -> Response:
+        """The equipment of a unit, by name. Another clinic's unit is 404.
+
+        @param unit_id: the unit's id (a UUID).
+        @param active: only the active (`true`) or inactive (`false`) ones.
+        @param type: only equipment of this type (`laser`).
+        """
+        listed = await self._c.list_equipment(
+            actor,
+            UnitId(_path_id(unit_id, "unit")),
+            active=_flag(active),
+            type=type.value.strip().lower() if type is not None and type.value else None,
+        )
+        return json_response(EquipmentList(items=[EquipmentOut.of(e) for e in unwrap_or_raise(listed)]))
+
+    @requires(Permission.CATALOG_WRITE)
+    @documented(
+        201,
+        EquipmentOut,
+        problems=(401, 403, 404, 409, 422),
+        headers={"Location": HeaderInfo(str, "The URL of the new equipment.")},
+    )
+    @post("/{unit_id}/equipment")
+    async def create_equipment(
+        self, request: Request, actor: Actor, unit_id: str, body: EquipmentRequest
+    ) -> Response:
+        """Add a device to a unit: a `name` unique in the unit (409 `duplicate_catalog_entry`) and a `type`.
+
+        @param unit_id: the unit's id (a UUID).
+        """
+        created = await self._c.create_equipment(
+            actor, UnitId(_path_id(unit_id, "unit")), body.fields(), request_context(request)
+        )
+        equipment = unwrap_or_raise(created)
+        return json_response(EquipmentOut.of(equipment), 201, [("Location", f"/v1/equipment/{equipment.id}")])
+
+
+class EquipmentItems(APIController):
+    def __init__(self, catalog: CatalogServices) -> None:
+        self._c = catalog
+
+    @classmethod
+    def route(cls) -> str:
+        return "/v1/equipment"
+
+    @requires(Permission.CATALOG_READ)
+    @documented(200, EquipmentOut, problems=(401, 403, 404))
+    @get("/{equipment_id}")
+    async def get_equipment(self, actor: Actor, equipment_id: str) -> Response:
+        """One piece of equipment; another clinic's (or a unit's the caller does not work in) is 404.
+
+        @param equipment_id: the equipment's id (a UUID).
+        """
+        found = await self._c.get_equipment(actor, EquipmentId(_path_id(equipment_id, "equipment")))
+        return json_response(EquipmentOut.of(unwrap_or_raise(found)))
+
+    @requires(Permission.CATALOG_WRITE)
+    @documented(200, EquipmentOut, problems=(401, 403, 404, 409, 422))
+    @patch("/{equipment_id}")
+    async def update_equipment(
+        self, request: Request, actor: Actor, equipment_id: str, body: EquipmentRequest
+    ) -> Response:
+        """Change the fields given; `{"active": false}` deactivates it.
+
+        @param equipment_id: the equipment's id (a UUID).
+        """
+        updated = await self._c.update_equipment(
+            actor, EquipmentId(_path_id(equipment_id, "equipment")), body.fields(), request_context(request)
+        )
+        return json_response(EquipmentOut.of(unwrap_or_raise(updated)))

@@ -68,6 +68,8 @@ class AuditAction(StrEnum):
     PROFESSIONAL_UPDATED = "professional.updated"
     ROOM_CREATED = "room.created"
     ROOM_UPDATED = "room.updated"
+    EQUIPMENT_CREATED = "equipment.created"
+    EQUIPMENT_UPDATED = "equipment.updated"
     WORKING_HOURS_CHANGED = "working_hours.changed"
     DATE_OVERRIDE_SET = "working_hours.override_set"
     DATE_OVERRIDE_REMOVED = "working_hours.override_removed"

@@ -1,10 +1,10 @@
-"""Managing the catalog: categories, procedures (and their order), professionals and rooms.
+"""Managing the catalog: categories, procedures (and their order), professionals, rooms and equipment.
 
 Reading needs ``catalog:read``, changing ``catalog:write``. Each use case is one transaction and records an
 audit event with its change. Ids in the path that are not the tenant's answer ``NotFound`` (like ids that
 do not exist); ids named in a body (a category, a professional, a unit) that are not the tenant's are
 invalid input against their field. A value another row of the tenant holds (a slug, a registration, a
-room's name in its unit, a user who is a professional already) is a ``DuplicateCatalogEntry``.
+room's or equipment's name in its unit, a user who is a professional already) is a ``DuplicateCatalogEntry``.
 
 Partial updates take ``UNSET`` for a field left alone and ``None`` to clear an optional one.
 """
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from uuid import UUID
 
 from returns.result import Failure, Result, Success
@@ -32,6 +32,8 @@ from clinic_core.catalog.model import (
     Category,
     CategoryId,
     CouncilRegistration,
+    Equipment,
+    EquipmentId,
     Procedure,
     ProcedureId,
     Professional,
@@ -67,6 +69,7 @@ _DUPLICATES = {
         "another professional has this council registration",
     ),
     "uq_rooms_tenant_id_unit_id_name": ("name", "the unit has a room of this name"),
+    "uq_equipment_tenant_id_unit_id_name": ("name", "the unit has equipment of this name"),
 }
 
 
@@ -781,17 +784,68 @@ class ListProfessionals:
             return Success(await uow.professionals.list(query, page))
 
 
-# --- rooms -----------------------------------------------------------------------------------------------
+# --- rooms and equipment (the things of a unit) ---------------------------------------------------------
 
 
 @dataclass(frozen=True, kw_only=True)
-class RoomFields:
+class UnitThingFields:
+    """A room's or an equipment's fields: a ``name`` unique in its unit, a ``type``, ``active``."""
+
     name: str | Unset = UNSET
     type: str | Unset = UNSET
     active: bool | Unset = UNSET
 
 
-def _room_values(f: RoomFields) -> Result[dict[str, Any], InvalidInput]:
+class RoomFields(UnitThingFields):
+    pass
+
+
+class EquipmentFields(UnitThingFields):
+    pass
+
+
+_Thing = TypeVar("_Thing", Room, Equipment)
+
+
+class _UnitThings(Protocol[_Thing]):
+    async def add(self, thing: _Thing, /) -> None: ...
+
+    async def get(self, thing_id: Any, /) -> _Thing | None: ...
+
+    async def save(self, thing: _Thing, /) -> None: ...
+
+    async def list(
+        self, unit_id: UnitId | None = None, *, active: bool | None = None, type: str | None = None
+    ) -> list[_Thing]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Kind(Generic[_Thing]):
+    """What tells rooms and equipment apart in their use cases."""
+
+    resource: str
+    make: type[_Thing]
+    identify: Callable[[UUID], Any]
+    """The id's NewType (``RoomId``, ``EquipmentId``)."""
+    repository: Callable[[UnitOfWork], _UnitThings[_Thing]]
+    created: AuditAction
+    updated: AuditAction
+
+
+_ROOMS = _Kind(
+    "room", Room, RoomId, lambda uow: uow.rooms, AuditAction.ROOM_CREATED, AuditAction.ROOM_UPDATED
+)
+_EQUIPMENT = _Kind(
+    "equipment",
+    Equipment,
+    EquipmentId,
+    lambda uow: uow.equipment,
+    AuditAction.EQUIPMENT_CREATED,
+    AuditAction.EQUIPMENT_UPDATED,
+)
+
+
+def _unit_thing_values(f: UnitThingFields) -> Result[dict[str, Any], InvalidInput]:
     checks: dict[str, Result[Any, InvalidInput]] = {}
     if not isinstance(f.name, Unset):
         checks["name"] = check_name(f.name)
@@ -806,13 +860,15 @@ def _room_values(f: RoomFields) -> Result[dict[str, Any], InvalidInput]:
     return Success(values)
 
 
-class CreateRoom:
+class _CreateUnitThing(Generic[_Thing]):
+    _kind: ClassVar[_Kind[Any]]
+
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(
-        self, actor: Actor, unit_id: UnitId, f: RoomFields, context: RequestContext = NO_CONTEXT
-    ) -> Result[Room, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
+    async def _create(
+        self, actor: Actor, unit_id: UnitId, f: UnitThingFields, context: RequestContext
+    ) -> Result[_Thing, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
         allowed = actor.authorize(Permission.CATALOG_WRITE)
         if isinstance(allowed, Failure):
             return allowed
@@ -823,60 +879,65 @@ class CreateRoom:
         ]
         if missing:
             return _invalid(*missing)
-        parsed = _room_values(f)
+        parsed = _unit_thing_values(f)
         if isinstance(parsed, Failure):
             return parsed
+        kind: _Kind[_Thing] = self._kind
         now = self._clock.now()
         try:
             async with self._uow(_scope(actor)) as uow:
                 if not actor.sees_unit(unit_id) or await uow.units.get(unit_id) is None:
                     return Failure(NotFound("unit", str(unit_id)))
-                room = Room(
+                thing = kind.make(
                     tenant_id=actor.tenant_id,
-                    id=RoomId(new_uuid()),
+                    id=kind.identify(new_uuid()),
                     unit_id=unit_id,
                     created_at=now,
                     updated_at=now,
                     **parsed.unwrap(),
                 )
-                await uow.rooms.add(room)
-                await uow.audit.add(_audit(actor, AuditAction.ROOM_CREATED, "room", room.id, now, context))
+                await kind.repository(uow).add(thing)
+                await uow.audit.add(_audit(actor, kind.created, kind.resource, thing.id, now, context))
                 await uow.commit()
         except UniqueViolation as violation:
             return Failure(_duplicate(violation))
-        return Success(room)
+        return Success(thing)
 
 
-class UpdateRoom:
+class _UpdateUnitThing(Generic[_Thing]):
+    _kind: ClassVar[_Kind[Any]]
+
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
         self._uow, self._clock = uow, clock
 
-    async def __call__(
-        self, actor: Actor, room_id: RoomId, f: RoomFields, context: RequestContext = NO_CONTEXT
-    ) -> Result[Room, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
+    async def _update(
+        self, actor: Actor, thing_id: UUID, f: UnitThingFields, context: RequestContext
+    ) -> Result[_Thing, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
         allowed = actor.authorize(Permission.CATALOG_WRITE)
         if isinstance(allowed, Failure):
             return allowed
-        parsed = _room_values(f)
+        parsed = _unit_thing_values(f)
         if isinstance(parsed, Failure):
             return parsed
+        kind: _Kind[_Thing] = self._kind
         now = self._clock.now()
         try:
             async with self._uow(_scope(actor)) as uow:
-                room = await uow.rooms.get(room_id)
-                if room is None or not actor.sees_unit(room.unit_id):
-                    return Failure(NotFound("room", str(room_id)))
+                things = kind.repository(uow)
+                thing = await things.get(thing_id)
+                if thing is None or not actor.sees_unit(thing.unit_id):
+                    return Failure(NotFound(kind.resource, str(thing_id)))
                 for name, value in parsed.unwrap().items():
-                    setattr(room, name, value)
-                room.updated_at = now
-                Room.__post_init__(room)
-                await uow.rooms.save(room)
+                    setattr(thing, name, value)
+                thing.updated_at = now
+                thing.__post_init__()
+                await things.save(thing)
                 await uow.audit.add(
                     _audit(
                         actor,
-                        AuditAction.ROOM_UPDATED,
-                        "room",
-                        room.id,
+                        kind.updated,
+                        kind.resource,
+                        thing.id,
                         now,
                         context,
                         changed=",".join(_given(f)),
@@ -885,35 +946,117 @@ class UpdateRoom:
                 await uow.commit()
         except UniqueViolation as violation:
             return Failure(_duplicate(violation))
-        return Success(room)
+        return Success(thing)
 
 
-class GetRoom:
+class _GetUnitThing(Generic[_Thing]):
+    _kind: ClassVar[_Kind[Any]]
+
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    async def __call__(self, actor: Actor, room_id: RoomId) -> Result[Room, Forbidden | NotFound]:
+    async def _get(self, actor: Actor, thing_id: UUID) -> Result[_Thing, Forbidden | NotFound]:
         allowed = actor.authorize(Permission.CATALOG_READ)
         if isinstance(allowed, Failure):
             return allowed
+        kind: _Kind[_Thing] = self._kind
         async with self._uow(_scope(actor), read_only=True) as uow:
-            room = await uow.rooms.get(room_id)
-        if room is None or not actor.sees_unit(room.unit_id):
-            return Failure(NotFound("room", str(room_id)))
-        return Success(room)
+            thing = await kind.repository(uow).get(thing_id)
+        if thing is None or not actor.sees_unit(thing.unit_id):
+            return Failure(NotFound(kind.resource, str(thing_id)))
+        return Success(thing)
 
 
-class ListRooms:
+class _ListUnitThings(Generic[_Thing]):
+    _kind: ClassVar[_Kind[Any]]
+
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
+
+    async def _list(
+        self, actor: Actor, unit_id: UnitId, active: bool | None, type: str | None
+    ) -> Result[list[_Thing], Forbidden | NotFound]:
+        allowed = actor.authorize(Permission.CATALOG_READ)
+        if isinstance(allowed, Failure):
+            return allowed
+        kind: _Kind[_Thing] = self._kind
+        async with self._uow(_scope(actor), read_only=True) as uow:
+            if not actor.sees_unit(unit_id) or await uow.units.get(unit_id) is None:
+                return Failure(NotFound("unit", str(unit_id)))
+            return Success(await kind.repository(uow).list(unit_id, active=active, type=type))
+
+
+class CreateRoom(_CreateUnitThing[Room]):
+    _kind = _ROOMS
+
+    async def __call__(
+        self, actor: Actor, unit_id: UnitId, f: RoomFields, context: RequestContext = NO_CONTEXT
+    ) -> Result[Room, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
+        return await self._create(actor, unit_id, f, context)
+
+
+class UpdateRoom(_UpdateUnitThing[Room]):
+    _kind = _ROOMS
+
+    async def __call__(
+        self, actor: Actor, room_id: RoomId, f: RoomFields, context: RequestContext = NO_CONTEXT
+    ) -> Result[Room, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
+        return await self._update(actor, room_id, f, context)
+
+
+class GetRoom(_GetUnitThing[Room]):
+    _kind = _ROOMS
+
+    async def __call__(self, actor: Actor, room_id: RoomId) -> Result[Room, Forbidden | NotFound]:
+        return await self._get(actor, room_id)
+
+
+class ListRooms(_ListUnitThings[Room]):
+    _kind = _ROOMS
 
     async def __call__(
         self, actor: Actor, unit_id: UnitId, *, active: bool | None = None, type: str | None = None
     ) -> Result[list[Room], Forbidden | NotFound]:
-        allowed = actor.authorize(Permission.CATALOG_READ)
-        if isinstance(allowed, Failure):
-            return allowed
-        async with self._uow(_scope(actor), read_only=True) as uow:
-            if not actor.sees_unit(unit_id) or await uow.units.get(unit_id) is None:
-                return Failure(NotFound("unit", str(unit_id)))
-            return Success(await uow.rooms.list(unit_id, active=active, type=type))
+        return await self._list(actor, unit_id, active, type)
+
+
+class CreateEquipment(_CreateUnitThing[Equipment]):
+    """Add a device (a laser, an ultrasound) to a unit: a name unique in the unit and a type."""
+
+    _kind = _EQUIPMENT
+
+    async def __call__(
+        self, actor: Actor, unit_id: UnitId, f: EquipmentFields, context: RequestContext = NO_CONTEXT
+    ) -> Result[Equipment, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
+        return await self._create(actor, unit_id, f, context)
+
+
+class UpdateEquipment(_UpdateUnitThing[Equipment]):
+    _kind = _EQUIPMENT
+
+    async def __call__(
+        self,
+        actor: Actor,
+        equipment_id: EquipmentId,
+        f: EquipmentFields,
+        context: RequestContext = NO_CONTEXT,
+    ) -> Result[Equipment, Forbidden | NotFound | InvalidInput | DuplicateCatalogEntry]:
+        return await self._update(actor, equipment_id, f, context)
+
+
+class GetEquipment(_GetUnitThing[Equipment]):
+    _kind = _EQUIPMENT
+
+    async def __call__(
+        self, actor: Actor, equipment_id: EquipmentId
+    ) -> Result[Equipment, Forbidden | NotFound]:
+        return await self._get(actor, equipment_id)
+
+
+class ListEquipment(_ListUnitThings[Equipment]):
+    _kind = _EQUIPMENT
+
+    async def __call__(
+        self, actor: Actor, unit_id: UnitId, *, active: bool | None = None, type: str | None = None
+    ) -> Result[list[Equipment], Forbidden | NotFound]:
+        return await self._list(actor, unit_id, active, type)
