@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
+from uuid import UUID
 
 from blacksheep import Content, Request, Response
 from pydantic import BaseModel, ConfigDict
@@ -33,6 +34,7 @@ from clinic_core.shared.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
+from clinic_core.shared.ids import parse_uuid
 from clinic_core.tenancy.model import InvitationNotUsable
 
 PROBLEM_BASE_URL = "https://clinic.dev/problems/"
@@ -212,3 +214,11 @@ def unwrap_or_raise(result: Result[T, DomainError]) -> T:
     if isinstance(result, Failure):
         raise ProblemRaised(problem_for(result.failure()))
     return result.unwrap()
+
+
+def path_id(raw: str, resource: str) -> UUID:
+    """An id in the path: one that is no UUID names nothing, so it is 404 like an unknown one."""
+    parsed = parse_uuid(raw)
+    if parsed is None:
+        raise ProblemRaised(problem_for(NotFound(resource)))
+    return parsed

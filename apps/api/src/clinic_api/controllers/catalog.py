@@ -38,7 +38,7 @@ from clinic_api.catalog_schemas import (
 from clinic_api.catalog_services import CatalogServices
 from clinic_api.controllers.paging import page_request
 from clinic_api.openapi import documented
-from clinic_api.problems import ProblemRaised, invalid_fields, problem_for, unwrap_or_raise
+from clinic_api.problems import ProblemRaised, invalid_fields, path_id, unwrap_or_raise
 from clinic_api.responses import json_response, request_context
 from clinic_api.routing import get, patch, post
 from clinic_core.application.actor import Actor
@@ -46,16 +46,9 @@ from clinic_core.application.pagination import DEFAULT_LIMIT
 from clinic_core.catalog.model import CategoryId, EquipmentId, ProcedureId, ProfessionalId, RoomId
 from clinic_core.catalog.ports import ProfessionalQuery
 from clinic_core.catalog.use_cases import ProcedureListing
-from clinic_core.shared.errors import FieldError, NotFound
+from clinic_core.shared.errors import FieldError
 from clinic_core.shared.ids import UnitId, parse_uuid
 from clinic_core.tenancy.permissions import Permission
-
-
-def _path_id(raw: str, resource: str) -> UUID:
-    parsed = parse_uuid(raw)
-    if parsed is None:
-        raise ProblemRaised(problem_for(NotFound(resource)))
-    return parsed
 
 
 def _query_id(param: QueryParam[str] | None, name: str) -> UUID | None:
@@ -69,6 +62,11 @@ def _query_id(param: QueryParam[str] | None, name: str) -> UUID | None:
 
 def _flag(param: QueryParam[bool] | None) -> bool | None:
     return param.value if param is not None else None
+
+
+def _type_filter(param: QueryParam[str] | None) -> str | None:
+    """A room's or device's `type` filter, as types are stored (lower case); empty means no filter."""
+    return param.value.strip().lower() if param is not None and param.value.strip() else None
 
 
 class Categories(APIController):
@@ -113,7 +111,7 @@ class Categories(APIController):
 
         @param category_id: the category's id (a UUID).
         """
-        found = await self._c.get_category(actor, CategoryId(_path_id(category_id, "category")))
+        found = await self._c.get_category(actor, CategoryId(path_id(category_id, "category")))
         return json_response(CategoryOut.of(unwrap_or_raise(found)))
 
     @requires(Permission.CATALOG_WRITE)
@@ -127,7 +125,7 @@ class Categories(APIController):
         @param category_id: the category's id (a UUID).
         """
         updated = await self._c.update_category(
-            actor, CategoryId(_path_id(category_id, "category")), body.fields(), request_context(request)
+            actor, CategoryId(path_id(category_id, "category")), body.fields(), request_context(request)
         )
         return json_response(CategoryOut.of(unwrap_or_raise(updated)))
 
@@ -214,7 +212,7 @@ class Procedures(APIController):
 
         @param procedure_id: the procedure's id (a UUID).
         """
-        found = await self._c.get_procedure(actor, ProcedureId(_path_id(procedure_id, "procedure")))
+        found = await self._c.get_procedure(actor, ProcedureId(path_id(procedure_id, "procedure")))
         return json_response(ProcedureOut.of(unwrap_or_raise(found)))
 
     @requires(Permission.CATALOG_WRITE)
@@ -229,7 +227,7 @@ class Procedures(APIController):
         @param procedure_id: the procedure's id (a UUID).
         """
         updated = await self._c.update_procedure(
-            actor, ProcedureId(_path_id(procedure_id, "procedure")), body.fields(), request_context(request)
+            actor, ProcedureId(path_id(procedure_id, "procedure")), body.fields(), request_context(request)
         )
         return json_response(ProcedureOut.of(unwrap_or_raise(updated)))
 
@@ -303,7 +301,7 @@ class Professionals(APIController):
         @param professional_id: the professional's id (a UUID).
         """
         found = await self._c.get_professional(
-            actor, ProfessionalId(_path_id(professional_id, "professional"))
+            actor, ProfessionalId(path_id(professional_id, "professional"))
         )
         return json_response(ProfessionalOut.of(unwrap_or_raise(found)))
 
@@ -319,7 +317,7 @@ class Professionals(APIController):
         """
         updated = await self._c.update_professional(
             actor,
-            ProfessionalId(_path_id(professional_id, "professional")),
+            ProfessionalId(path_id(professional_id, "professional")),
             body.fields(),
             request_context(request),
         )
@@ -337,7 +335,7 @@ class Professionals(APIController):
         """
         updated = await self._c.assign_procedures(
             actor,
-            ProfessionalId(_path_id(professional_id, "professional")),
+            ProfessionalId(path_id(professional_id, "professional")),
             body.procedure_ids,
             request_context(request),
         )
@@ -370,9 +368,9 @@ class UnitRooms(APIController):
         """
         rooms = await self._c.list_rooms(
             actor,
-            UnitId(_path_id(unit_id, "unit")),
+            UnitId(path_id(unit_id, "unit")),
             active=_flag(active),
-            type=type.value.strip().lower() if type is not None and type.value else None,
+            type=_type_filter(type),
         )
         return json_response(RoomList(items=[RoomOut.of(r) for r in unwrap_or_raise(rooms)]))
 
@@ -390,7 +388,7 @@ class UnitRooms(APIController):
         @param unit_id: the unit's id (a UUID).
         """
         created = await self._c.create_room(
-            actor, UnitId(_path_id(unit_id, "unit")), body.fields(), request_context(request)
+            actor, UnitId(path_id(unit_id, "unit")), body.fields(), request_context(request)
         )
         room = unwrap_or_raise(created)
         return json_response(RoomOut.of(room), 201, [("Location", f"/v1/rooms/{room.id}")])
@@ -412,7 +410,7 @@ class Rooms(APIController):
 
         @param room_id: the room's id (a UUID).
         """
-        found = await self._c.get_room(actor, RoomId(_path_id(room_id, "room")))
+        found = await self._c.get_room(actor, RoomId(path_id(room_id, "room")))
         return json_response(RoomOut.of(unwrap_or_raise(found)))
 
     @requires(Permission.CATALOG_WRITE)
@@ -424,7 +422,7 @@ class Rooms(APIController):
         @param room_id: the room's id (a UUID).
         """
         updated = await self._c.update_room(
-            actor, RoomId(_path_id(room_id, "room")), body.fields(), request_context(request)
+            actor, RoomId(path_id(room_id, "room")), body.fields(), request_context(request)
         )
         return json_response(RoomOut.of(unwrap_or_raise(updated)))
 
@@ -455,9 +453,9 @@ class UnitEquipment(APIController):
         """
         listed = await self._c.list_equipment(
             actor,
-            UnitId(_path_id(unit_id, "unit")),
+            UnitId(path_id(unit_id, "unit")),
             active=_flag(active),
-            type=type.value.strip().lower() if type is not None and type.value else None,
+            type=_type_filter(type),
         )
         return json_response(EquipmentList(items=[EquipmentOut.of(e) for e in unwrap_or_raise(listed)]))
 
@@ -477,7 +475,7 @@ class UnitEquipment(APIController):
         @param unit_id: the unit's id (a UUID).
         """
         created = await self._c.create_equipment(
-            actor, UnitId(_path_id(unit_id, "unit")), body.fields(), request_context(request)
+            actor, UnitId(path_id(unit_id, "unit")), body.fields(), request_context(request)
         )
         equipment = unwrap_or_raise(created)
         return json_response(EquipmentOut.of(equipment), 201, [("Location", f"/v1/equipment/{equipment.id}")])
@@ -499,7 +497,7 @@ class EquipmentItems(APIController):
 
         @param equipment_id: the equipment's id (a UUID).
         """
-        found = await self._c.get_equipment(actor, EquipmentId(_path_id(equipment_id, "equipment")))
+        found = await self._c.get_equipment(actor, EquipmentId(path_id(equipment_id, "equipment")))
         return json_response(EquipmentOut.of(unwrap_or_raise(found)))
 
     @requires(Permission.CATALOG_WRITE)
@@ -513,6 +511,6 @@ class EquipmentItems(APIController):
         @param equipment_id: the equipment's id (a UUID).
         """
         updated = await self._c.update_equipment(
-            actor, EquipmentId(_path_id(equipment_id, "equipment")), body.fields(), request_context(request)
+            actor, EquipmentId(path_id(equipment_id, "equipment")), body.fields(), request_context(request)
         )
         return json_response(EquipmentOut.of(unwrap_or_raise(updated)))

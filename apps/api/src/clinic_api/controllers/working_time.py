@@ -9,7 +9,6 @@ Reading needs ``catalog:read``; changing, ``catalog:write``. Clock times are the
 from __future__ import annotations
 
 from datetime import date
-from uuid import UUID
 
 from blacksheep import Request, Response
 from blacksheep.server.controllers import APIController
@@ -19,7 +18,7 @@ from clinic_api.access import requires
 from clinic_api.availability_query import FromParam, parse_instant, query_uuid, required
 from clinic_api.bindings import QueryParam
 from clinic_api.openapi import documented
-from clinic_api.problems import ProblemRaised, invalid_fields, problem_for, unwrap_or_raise
+from clinic_api.problems import ProblemRaised, invalid_fields, path_id, unwrap_or_raise
 from clinic_api.responses import json_response, request_context
 from clinic_api.routing import delete, get, post, put
 from clinic_api.scheduling_schemas import (
@@ -49,17 +48,9 @@ from clinic_core.scheduling.working_time_use_cases import (
     SetBookingRulesCommand,
     SetWeeklyHoursCommand,
 )
-from clinic_core.shared.errors import FieldError, NotFound
-from clinic_core.shared.ids import UnitId, parse_uuid
+from clinic_core.shared.errors import FieldError
+from clinic_core.shared.ids import UnitId
 from clinic_core.tenancy.permissions import Permission
-
-
-def path_id(raw: str, resource: str) -> UUID:
-    """An id in the path: one that is no UUID names nothing, so it is 404 like an unknown one."""
-    parsed = parse_uuid(raw)
-    if parsed is None:
-        raise ProblemRaised(problem_for(NotFound(resource)))
-    return parsed
 
 
 def _invalid(name: str, code: str, message: str) -> ProblemRaised:
