@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psycopg
@@ -28,7 +29,7 @@ from clinic_infra.db.roles import create_login_role
 DATABASE_URL = os.environ.get("CLINIC_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("CLINIC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 APP_LOGIN = "clinic_test_app"
-POSTGRES_FIXTURES = {"postgres", "pg_app_engine", "pg_owner_engine"}
+POSTGRES_FIXTURES = {"postgres", "own_postgres", "pg_app_engine", "pg_owner_engine"}
 REDIS_FIXTURES = {"redis_url"}
 
 
@@ -87,8 +88,9 @@ class PostgresDatabase:
     name: str
 
 
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[PostgresDatabase]:
+@contextmanager
+def new_database() -> Iterator[PostgresDatabase]:
+    """A new database, migrated as the owner, with the app login; dropped afterwards."""
     name = f"clinic_test_{uuid.uuid4().hex[:12]}"
     admin = make_url(DATABASE_URL)
     with psycopg.connect(_plain(DATABASE_URL), autocommit=True) as connection:
@@ -106,6 +108,20 @@ def postgres() -> Iterator[PostgresDatabase]:
             connection.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabase]:
+    with new_database() as database:
+        yield database
+
+
+@pytest.fixture(scope="module")
+def own_postgres() -> Iterator[PostgresDatabase]:
+    """A database of the module's own: for tests that read every tenant's rows (the outbox relay), which
+    the session's shared database fills with other modules' rows."""
+    with new_database() as database:
+        yield database
 
 
 @pytest.fixture(scope="session")

@@ -25,13 +25,15 @@ from clinic_core.shared.clock import Clock, SystemClock
 from clinic_core.tenancy.model import Plan
 from clinic_infra.blobs import FilesystemBlobStore
 from clinic_infra.db import migrate as migrations
-from clinic_infra.db.engine import create_engine, is_postgres
-from clinic_infra.db.roles import assume_role_on_connect, create_login_role
+from clinic_infra.db.engine import is_postgres
+from clinic_infra.db.roles import create_login_role
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from clinic_infra.fhir.reader import (
     FhirFiles as FhirFiles,
 )  # re-exported: clinic-admin import-fhir reads with it
 from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_security_bypassed
+from clinic_infra.jobs.embedded import EmbeddedJobs
+from clinic_infra.jobs.wiring import app_engine, job_services
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
@@ -156,9 +158,7 @@ def rotate_signing_keys(settings: Settings) -> Rotation:
 
 
 def compose(settings: Settings) -> Composition:
-    engine = create_engine(settings.effective_database_url, pool_size=settings.database_pool_size)
-    if settings.database_role:
-        assume_role_on_connect(engine, settings.database_role)
+    engine = app_engine(settings)
     redis = create_redis(settings.redis_url) if settings.redis_url else None
     tokens = JwtAccessTokens(_key_ring(settings), issuer=settings.jwt_issuer, audience=settings.jwt_audience)
     hasher = Argon2idPasswordHasher(concurrency=settings.password_hash_concurrency)
@@ -179,7 +179,16 @@ def compose(settings: Settings) -> Composition:
         # Temporary files of uploads a crash cut short (a day old: no upload still running takes that long).
         await asyncio.to_thread(blobs.remove_stale_incoming)
 
+    # Without Redis, jobs run in this process; with it, clinic-worker runs them.
+    embedded_jobs = None if redis is not None else EmbeddedJobs(job_services(settings, engine, clock))
+
+    async def start_jobs() -> None:
+        if embedded_jobs is not None:
+            await embedded_jobs.start()
+
     async def close_pools() -> None:
+        if embedded_jobs is not None:
+            await embedded_jobs.stop()
         await engine.dispose()
         if redis is not None:
             await redis.aclose()
@@ -202,7 +211,7 @@ def compose(settings: Settings) -> Composition:
             attachment_max_bytes=settings.attachment_max_bytes,
         ),
         readiness=readiness,
-        on_start=[sweep_incoming],
+        on_start=[sweep_incoming, start_jobs],
         on_stop=[close_pools],
         limits=limits,
         cors_origins=settings.cors_origin_list,

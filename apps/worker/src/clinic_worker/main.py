@@ -1,22 +1,29 @@
-"""``clinic-worker``: an RQ worker on ``CLINIC_REDIS_URL`` draining Clinic's queues.
+"""``clinic-worker``: the RQ worker draining Clinic's queues, with the dispatcher (outbox relay and
+recurring jobs) in a process beside it.
 
-RQ's default worker forks a work horse per job; jobs therefore build their own database engines inside the
-job (after the fork), never share the parent's.
+SIGTERM (or SIGINT) asks for a warm shutdown: the job in progress finishes, then the worker and the
+dispatcher exit. RQ's scheduler runs inside the worker (``with_scheduler``): it moves retried jobs back
+to their queue when their backoff ends.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import multiprocessing
+import os
 import sys
 
-from rq import Worker
+from rq import SimpleWorker, Worker
 from rq.serializers import JSONSerializer
 
 from clinic_infra.queues import DEFAULT_QUEUES, queue, sync_redis
 from clinic_infra.settings import Settings
+from clinic_worker import dispatcher, jobs
 
 log = logging.getLogger("clinic_worker")
+
+DISPATCHER_STOP_SECONDS = 30.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -27,9 +34,41 @@ def _parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_QUEUES),
         help=f"queues to drain, most urgent first (default: {' '.join(DEFAULT_QUEUES)})",
     )
-    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty")
+    parser.add_argument("--burst", action="store_true", help="exit once the queues are empty (no dispatcher)")
     parser.add_argument("--name", help="worker name (default: host and pid)")
+    parser.add_argument(
+        "--no-dispatcher",
+        action="store_true",
+        help="do not run the outbox relay and recurring jobs here (another clinic-worker does)",
+    )
+    parser.add_argument(
+        "--dispatcher-only", action="store_true", help="run only the outbox relay and recurring jobs"
+    )
+    parser.add_argument(
+        "--no-fork",
+        action="store_true",
+        help="run jobs in this process (RQ's SimpleWorker): faster, but a job that leaks or hangs stays",
+    )
     return parser
+
+
+def _start_dispatcher() -> multiprocessing.process.BaseProcess:
+    context = multiprocessing.get_context("spawn")
+    process = context.Process(
+        target=dispatcher.run, args=(os.getpid(),), name="clinic-dispatcher", daemon=False
+    )
+    process.start()
+    return process
+
+
+def _stop(process: multiprocessing.process.BaseProcess) -> None:
+    if process.is_alive():
+        process.terminate()  # SIGTERM: the pass in progress finishes
+        process.join(DISPATCHER_STOP_SECONDS)
+    if process.is_alive():
+        log.warning("the dispatcher did not stop in %.0f s: killed", DISPATCHER_STOP_SECONDS)
+        process.kill()
+        process.join()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,15 +78,25 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.redis_url:
         print("clinic-worker needs Redis: set CLINIC_REDIS_URL=redis://HOST:PORT/DB", file=sys.stderr)  # noqa: T201
         return 2
+    if args.dispatcher_only:
+        dispatcher.run()
+        return 0
     connection = sync_redis(settings.redis_url)
-    worker = Worker(
+    worker_class = SimpleWorker if args.no_fork else Worker
+    jobs.dispose_after_each_job = not args.no_fork
+    worker = worker_class(
         [queue(name, connection) for name in args.queues],
         connection=connection,
         name=args.name,
         serializer=JSONSerializer,
     )
+    relay = None if (args.burst or args.no_dispatcher) else _start_dispatcher()
     log.info("worker %s draining %s", worker.name, ", ".join(args.queues))
-    worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
+    try:
+        worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
+    finally:
+        if relay is not None:
+            _stop(relay)
     return 0
 
 

@@ -42,6 +42,7 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
+from clinic_core.jobs.ports import JobReceipts
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
@@ -263,6 +264,16 @@ class UnitOfWork(Protocol):
     @property
     def busy_times(self) -> BusyTimes:
         """Busy blocks of the scope's tenant's professionals and rooms (appointments), for availability."""
+        ...
+
+    @property
+    def job_receipts(self) -> JobReceipts:
+        """Which handler finished which of the scope's tenant's outbox messages."""
+        ...
+
+    def record(self, *events: DomainEvent) -> None:
+        """Write ``events`` to the outbox at commit, like the events of the aggregates seen: for job
+        requests and notices that no aggregate carries (a reminder due, a webhook delivery)."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -37,8 +37,10 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.interop.practitioners import ExternalPractitioner
+from clinic_core.jobs.model import Outcome
 from clinic_core.patients.model import GuardianLink, Patient, PatientAccess, PatientWeight
 from clinic_core.privacy.model import ConsentRecord, PrivacySettings
+from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import (
     ApiKeyId,
     InvitationId,
@@ -91,6 +93,10 @@ class OutboxRecord:
     tenant_id: TenantId
     topic: str
     payload: dict[str, Any]
+    occurred_at: datetime | None = None
+    id: UUID = field(default_factory=new_uuid)
+    published_at: datetime | None = None
+    handled_at: datetime | None = None
 
 
 @dataclass
@@ -127,6 +133,8 @@ class _Tables:
     patient_access_log: list[PatientAccess] = field(default_factory=list)
     attachments: dict[UUID, Attachment] = field(default_factory=dict)
     outbox: list[OutboxRecord] = field(default_factory=list)
+    job_receipts: dict[tuple[UUID, UUID, str], str] = field(default_factory=dict)
+    """(tenant, message, handler) -> outcome."""
     clinical: ClinicalTables = field(default_factory=ClinicalTables)
     catalog: CatalogTables = field(default_factory=CatalogTables)
     working_time: WorkingTimeTables = field(default_factory=WorkingTimeTables)
@@ -794,6 +802,13 @@ class InMemoryUnitOfWork:
             self._tables.working_time, self._tenant(), self._tables.scheduling.appointments
         )
 
+    @property
+    def job_receipts(self) -> InMemoryJobReceipts:
+        return InMemoryJobReceipts(self._tables.job_receipts, self._tables.outbox, self._tenant())
+
+    def record(self, *events: DomainEvent) -> None:
+        self._seen.append(_Recorded(list(events)))
+
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)
         self.directory = _Directory(self._tables, self.scope)
@@ -803,7 +818,9 @@ class InMemoryUnitOfWork:
             raise ReadOnlyUnitOfWork("this unit of work was opened read-only")
         self._tables.check_unique()
         for event in collect_events(self._seen):
-            self._tables.outbox.append(OutboxRecord(event.tenant_id, event.topic, event.payload()))
+            self._tables.outbox.append(
+                OutboxRecord(event.tenant_id, event.topic, event.payload(), occurred_at=event.occurred_at)
+            )
         # Publish a copy: the objects the use case holds must not be the committed rows, or changing one
         # after the commit would change the "database" without a unit of work.
         self._store.tables = copy.deepcopy(self._tables)
@@ -821,6 +838,33 @@ class InMemoryUnitOfWork:
     ) -> None:
         self._store.holder = None
         self._store.lock.release()
+
+
+class _Recorded:
+    def __init__(self, events: list[DomainEvent]) -> None:
+        self.events = events
+
+
+class InMemoryJobReceipts:
+    def __init__(
+        self, receipts: dict[tuple[UUID, UUID, str], str], outbox: list[OutboxRecord], tenant: TenantId
+    ) -> None:
+        self._receipts, self._outbox, self._tenant = receipts, outbox, tenant
+
+    async def claim(self, message_id: UUID, handler: str, at: datetime) -> bool:
+        key = (self._tenant, message_id, handler)
+        if key in self._receipts:
+            return False
+        self._receipts[key] = "claimed"
+        return True
+
+    async def settle(self, message_id: UUID, handler: str, outcome: Outcome) -> None:
+        self._receipts[(self._tenant, message_id, handler)] = outcome.value
+
+    async def message_handled(self, message_id: UUID, at: datetime) -> None:
+        for row in self._outbox:
+            if row.id == message_id and row.tenant_id == self._tenant and row.handled_at is None:
+                row.handled_at = at
 
 
 class InMemoryUnitOfWorkFactory:

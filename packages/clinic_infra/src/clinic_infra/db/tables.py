@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     Uuid,
     false,
+    text,
     true,
 )
 
@@ -249,7 +250,15 @@ outbox = Table(
     Column("published_at", UtcDateTime),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text),
+    Column("handled_at", UtcDateTime),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_outbox"),
+    # What the relay scans: rows no handler has finished, oldest first (migration 0017).
+    Index(
+        "ix_outbox_pending",
+        "occurred_at",
+        postgresql_where="handled_at IS NULL",
+        sqlite_where=text("handled_at IS NULL"),
+    ),
 )
 
 audit_events = Table(
@@ -387,6 +396,8 @@ TENANT_TABLES = (
     "professional_units",
     "rooms",
     "equipment",
+    # jobs (clinic_infra.db.job_tables)
+    "job_receipts",
     # working time (clinic_infra.db.working_time_tables)
     "working_hours",
     "working_date_overrides",
@@ -403,6 +414,7 @@ from clinic_infra.db import attachment_tables as attachment_tables  # noqa: E402
 from clinic_infra.db import catalog_tables as catalog_tables  # noqa: E402
 from clinic_infra.db import clinical_tables as clinical_tables  # noqa: E402
 from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
+from clinic_infra.db import job_tables as job_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
 from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402
 from clinic_infra.db import working_time_tables as working_time_tables  # noqa: E402

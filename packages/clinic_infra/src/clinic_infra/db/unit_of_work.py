@@ -26,6 +26,7 @@ from clinic_core.application.unit_of_work import (
     collect_events,
     narrow,
 )
+from clinic_core.shared.events import DomainEvent
 from clinic_core.shared.ids import new_uuid
 from clinic_infra.db import tables
 from clinic_infra.db.appointment_repositories import (
@@ -50,6 +51,7 @@ from clinic_infra.db.clinical_repositories import (
 )
 from clinic_infra.db.engine import SQLITE_BEGIN_OPTION
 from clinic_infra.db.interop_repositories import SqlExternalPractitionerRepository, SqlIdentifierHolders
+from clinic_infra.db.job_repositories import SqlJobReceipts
 from clinic_infra.db.patient_repositories import (
     SqlGuardianRepository,
     SqlPatientAccessLog,
@@ -125,6 +127,13 @@ class SqlSession:
         self.seen.extend(aggregates)
 
 
+class _Recorded:
+    """Events recorded on the unit of work itself: collected at commit like an aggregate's."""
+
+    def __init__(self, events: list[DomainEvent]) -> None:
+        self.events = events
+
+
 class SqlUnitOfWork:
     def __init__(self, engine: AsyncEngine, scope: Scope, *, postgres: bool, read_only: bool = False) -> None:
         self._engine = engine
@@ -185,6 +194,7 @@ class SqlUnitOfWork:
         self._equipment = SqlEquipmentRepository(self._db)
         self._working_time = SqlWorkingTimeRepository(self._db)
         self._busy_times = SqlBusyTimes(self._db)
+        self._job_receipts = SqlJobReceipts(self._db, postgres=self._postgres)
         return self
 
     async def __aexit__(
@@ -390,6 +400,14 @@ class SqlUnitOfWork:
     def busy_times(self) -> SqlBusyTimes:
         self._tenant_repo()
         return self._busy_times
+
+    @property
+    def job_receipts(self) -> SqlJobReceipts:
+        self._tenant_repo()
+        return self._job_receipts
+
+    def record(self, *events: DomainEvent) -> None:
+        self._db.saw(_Recorded(list(events)))
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)

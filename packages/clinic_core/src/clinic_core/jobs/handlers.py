@@ -1,0 +1,96 @@
+"""Handlers of outbox messages, and the use case that runs them once each.
+
+A handler is subscribed to topics. ``HandleOutboxMessage`` runs every handler of a message's topic, each in
+a unit of work of its own bound to the message's tenant: it claims the receipt ``(message, handler)``, runs
+the handler, records the outcome and commits. A handler whose effect is a database change is therefore
+applied exactly once; a handler whose effect leaves the database (an email, an HTTP call) happens once
+unless the process dies after the effect and before the commit, the one window in which it is repeated
+(at least once, never zero times).
+
+Handlers raise on outages (SMTP or the network down): the transaction rolls back, the receipt is released,
+and the job is retried with backoff. What will not get better by retrying (no address, a disabled endpoint,
+an appointment that moved) is an ``Outcome.SKIPPED``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
+from clinic_core.jobs.model import OutboxMessage, Outcome
+from clinic_core.shared.clock import Clock
+
+log = logging.getLogger(__name__)
+
+
+class MessageHandler(Protocol):
+    @property
+    def name(self) -> str:
+        """Stable name: receipts are keyed by it, so renaming a handler re-runs it on redelivered rows."""
+        ...
+
+    @property
+    def topics(self) -> frozenset[str]: ...
+
+    async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
+        """Do the handler's work for ``message`` inside ``uow`` (which the caller commits)."""
+        ...
+
+
+class HandlerRegistry:
+    """Topic to handlers. Built once per process by the composition root."""
+
+    def __init__(self, handlers: Iterable[MessageHandler] = ()) -> None:
+        self._handlers: list[MessageHandler] = []
+        for handler in handlers:
+            self.add(handler)
+
+    def add(self, handler: MessageHandler) -> None:
+        if any(h.name == handler.name for h in self._handlers):
+            raise ValueError(f"two handlers are named {handler.name!r}")
+        self._handlers.append(handler)
+
+    def for_topic(self, topic: str) -> list[MessageHandler]:
+        return [h for h in self._handlers if topic in h.topics]
+
+    @property
+    def topics(self) -> frozenset[str]:
+        return frozenset(t for h in self._handlers for t in h.topics)
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerRun:
+    handler: str
+    outcome: Outcome
+
+
+class HandleOutboxMessage:
+    """Run each handler of ``message``'s topic once, then mark the message handled."""
+
+    def __init__(self, uow_factory: UnitOfWorkFactory, handlers: HandlerRegistry, clock: Clock) -> None:
+        self._uow = uow_factory
+        self._handlers = handlers
+        self._clock = clock
+
+    async def __call__(self, message: OutboxMessage) -> Sequence[HandlerRun]:
+        runs: list[HandlerRun] = []
+        scope = Scope(tenant_id=message.tenant_id)
+        for handler in self._handlers.for_topic(message.topic):
+            async with self._uow(scope) as uow:
+                now = self._clock.now()
+                if not await uow.job_receipts.claim(message.id, handler.name, now):
+                    runs.append(HandlerRun(handler.name, Outcome.DUPLICATE))
+                    continue
+                outcome = await handler(uow, message, now)
+                await uow.job_receipts.settle(message.id, handler.name, outcome)
+                await uow.commit()
+            runs.append(HandlerRun(handler.name, outcome))
+            log.info("outbox message %s (%s): %s %s", message.id, message.topic, handler.name, outcome.value)
+        async with self._uow(scope) as uow:
+            await uow.job_receipts.message_handled(message.id, self._clock.now())
+            await uow.commit()
+        return runs

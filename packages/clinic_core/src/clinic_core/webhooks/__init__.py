@@ -1,0 +1,1 @@
+"""Webhooks: tenants' HTTPS endpoints that receive signed deliveries of the events they subscribe to."""
