@@ -1,4 +1,4 @@
-"""``clinic-admin``: operator commands (schema migrations, database roles, demo data, FHIR imports)."""
+"""``clinic-admin``: operator commands (schema migrations, database roles, demo data, FHIR imports, jobs)."""
 
 from __future__ import annotations
 
@@ -17,13 +17,16 @@ from tqdm import tqdm
 
 from clinic_api.composition import (
     FhirFiles,
+    JobsStats,
     KeysFromSettings,
     RowLevelSecurityBypassed,
     Settings,
     compose,
     create_db_login,
+    jobs_console,
     load_settings,
     migrate,
+    outbox_backlog,
     prepare,
     rotate_signing_keys,
     signing_keys,
@@ -33,6 +36,7 @@ from clinic_core.application.context import RequestContext
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.interop.importing import ImportCommand, ImportIssue, ImportPatients, ImportSummary, operator
 from clinic_core.interop.source import SourceItem
+from clinic_core.jobs.ports import OutboxBacklog
 from clinic_core.shared.values import Slug
 
 EXIT_SKIPPED = 1
@@ -76,6 +80,15 @@ def _parser() -> argparse.ArgumentParser:
     fhir.add_argument(
         "--all-warnings", action="store_true", help="list every warning, not the first three of each kind"
     )
+    jobs = commands.add_parser("jobs", help="the job queues: depths, failed jobs, requeueing")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_commands.add_parser("stats", help="outbox backlog, queue depths, workers, handler outcomes")
+    failed = jobs_commands.add_parser("failed", help="jobs that exhausted their retries, newest first")
+    failed.add_argument("--limit", type=int, default=50)
+    requeue = jobs_commands.add_parser("requeue", help="put failed jobs back on their queue")
+    which = requeue.add_mutually_exclusive_group(required=True)
+    which.add_argument("job_id", nargs="?", help="the failed job's id (an outbox row's id)")
+    which.add_argument("--all", action="store_true", help="every failed job")
     return parser
 
 
@@ -102,7 +115,60 @@ def main(argv: list[str] | None = None) -> int:
         return _keys(settings, args.action)
     elif args.command == "import-fhir":
         return _import_fhir(settings, args)
+    elif args.command == "jobs":
+        return _jobs(settings, args)
     return 0
+
+
+def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    console = jobs_console(settings)
+    if args.jobs_command == "stats":
+        print(describe_jobs(asyncio.run(outbox_backlog(settings)), console.stats() if console else None))  # noqa: T201
+        return 0
+    if console is None:
+        print("jobs: no queues without Redis (CLINIC_REDIS_URL): jobs run inside the API", file=sys.stderr)  # noqa: T201
+        return EXIT_USAGE
+    if args.jobs_command == "failed":
+        found = console.failed(args.limit)
+        for job in found:
+            when = job.failed_at.isoformat(timespec="seconds") if job.failed_at else "?"
+            print(f"{job.id}  {job.queue:8}  {when}  {job.description}\n    {job.error}")  # noqa: T201
+        print(f"{len(found)} failed job(s)")  # noqa: T201
+        return 0
+    ids = [job.id for job in console.failed(limit=100_000)] if args.all else [args.job_id]
+    missing = 0
+    for job_id in ids:
+        queue_name = console.requeue(job_id)
+        if queue_name is None:
+            print(f"{job_id}: not in any failed registry", file=sys.stderr)  # noqa: T201
+            missing += 1
+        else:
+            print(f"{job_id}: requeued on {queue_name}")  # noqa: T201
+    return EXIT_SKIPPED if missing else 0
+
+
+def describe_jobs(backlog: OutboxBacklog, stats: JobsStats | None) -> str:
+    """What ``clinic-admin jobs stats`` prints."""
+    age = ""
+    if backlog.oldest is not None:
+        age = f", oldest recorded {(datetime.now(UTC) - backlog.oldest).total_seconds():.0f} s ago"
+    lines = [f"outbox: {backlog.pending} pending ({backlog.unpublished} not yet queued){age}"]
+    if stats is None:
+        lines.append("queues: none (no CLINIC_REDIS_URL): the API runs jobs in its own process")
+        return "\n".join(lines)
+    lines.append(f"{'queue':10} {'queued':>7} {'started':>8} {'retrying':>9} {'failed':>7} {'finished':>9}")
+    for q in stats.queues:
+        lines.append(
+            f"{q.name:10} {q.queued:>7} {q.started:>8} {q.scheduled:>9} {q.failed:>7} {q.finished:>9}"
+        )
+    lines.append(f"workers: {stats.workers}")
+    if stats.outcomes:
+        lines.append("handler outcomes:")
+        lines.extend(f"  {field.replace('|', '  ')}  {n}" for field, n in sorted(stats.outcomes.items()))
+    if stats.failures:
+        lines.append("failed attempts:")
+        lines.extend(f"  {field.replace('|', '  ')}  {n}" for field, n in sorted(stats.failures.items()))
+    return "\n".join(lines)
 
 
 def _import_fhir(settings: Settings, args: argparse.Namespace) -> int:

@@ -21,11 +21,13 @@ from clinic_api.demo import seed_demo
 from clinic_api.services import AppServices, RateLimit, RateLimits, ReadinessCheck, RouteClass
 from clinic_core.application.ports import RateLimiter
 from clinic_core.identity.model import SessionPolicy
+from clinic_core.jobs.ports import OutboxBacklog
 from clinic_core.shared.clock import Clock, SystemClock
 from clinic_core.tenancy.model import Plan
 from clinic_infra.blobs import FilesystemBlobStore
 from clinic_infra.db import migrate as migrations
 from clinic_infra.db.engine import is_postgres
+from clinic_infra.db.job_repositories import SqlOutboxSource
 from clinic_infra.db.roles import create_login_role
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from clinic_infra.fhir.reader import (
@@ -33,7 +35,10 @@ from clinic_infra.fhir.reader import (
 )  # re-exported: clinic-admin import-fhir reads with it
 from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_security_bypassed
 from clinic_infra.jobs.embedded import EmbeddedJobs
+from clinic_infra.jobs.operations import JobsConsole as JobsConsole
+from clinic_infra.jobs.operations import JobsStats as JobsStats
 from clinic_infra.jobs.wiring import app_engine, job_services
+from clinic_infra.queues import sync_redis
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
@@ -239,3 +244,19 @@ async def prepare(composition: Composition, *, seed: bool) -> bool:
         return created
     finally:
         await composition.engine.dispose()
+
+
+def jobs_console(settings: Settings) -> JobsConsole | None:
+    """``clinic-admin jobs``' view of RQ; None in the embedded default (no Redis: no queues)."""
+    if not settings.redis_url:
+        return None
+    return JobsConsole(sync_redis(settings.redis_url), prefix=settings.redis_key_prefix)
+
+
+async def outbox_backlog(settings: Settings) -> OutboxBacklog:
+    """The outbox rows no handler finished, read from the database (every tenant's)."""
+    engine = app_engine(settings, pool_size=1)
+    try:
+        return await SqlOutboxSource(engine).backlog()
+    finally:
+        await engine.dispose()

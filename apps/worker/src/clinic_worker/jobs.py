@@ -9,12 +9,16 @@ from one job to the next.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 from collections.abc import Callable
 from typing import Any
 
+from rq import get_current_job
+
 from clinic_core.jobs.model import OutboxMessage
 from clinic_core.shared.clock import SystemClock
+from clinic_infra.jobs.operations import OUTCOMES_KEY, count
 from clinic_infra.jobs.wiring import JobServices as JobServices
 from clinic_infra.jobs.wiring import app_engine, job_services
 from clinic_infra.settings import Settings
@@ -46,6 +50,15 @@ dispose_after_each_job = False
 """Set by ``clinic-worker`` when it forks per job: the horse closes its connections before it exits."""
 
 
+def load_factory(path: str) -> Callable[[], JobServices]:
+    """``package.module:function`` -> the function (``clinic-worker --services``)."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise ValueError(f"--services takes MODULE:FUNCTION, not {path!r}")
+    factory: Callable[[], JobServices] = getattr(importlib.import_module(module_name), attribute)
+    return factory
+
+
 def use_services(factory: Callable[[], JobServices]) -> None:
     """Build job services with ``factory`` from now on (tests and embedding programs)."""
     global _services_factory, _runtime
@@ -74,7 +87,13 @@ def _run(work: Callable[[JobServices], Any]) -> Any:
 
 def handle_outbox_message(message: dict[str, Any]) -> dict[str, str]:
     """Run every handler of one outbox message (each once: see ``HandleOutboxMessage``)."""
-    runs = _run(lambda services: services.handle(OutboxMessage.from_job(message)))
+    parsed = OutboxMessage.from_job(message)
+    runs = _run(lambda services: services.handle(parsed))
+    job = get_current_job()
+    if job is not None:  # counted for `clinic-admin jobs stats` and the metrics
+        prefix = Settings().redis_key_prefix
+        for run in runs:
+            count(job.connection, prefix, OUTCOMES_KEY, f"{parsed.topic}|{run.handler}|{run.outcome.value}")
     return {run.handler: run.outcome.value for run in runs}
 
 

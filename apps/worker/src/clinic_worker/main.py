@@ -14,9 +14,13 @@ import multiprocessing
 import os
 import sys
 
+from prometheus_client import CollectorRegistry, start_http_server
 from rq import SimpleWorker, Worker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from clinic_infra.jobs.operations import FAILURES_KEY, JobsCollector, JobsConsole, count
+from clinic_infra.jobs.rq_queue import OUTBOX_JOB
 from clinic_infra.queues import DEFAULT_QUEUES, queue, sync_redis
 from clinic_infra.settings import Settings
 from clinic_worker import dispatcher, jobs
@@ -45,6 +49,18 @@ def _parser() -> argparse.ArgumentParser:
         "--dispatcher-only", action="store_true", help="run only the outbox relay and recurring jobs"
     )
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics (queue depths, job outcomes, outbox backlog) on this port",
+    )
+    parser.add_argument(
+        "--services",
+        metavar="MODULE:FUNCTION",
+        help="build the job services with this function (no arguments, returns JobServices): to add a "
+        "program's own handlers and recurring jobs to the deployment's (see docs/EMBEDDING.md)",
+    )
+    parser.add_argument(
         "--no-fork",
         action="store_true",
         help="run jobs in this process (RQ's SimpleWorker): faster, but a job that leaks or hangs stays",
@@ -52,10 +68,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _start_dispatcher() -> multiprocessing.process.BaseProcess:
+def _start_dispatcher(services: str | None) -> multiprocessing.process.BaseProcess:
     context = multiprocessing.get_context("spawn")
     process = context.Process(
-        target=dispatcher.run, args=(os.getpid(),), name="clinic-dispatcher", daemon=False
+        target=dispatcher.run,
+        kwargs={"parent_pid": os.getpid(), "services": services},
+        name="clinic-dispatcher",
+        daemon=False,
     )
     process.start()
     return process
@@ -78,19 +97,34 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.redis_url:
         print("clinic-worker needs Redis: set CLINIC_REDIS_URL=redis://HOST:PORT/DB", file=sys.stderr)  # noqa: T201
         return 2
+    if args.services:
+        jobs.use_services(jobs.load_factory(args.services))
     if args.dispatcher_only:
-        dispatcher.run()
+        dispatcher.run(services=args.services)
         return 0
     connection = sync_redis(settings.redis_url)
     worker_class = SimpleWorker if args.no_fork else Worker
     jobs.dispose_after_each_job = not args.no_fork
+    prefix = settings.redis_key_prefix
+
+    def count_failure(job: Job, exc_type: type[BaseException], *_: object) -> bool:
+        kind = "outbox" if job.func_name == OUTBOX_JOB else "recurring"
+        count(connection, prefix, FAILURES_KEY, f"{kind}|{exc_type.__name__}")
+        return True  # and on to RQ's own handling (retry, or the failed registry)
+
     worker = worker_class(
         [queue(name, connection) for name in args.queues],
         connection=connection,
         name=args.name,
         serializer=JSONSerializer,
+        exception_handlers=[count_failure],
     )
-    relay = None if (args.burst or args.no_dispatcher) else _start_dispatcher()
+    if args.metrics_port:
+        registry = CollectorRegistry()
+        registry.register(JobsCollector(JobsConsole(connection, prefix=prefix, queues=args.queues)))
+        start_http_server(args.metrics_port, registry=registry)
+        log.info("metrics on :%d/metrics", args.metrics_port)
+    relay = None if (args.burst or args.no_dispatcher) else _start_dispatcher(args.services)
     log.info("worker %s draining %s", worker.name, ", ".join(args.queues))
     try:
         worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
