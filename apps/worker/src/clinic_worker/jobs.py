@@ -88,10 +88,10 @@ def _run(work: Callable[[JobServices], Any]) -> Any:
 def handle_outbox_message(message: dict[str, Any]) -> dict[str, str]:
     """Run every handler of one outbox message (each once: see ``HandleOutboxMessage``)."""
     parsed = OutboxMessage.from_job(message)
+    prefix = _current().services.settings.redis_key_prefix
     runs = _run(lambda services: services.handle(parsed))
     job = get_current_job()
     if job is not None:  # counted for `clinic-admin jobs stats` and the metrics
-        prefix = Settings().redis_key_prefix
         for run in runs:
             count(job.connection, prefix, OUTCOMES_KEY, f"{parsed.topic}|{run.handler}|{run.outcome.value}")
     return {run.handler: run.outcome.value for run in runs}

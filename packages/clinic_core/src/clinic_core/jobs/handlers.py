@@ -79,18 +79,23 @@ class HandleOutboxMessage:
     async def __call__(self, message: OutboxMessage) -> Sequence[HandlerRun]:
         runs: list[HandlerRun] = []
         scope = Scope(tenant_id=message.tenant_id)
-        for handler in self._handlers.for_topic(message.topic):
+        handlers = self._handlers.for_topic(message.topic)
+        if not handlers:
+            async with self._uow(scope) as uow:
+                await uow.job_receipts.message_handled(message.id, self._clock.now())
+                await uow.commit()
+            return runs
+        for position, handler in enumerate(handlers, start=1):
             async with self._uow(scope) as uow:
                 now = self._clock.now()
-                if not await uow.job_receipts.claim(message.id, handler.name, now):
-                    runs.append(HandlerRun(handler.name, Outcome.DUPLICATE))
-                    continue
-                outcome = await handler(uow, message, now)
-                await uow.job_receipts.settle(message.id, handler.name, outcome)
+                if await uow.job_receipts.claim(message.id, handler.name, now):
+                    outcome = await handler(uow, message, now)
+                    await uow.job_receipts.settle(message.id, handler.name, outcome)
+                else:
+                    outcome = Outcome.DUPLICATE
+                if position == len(handlers):  # the last one closes the message in its own transaction
+                    await uow.job_receipts.message_handled(message.id, now)
                 await uow.commit()
             runs.append(HandlerRun(handler.name, outcome))
             log.info("outbox message %s (%s): %s %s", message.id, message.topic, handler.name, outcome.value)
-        async with self._uow(scope) as uow:
-            await uow.job_receipts.message_handled(message.id, self._clock.now())
-            await uow.commit()
         return runs

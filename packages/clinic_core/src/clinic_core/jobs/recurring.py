@@ -27,9 +27,9 @@ class RecurringJob:
     priority: Priority = Priority.BULK
 
     def run_id(self, now: datetime) -> str:
-        """The id of the run of the period ``now`` falls in: ``recurring:<name>:<period number>``."""
+        """The id of the run of the period ``now`` falls in: ``recurring-<name>-<period number>`` (RQ job ids allow letters, digits, ``-`` and ``_``)."""
         period = int(now.timestamp() // self.every.total_seconds())
-        return f"recurring:{self.name}:{period}"
+        return f"recurring-{self.name}-{period}"
 
 
 class RecurringRegistry:
