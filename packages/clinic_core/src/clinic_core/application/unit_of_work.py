@@ -46,6 +46,7 @@ from clinic_core.jobs.ports import JobReceipts
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
+from clinic_core.scheduling.reminder_ports import AppointmentReminders
 from clinic_core.scheduling.waitlist_model import WaitlistRepository
 from clinic_core.scheduling.working_time_ports import BusyTimes, WorkingTimeRepository
 from clinic_core.shared.events import DomainEvent
@@ -219,6 +220,11 @@ class UnitOfWork(Protocol):
     def appointment_locks(self) -> AppointmentLocks:
         """The locks that serialise bookings of one professional, room or patient (see
         ``clinic_core.scheduling.booking_ports``)."""
+        ...
+
+    @property
+    def appointment_reminders(self) -> AppointmentReminders:
+        """The scope's tenant's ledger of appointment reminders queued (see ``clinic_core.scheduling.reminders``)."""
         ...
 
     @property

@@ -78,6 +78,7 @@ from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InM
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 from clinic_core.testing.scheduling import (
     InMemoryAppointmentLocks,
+    InMemoryAppointmentReminders,
     InMemoryAppointments,
     InMemoryIdempotencyKeys,
     InMemoryWaitlist,
@@ -763,6 +764,10 @@ class InMemoryUnitOfWork:
     def appointment_locks(self) -> InMemoryAppointmentLocks:
         self._tenant()
         return InMemoryAppointmentLocks(self._tables.scheduling.lock_calls)
+
+    @property
+    def appointment_reminders(self) -> InMemoryAppointmentReminders:
+        return InMemoryAppointmentReminders(self._tables.scheduling, self._tenant())
 
     @property
     def waitlist(self) -> InMemoryWaitlist:

@@ -58,6 +58,7 @@ from clinic_infra.db.patient_repositories import (
     SqlPatientRepository,
 )
 from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
+from clinic_infra.db.reminder_repositories import SqlAppointmentReminders
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -187,6 +188,7 @@ class SqlUnitOfWork:
         self._appointment_locks = SqlAppointmentLocks(self._db, postgres=self._postgres)
         self._idempotency_keys = SqlIdempotencyKeys(self._db)
         self._waitlist = SqlWaitlistRepository(self._db)
+        self._appointment_reminders = SqlAppointmentReminders(self._db, postgres=self._postgres)
         self._categories = SqlCategoryRepository(self._db)
         self._procedures = SqlProcedureRepository(self._db)
         self._professionals = SqlProfessionalRepository(self._db)
@@ -355,6 +357,11 @@ class SqlUnitOfWork:
     def appointment_locks(self) -> SqlAppointmentLocks:
         self._tenant_repo()
         return self._appointment_locks
+
+    @property
+    def appointment_reminders(self) -> SqlAppointmentReminders:
+        self._tenant_repo()
+        return self._appointment_reminders
 
     @property
     def waitlist(self) -> SqlWaitlistRepository:

@@ -5,6 +5,7 @@ builds it in the embedded default, where jobs run in its own event loop."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,8 @@ from clinic_core.jobs.handlers import HandleOutboxMessage, HandlerRegistry, Mess
 from clinic_core.jobs.ports import JobQueue
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
+from clinic_core.jobs.sweeps import every_tenant
+from clinic_core.scheduling.reminders import QueueDueReminders
 from clinic_core.shared.clock import Clock
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
@@ -58,7 +61,13 @@ def recurring_for(
     settings: Settings, services_uow: SqlUnitOfWorkFactory, tenants: SqlTenantDirectory, clock: Clock
 ) -> list[RecurringJob]:
     """Every recurring job this deployment runs."""
-    return []
+    return [
+        RecurringJob(
+            "appointment-reminders",
+            timedelta(seconds=60),
+            every_tenant("appointment-reminders", tenants, QueueDueReminders(services_uow, clock)),
+        ),
+    ]
 
 
 def job_services(

@@ -1,0 +1,85 @@
+"""The recurring sweeps over the real databases (PostgreSQL as the app role, and SQLite): reminders queued
+once per (appointment, kind, start) even by concurrent sweeps, across a daylight-saving change."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from clinic_core.jobs.sweeps import every_tenant
+from clinic_core.scheduling.reminders import QueueDueReminders
+from clinic_core.shared.clock import FixedClock
+from clinic_infra.db.job_repositories import SqlTenantDirectory
+from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
+from tests.integration.job_world import job_db, job_engine
+from tests.sweep_world import SweepClinic, a_sweep_clinic
+
+__all__ = ["job_db", "job_engine"]
+
+BOOKED = datetime(2031, 4, 6, 9, 0, tzinfo=UTC)
+START = datetime(2031, 4, 10, 14, 0, tzinfo=UTC)
+REMINDER = "appointment.reminder_due"
+
+
+async def remind(clinic: SweepClinic, at: datetime, *, batch_size: int = 200) -> int:
+    counts = await QueueDueReminders(clinic.uow, FixedClock(at), batch_size=batch_size)(clinic.tenant)
+    return counts["reminders_queued"]
+
+
+async def test_concurrent_sweeps_queue_one_reminder_per_appointment_kind_and_start(
+    job_engine: AsyncEngine,
+) -> None:
+    clinic = await a_sweep_clinic(SqlUnitOfWorkFactory(job_engine), patients=6)
+    booked = [await clinic.book(START + timedelta(hours=i), BOOKED, patient=i) for i in range(6)]
+    at = START - timedelta(hours=19)
+    results = await asyncio.gather(*(remind(clinic, at, batch_size=2) for _ in range(4)))
+    assert sum(results) == 6
+    events = await clinic.events(REMINDER)
+    assert sorted(e["appointment_id"] for e in events) == sorted(str(a.id) for a in booked)
+    assert {e["kind"] for e in events} == {"24h"}
+    assert await remind(clinic, at) == 0
+
+
+async def test_reminders_follow_moves_and_skip_cancellations(job_engine: AsyncEngine) -> None:
+    clinic = await a_sweep_clinic(SqlUnitOfWorkFactory(job_engine), patients=3)
+    moved = await clinic.book(START, BOOKED, patient=0)
+    cancelled = await clinic.book(START + timedelta(hours=1), BOOKED, patient=1)
+    late = await clinic.book(START + timedelta(hours=2), START - timedelta(hours=12), patient=2)
+    assert await remind(clinic, START - timedelta(hours=24)) == 1  # the moved one, at its first start
+    await clinic.cancel(cancelled.id, START - timedelta(hours=23, minutes=30))
+    later = START + timedelta(days=2)
+    await clinic.move(moved.id, later, START - timedelta(hours=23))
+    assert await remind(clinic, START - timedelta(hours=11)) == 0, "the late booking's 24 h one is covered"
+    assert await remind(clinic, late.start - timedelta(hours=2)) == 1
+    assert await remind(clinic, later - timedelta(hours=24)) == 1
+    events = [(e["appointment_id"], e["kind"], e["start"]) for e in await clinic.events(REMINDER)]
+    assert events == [
+        (str(moved.id), "24h", START.isoformat()),
+        (str(late.id), "2h", late.start.isoformat()),
+        (str(moved.id), "24h", later.isoformat()),
+    ]
+
+
+async def test_reminders_fall_due_at_utc_instants_across_the_spring_forward(job_engine: AsyncEngine) -> None:
+    new_york = ZoneInfo("America/New_York")
+    uow = SqlUnitOfWorkFactory(job_engine)
+    clinic = await a_sweep_clinic(uow, timezone="America/New_York")
+    start = datetime(2026, 3, 8, 10, 0, tzinfo=new_york)  # 14:00 UTC, after the jump to EDT
+    await clinic.book(start, datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
+    tenants = SqlTenantDirectory(job_engine)
+
+    async def sweep_at(at: datetime) -> int:
+        work = every_tenant("appointment-reminders", tenants, QueueDueReminders(uow, FixedClock(at)))
+        return int((await work())["reminders_queued"])
+
+    assert await sweep_at(datetime(2026, 3, 7, 13, 59, tzinfo=UTC)) == 0
+    assert await sweep_at(datetime(2026, 3, 7, 14, 0, tzinfo=UTC)) == 1  # 09:00 EST on the 7th
+    assert await sweep_at(datetime(2026, 3, 8, 11, 59, tzinfo=UTC)) == 0
+    assert await sweep_at(datetime(2026, 3, 8, 12, 0, tzinfo=UTC)) == 1  # 08:00 EDT on the 8th
+    assert [(e["kind"], e["start"]) for e in await clinic.events(REMINDER)] == [
+        ("24h", "2026-03-08T14:00:00+00:00"),
+        ("2h", "2026-03-08T14:00:00+00:00"),
+    ]
