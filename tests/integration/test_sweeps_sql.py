@@ -1,5 +1,6 @@
 """The recurring sweeps over the real databases (PostgreSQL as the app role, and SQLite): reminders queued
-once per (appointment, kind, start) even by concurrent sweeps, across a daylight-saving change."""
+once per (appointment, kind, start) even by concurrent sweeps, across a daylight-saving change; no-shows
+marked once by concurrent sweeps."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_core.jobs.sweeps import every_tenant
+from clinic_core.scheduling.appointments import AppointmentStatus, Transition
+from clinic_core.scheduling.booking import Action, ChangeAppointmentStatus, ChangeStatusCommand
+from clinic_core.scheduling.no_shows import MarkNoShows
 from clinic_core.scheduling.reminders import QueueDueReminders
 from clinic_core.shared.clock import FixedClock
 from clinic_infra.db.job_repositories import SqlTenantDirectory
@@ -83,3 +87,26 @@ async def test_reminders_fall_due_at_utc_instants_across_the_spring_forward(job_
         ("24h", "2026-03-08T14:00:00+00:00"),
         ("2h", "2026-03-08T14:00:00+00:00"),
     ]
+
+
+async def test_concurrent_no_show_sweeps_mark_each_appointment_once(job_engine: AsyncEngine) -> None:
+    clinic = await a_sweep_clinic(SqlUnitOfWorkFactory(job_engine), patients=4)
+    booked = [await clinic.book(START + timedelta(hours=i), BOOKED, patient=i) for i in range(4)]
+    walked_in = booked[3]
+    check_in = ChangeAppointmentStatus(clinic.uow, FixedClock(walked_in.start))
+    await check_in(ChangeStatusCommand(clinic.actor, walked_in.id, Action.CHECK_IN))
+    at = START + timedelta(hours=8)
+    sweeps = [MarkNoShows(clinic.uow, FixedClock(at), batch_size=2) for _ in range(3)]
+    results = await asyncio.gather(*(sweep(clinic.tenant) for sweep in sweeps))
+    assert sum(r["no_shows_marked"] for r in results) == 3
+    events = await clinic.events("appointment.no_show")
+    assert sorted(e["appointment_id"] for e in events) == sorted(str(a.id) for a in booked[:3])
+    assert [(await clinic.get(a.id)).status for a in booked] == [
+        AppointmentStatus.NO_SHOW,
+        AppointmentStatus.NO_SHOW,
+        AppointmentStatus.NO_SHOW,
+        AppointmentStatus.CHECKED_IN,
+    ]
+    history = (await clinic.get(booked[0].id)).history
+    assert [h.transition for h in history] == [Transition.CREATED, Transition.NO_SHOW]
+    assert (history[-1].by.user_id, history[-1].by.api_key_id) == (None, None)

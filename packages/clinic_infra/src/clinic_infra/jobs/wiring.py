@@ -14,6 +14,7 @@ from clinic_core.jobs.ports import JobQueue
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.jobs.sweeps import every_tenant
+from clinic_core.scheduling.no_shows import MarkNoShows
 from clinic_core.scheduling.reminders import QueueDueReminders
 from clinic_core.shared.clock import Clock
 from clinic_infra.db.engine import create_engine
@@ -66,6 +67,15 @@ def recurring_for(
             "appointment-reminders",
             timedelta(seconds=60),
             every_tenant("appointment-reminders", tenants, QueueDueReminders(services_uow, clock)),
+        ),
+        RecurringJob(
+            "mark-no-shows",
+            timedelta(minutes=5),
+            every_tenant(
+                "mark-no-shows",
+                tenants,
+                MarkNoShows(services_uow, clock, grace=timedelta(minutes=settings.no_show_grace_minutes)),
+            ),
         ),
     ]
 
