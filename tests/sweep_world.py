@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,8 @@ from clinic_core.scheduling.booking import (
     RescheduleAppointment,
     RescheduleCommand,
 )
+from clinic_core.scheduling.waitlist import JoinWaitlist, JoinWaitlistCommand
+from clinic_core.scheduling.waitlist_model import EntryStatus, WaitlistEntry, WaitlistEntryId, WaitlistOffer
 from clinic_core.shared.clock import FixedClock, SystemClock
 from clinic_core.shared.ids import TenantId
 from clinic_core.tenancy.permissions import Role
@@ -45,6 +47,7 @@ class SweepClinic:
     professional: Professional
     procedure: Procedure
     patients: list[Patient]
+    entry_ids: list[WaitlistEntryId] = field(default_factory=list)
 
     async def book(self, start: datetime, at: datetime, patient: int = 0) -> Appointment:
         return (
@@ -71,6 +74,32 @@ class SweepClinic:
     async def cancel(self, appointment_id: AppointmentId, at: datetime) -> Appointment:
         cancel = CancelAppointment(self.uow, FixedClock(at))
         return (await cancel(CancelAppointmentCommand(self.actor, appointment_id))).unwrap()
+
+    async def join_waitlist(
+        self, patient: int, at: datetime, earliest: datetime, latest: datetime
+    ) -> WaitlistEntry:
+        join = JoinWaitlist(self.uow, FixedClock(at))
+        entry = (
+            await join(
+                JoinWaitlistCommand(
+                    actor=self.actor,
+                    patient_id=str(self.patients[patient].id),
+                    procedure_id=str(self.procedure.id),
+                    unit_id=self.unit_id,
+                    earliest=earliest,
+                    latest=latest,
+                )
+            )
+        ).unwrap()
+        self.entry_ids.append(entry.id)
+        return entry
+
+    async def waitlist(self) -> dict[WaitlistEntryId, tuple[EntryStatus, list[WaitlistOffer]]]:
+        """Every entry's status and offers (newest first), open entries or not."""
+        async with self.uow(Scope(tenant_id=self.tenant), read_only=True) as tx:
+            entries = [await tx.waitlist.get_entry(e) for e in self.entry_ids]
+            offers = await tx.waitlist.offers_of(frozenset(self.entry_ids))
+        return {e.id: (e.status, [o for o in offers if o.entry_id == e.id]) for e in entries if e is not None}
 
     async def get(self, appointment_id: AppointmentId) -> Appointment:
         async with self.uow(Scope(tenant_id=self.tenant), read_only=True) as tx:

@@ -1,6 +1,6 @@
 """The recurring sweeps over the real databases (PostgreSQL as the app role, and SQLite): reminders queued
 once per (appointment, kind, start) even by concurrent sweeps, across a daylight-saving change; no-shows
-marked once by concurrent sweeps."""
+marked once by concurrent sweeps; expired waitlist offers handed on once."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from clinic_core.scheduling.appointments import AppointmentStatus, Transition
 from clinic_core.scheduling.booking import Action, ChangeAppointmentStatus, ChangeStatusCommand
 from clinic_core.scheduling.no_shows import MarkNoShows
 from clinic_core.scheduling.reminders import QueueDueReminders
+from clinic_core.scheduling.waitlist import ExpireWaitlistOffers
+from clinic_core.scheduling.waitlist_model import EntryStatus, OfferStatus
 from clinic_core.shared.clock import FixedClock
 from clinic_infra.db.job_repositories import SqlTenantDirectory
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
@@ -110,3 +112,24 @@ async def test_concurrent_no_show_sweeps_mark_each_appointment_once(job_engine: 
     history = (await clinic.get(booked[0].id)).history
     assert [h.transition for h in history] == [Transition.CREATED, Transition.NO_SHOW]
     assert (history[-1].by.user_id, history[-1].by.api_key_id) == (None, None)
+
+
+async def test_concurrent_expiry_sweeps_hand_expired_time_on_once(job_engine: AsyncEngine) -> None:
+    clinic = await a_sweep_clinic(SqlUnitOfWorkFactory(job_engine), patients=5)
+    booked = await clinic.book(START, BOOKED)
+    for i in range(1, 5):
+        await clinic.join_waitlist(
+            i, BOOKED + timedelta(minutes=i), START - timedelta(hours=4), START + timedelta(hours=4)
+        )
+    cancelled_at = START - timedelta(hours=30)
+    await clinic.cancel(booked.id, cancelled_at)
+    at = cancelled_at + timedelta(hours=2)
+    results = await asyncio.gather(
+        *(ExpireWaitlistOffers(clinic.uow, FixedClock(at), batch_size=2)(clinic.tenant) for _ in range(3))
+    )
+    assert sum(r["offers_expired"] for r in results) == 3
+    assert sum(r["offers_made"] for r in results) == 1
+    waitlist = await clinic.waitlist()
+    assert [status for status, _ in waitlist.values()] == [EntryStatus.WAITING] * 3 + [EntryStatus.OFFERED]
+    assert [o.status for o in waitlist[clinic.entry_ids[3]][1]] == [OfferStatus.OPEN]
+    assert len(await clinic.events("waitlist.offer_made")) == 4

@@ -23,7 +23,13 @@ from clinic_core.scheduling.appointments import (
 from clinic_core.scheduling.booking_ports import AppointmentQuery, BlockTaken
 from clinic_core.scheduling.reminder_events import ReminderKind
 from clinic_core.scheduling.reminder_ports import ReminderCandidate
-from clinic_core.scheduling.waitlist_model import OfferId, WaitlistEntry, WaitlistEntryId, WaitlistOffer
+from clinic_core.scheduling.waitlist_model import (
+    OfferId,
+    OfferStatus,
+    WaitlistEntry,
+    WaitlistEntryId,
+    WaitlistOffer,
+)
 from clinic_core.shared.ids import TenantId, UnitId
 
 
@@ -317,3 +323,31 @@ class InMemoryWaitlist:
             if o.tenant_id == self._tenant and o.entry_id in entry_ids
         ]
         return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.created_at, o.id), reverse=True)]
+
+    async def offers_freed_by(self, appointment_id: AppointmentId) -> list[WaitlistOffer]:
+        found = [
+            o
+            for o in self._t.waitlist_offers.values()
+            if o.tenant_id == self._tenant and o.freed_by == appointment_id
+        ]
+        return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.created_at, o.id), reverse=True)]
+
+    async def expired_offers(self, now: datetime, limit: int) -> list[WaitlistOffer]:
+        found = [
+            o
+            for o in self._t.waitlist_offers.values()
+            if o.tenant_id == self._tenant and o.status is OfferStatus.OPEN and o.expires_at <= now
+        ]
+        return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.expires_at, o.id))[:limit]]
+
+    async def expire_offer(self, offer_id: OfferId, at: datetime) -> bool:
+        stored = self._t.waitlist_offers.get(offer_id)
+        if (
+            stored is None
+            or stored.tenant_id != self._tenant
+            or stored.status is not OfferStatus.OPEN
+            or stored.expires_at > at
+        ):
+            return False
+        stored.status = OfferStatus.EXPIRED
+        return True

@@ -16,6 +16,7 @@ from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.jobs.sweeps import every_tenant
 from clinic_core.scheduling.no_shows import MarkNoShows
 from clinic_core.scheduling.reminders import QueueDueReminders
+from clinic_core.scheduling.waitlist import ExpireWaitlistOffers
 from clinic_core.shared.clock import Clock
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
@@ -76,6 +77,11 @@ def recurring_for(
                 tenants,
                 MarkNoShows(services_uow, clock, grace=timedelta(minutes=settings.no_show_grace_minutes)),
             ),
+        ),
+        RecurringJob(
+            "expire-waitlist-offers",
+            timedelta(seconds=60),
+            every_tenant("expire-waitlist-offers", tenants, ExpireWaitlistOffers(services_uow, clock)),
         ),
     ]
 
