@@ -8,8 +8,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from clinic_core.application.actor import Actor
 from clinic_core.application.unit_of_work import Scope, UnitOfWorkFactory
@@ -35,6 +36,7 @@ from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignUp, SignUpCommand
 from clinic_core.testing import FakePasswordHasher, InMemoryUnitOfWorkFactory, a_person
 from clinic_core.testing.catalog import a_procedure, a_professional
+from clinic_infra.db.tables import outbox
 from clinic_infra.db.unit_of_work import SqlUnitOfWork
 
 
@@ -106,6 +108,18 @@ class SweepClinic:
             found = await tx.appointments.get(appointment_id)
         assert found is not None
         return found
+
+    async def outbox_ids(self) -> list[UUID]:
+        """The ids of the tenant's outbox rows, oldest first."""
+        if isinstance(self.uow, InMemoryUnitOfWorkFactory):
+            return [r.id for r in self.uow.store.outbox if r.tenant_id == self.tenant]
+        async with self.uow(Scope(tenant_id=self.tenant), read_only=True) as tx:
+            assert isinstance(tx, SqlUnitOfWork)
+            connection = await tx.connection()
+            rows = await connection.execute(
+                select(outbox.c.id).where(outbox.c.tenant_id == self.tenant).order_by(outbox.c.occurred_at)
+            )
+            return [UUID(str(r.id)) for r in rows]
 
     async def events(self, topic: str) -> list[dict[str, Any]]:
         """The payloads of the tenant's outbox rows of ``topic``, oldest first."""

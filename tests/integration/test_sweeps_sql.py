@@ -1,6 +1,6 @@
 """The recurring sweeps over the real databases (PostgreSQL as the app role, and SQLite): reminders queued
 once per (appointment, kind, start) even by concurrent sweeps, across a daylight-saving change; no-shows
-marked once by concurrent sweeps; expired waitlist offers handed on once."""
+marked once by concurrent sweeps; expired waitlist offers handed on once; the purge, concurrent too."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ from clinic_core.scheduling.waitlist_model import EntryStatus, OfferStatus
 from clinic_core.shared.clock import FixedClock
 from clinic_infra.db.job_repositories import SqlTenantDirectory
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
+from clinic_infra.jobs.wiring import job_services
+from clinic_infra.settings import Settings
 from tests.integration.job_world import job_db, job_engine
+from tests.purge_scenario import check_what_is_left, purge, seed
 from tests.sweep_world import SweepClinic, a_sweep_clinic
 
 __all__ = ["job_db", "job_engine"]
@@ -133,3 +136,35 @@ async def test_concurrent_expiry_sweeps_hand_expired_time_on_once(job_engine: As
     assert [status for status, _ in waitlist.values()] == [EntryStatus.WAITING] * 3 + [EntryStatus.OFFERED]
     assert [o.status for o in waitlist[clinic.entry_ids[3]][1]] == [OfferStatus.OPEN]
     assert len(await clinic.events("waitlist.offer_made")) == 4
+
+
+async def test_the_purge_deletes_in_batches_and_keeps_what_is_still_valid(job_engine: AsyncEngine) -> None:
+    clinic = await a_sweep_clinic(SqlUnitOfWorkFactory(job_engine))
+    now = datetime(2031, 6, 1, 12, 0, tzinfo=UTC)
+    outbox = await seed(clinic, now)
+    tenants = SqlTenantDirectory(job_engine)
+    first, second = await asyncio.gather(purge(clinic, tenants, now), purge(clinic, tenants, now))
+    # At least the seeded ones: the sign-up's verification link (and other tests' records) expired too.
+    assert first["account_tokens"] + second["account_tokens"] >= 2
+    assert first["sessions"] + second["sessions"] >= 1
+    await check_what_is_left(clinic, outbox)
+    again = await purge(clinic, tenants, now)
+    assert (again["account_tokens"], again["sessions"], again["outbox_rows"]) == (0, 0, 0)
+
+
+async def test_the_deployment_runs_the_four_sweeps(job_engine: AsyncEngine) -> None:
+    clinic = await a_sweep_clinic(SqlUnitOfWorkFactory(job_engine))
+    booked = await clinic.book(START, BOOKED)
+    clock = FixedClock(START + timedelta(minutes=31))
+    services = job_services(Settings(no_show_grace_minutes=30), job_engine, clock)
+    periods = {job.name: job.every for job in services.recurring}
+    assert periods == {
+        "appointment-reminders": timedelta(seconds=60),
+        "mark-no-shows": timedelta(minutes=5),
+        "expire-waitlist-offers": timedelta(seconds=60),
+        "purge-expired": timedelta(hours=1),
+    }
+    runs = {job.name: await job.work() for job in services.recurring}
+    assert runs["mark-no-shows"]["no_shows_marked"] >= 1
+    assert (await clinic.get(booked.id)).status is AppointmentStatus.NO_SHOW
+    assert all(run["tenants"] >= 1 for run in runs.values())

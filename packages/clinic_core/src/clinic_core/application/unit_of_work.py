@@ -42,7 +42,7 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
-from clinic_core.jobs.ports import JobReceipts
+from clinic_core.jobs.ports import ExpiredRecords, JobReceipts
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
@@ -275,6 +275,12 @@ class UnitOfWork(Protocol):
     @property
     def job_receipts(self) -> JobReceipts:
         """Which handler finished which of the scope's tenant's outbox messages."""
+        ...
+
+    @property
+    def expired_records(self) -> ExpiredRecords:
+        """What the purge deletes: the global records in any unit of work, the outbox in the scope's
+        tenant's only."""
         ...
 
     def record(self, *events: DomainEvent) -> None:

@@ -58,6 +58,7 @@ from clinic_infra.db.patient_repositories import (
     SqlPatientRepository,
 )
 from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
+from clinic_infra.db.purge_repositories import SqlExpiredRecords
 from clinic_infra.db.reminder_repositories import SqlAppointmentReminders
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
@@ -197,6 +198,7 @@ class SqlUnitOfWork:
         self._working_time = SqlWorkingTimeRepository(self._db)
         self._busy_times = SqlBusyTimes(self._db)
         self._job_receipts = SqlJobReceipts(self._db, postgres=self._postgres)
+        self.expired_records = SqlExpiredRecords(self._db)
         return self
 
     async def __aexit__(

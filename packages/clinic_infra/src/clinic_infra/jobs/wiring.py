@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_core.jobs.handlers import HandleOutboxMessage, HandlerRegistry, MessageHandler
 from clinic_core.jobs.ports import JobQueue
+from clinic_core.jobs.purge import PurgeExpired, Retention
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.jobs.sweeps import every_tenant
@@ -82,6 +83,16 @@ def recurring_for(
             "expire-waitlist-offers",
             timedelta(seconds=60),
             every_tenant("expire-waitlist-offers", tenants, ExpireWaitlistOffers(services_uow, clock)),
+        ),
+        RecurringJob(
+            "purge-expired",
+            timedelta(hours=1),
+            PurgeExpired(
+                services_uow,
+                tenants,
+                clock,
+                Retention(handled_outbox=timedelta(days=settings.outbox_retention_days)),
+            ),
         ),
     ]
 
