@@ -113,6 +113,18 @@ class Settings(BaseSettings):
         le=90 * 24,
         description="A session ends this long after sign-in, however active (NIST 800-63B AAL2: 12).",
     )
+    no_show_grace_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=7 * 24 * 60,
+        description="A pending or confirmed appointment whose start is this long past becomes a no-show.",
+    )
+    outbox_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Outbox rows (and their handler receipts) are deleted this long after they were handled.",
+    )
     attachment_max_bytes: int = Field(
         default=25 * 1024 * 1024,
         ge=1024,

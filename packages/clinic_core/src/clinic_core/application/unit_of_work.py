@@ -42,10 +42,11 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.interop.ports import IdentifierHolders
 from clinic_core.interop.practitioners import ExternalPractitionerRepository
-from clinic_core.jobs.ports import JobReceipts
+from clinic_core.jobs.ports import ExpiredRecords, JobReceipts
 from clinic_core.patients.ports import GuardianRepository, PatientAccessLog, PatientRepository
 from clinic_core.privacy.ports import ConsentRepository, PrivacySettingsRepository
 from clinic_core.scheduling.booking_ports import AppointmentLocks, AppointmentRepository
+from clinic_core.scheduling.reminder_ports import AppointmentReminders
 from clinic_core.scheduling.waitlist_model import WaitlistRepository
 from clinic_core.scheduling.working_time_ports import BusyTimes, WorkingTimeRepository
 from clinic_core.shared.events import DomainEvent
@@ -222,6 +223,11 @@ class UnitOfWork(Protocol):
         ...
 
     @property
+    def appointment_reminders(self) -> AppointmentReminders:
+        """The scope's tenant's ledger of appointment reminders queued (see ``clinic_core.scheduling.reminders``)."""
+        ...
+
+    @property
     def waitlist(self) -> WaitlistRepository:
         """The scope's tenant's waitlist entries and the offers of freed time made to them."""
         ...
@@ -269,6 +275,12 @@ class UnitOfWork(Protocol):
     @property
     def job_receipts(self) -> JobReceipts:
         """Which handler finished which of the scope's tenant's outbox messages."""
+        ...
+
+    @property
+    def expired_records(self) -> ExpiredRecords:
+        """What the purge deletes: the global records in any unit of work, the outbox in the scope's
+        tenant's only."""
         ...
 
     def record(self, *events: DomainEvent) -> None:

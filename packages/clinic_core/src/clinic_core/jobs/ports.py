@@ -80,3 +80,29 @@ class TenantDirectory(Protocol):
     """Which tenants exist, for recurring work that visits each of them."""
 
     async def active_tenant_ids(self) -> Sequence[TenantId]: ...
+
+
+class ExpiredRecords(Protocol):
+    """What the purge deletes: records past any use. Each call deletes at most ``limit`` rows, oldest
+    first, in the caller's transaction, and says how many it deleted."""
+
+    async def purge_account_tokens(self, before: datetime, limit: int) -> int:
+        """Account tokens (every user's) that expired, or were used, before ``before``."""
+        ...
+
+    async def purge_mfa_challenges(self, before: datetime, limit: int) -> int:
+        """Second-factor challenges (every user's) that expired, or were used, before ``before``."""
+        ...
+
+    async def purge_sessions(self, before: datetime, limit: int) -> int:
+        """Sign-in sessions (every user's) whose absolute lifetime ended before ``before``, with their
+        refresh tokens."""
+        ...
+
+    async def purge_refresh_tokens(self, before: datetime, limit: int) -> int:
+        """Refresh tokens (of sessions still kept) that expired before ``before``."""
+        ...
+
+    async def purge_handled_outbox(self, before: datetime, limit: int) -> int:
+        """The scope's tenant's outbox rows every handler finished before ``before``, with their receipts."""
+        ...

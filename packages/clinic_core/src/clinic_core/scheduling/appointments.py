@@ -106,7 +106,8 @@ class Transition(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class By:
-    """Who acted: a person (a member, a client) or an API key; both None for the public booking page."""
+    """Who acted: a person (a member, a client) or an API key; both None for the public booking page, or
+    for the system itself (``SYSTEM``: a sweep marking a no-show)."""
 
     user_id: UserId | None = None
     api_key_id: ApiKeyId | None = None
@@ -117,6 +118,8 @@ class By:
 
 
 ANONYMOUS = By()
+SYSTEM = By()
+"""The platform acting on its own (a recurring sweep); recorded like the public page, with nobody's id."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,8 +136,9 @@ async def retrying(attempts: int, work: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-async def record_on_timeline(uow: UnitOfWork, appointment: Appointment, actor: Actor) -> None:
-    """The patient's timeline entry of the appointment: when it is, what it is, its status now."""
+async def record_on_timeline(uow: UnitOfWork, appointment: Appointment, actor: Actor | None) -> None:
+    """The patient's timeline entry of the appointment: when it is, what it is, its status now. ``actor``
+    None: the system did it (a sweep)."""
     names = ", ".join(item.name for item in appointment.items)
     await uow.timeline.record(
         TimelineEntry(
@@ -149,7 +150,7 @@ async def record_on_timeline(uow: UnitOfWork, appointment: Appointment, actor: A
             ref_id=appointment.id,
             summary=summary_of(names),
             status=appointment.status.value,
-            actor_id=actor.user_id if actor.api_key_id is None else None,
+            actor_id=actor.user_id if actor is not None and actor.api_key_id is None else None,
         )
     )
 
@@ -590,26 +591,42 @@ class ChangeAppointmentStatus:
                 return Failure(
                     Forbidden(permission=_NEEDS.get(cmd.action, Permission.APPOINTMENTS_WRITE).value)
                 )
-            who = by_of(actor)
-            moved: Result[None, InvalidTransition] | Result[None, InvalidTransition | TooEarly]
-            match cmd.action:
-                case Action.CONFIRM:
-                    moved = appointment.confirm(who, now)
-                case Action.CHECK_IN:
-                    moved = appointment.check_in(who, now)
-                case Action.START:
-                    moved = appointment.begin(who, now)
-                case Action.COMPLETE:
-                    moved = appointment.complete(who, now)
-                case Action.NO_SHOW:
-                    moved = appointment.mark_no_show(who, now)
-            if isinstance(moved, Failure):
-                return moved
-            if not await uow.appointments.save(appointment):
-                return Failure(StaleAppointment())
-            await record_on_timeline(uow, appointment, actor)
+            changed = await change_status(uow, appointment, cmd.action, by_of(actor), now, actor)
+            if isinstance(changed, Failure):
+                return changed
             await uow.commit()
         return Success(appointment)
+
+
+async def change_status(
+    uow: UnitOfWork,
+    appointment: Appointment,
+    action: Action,
+    by: By,
+    now: datetime,
+    actor: Actor | None,
+) -> Result[None, InvalidTransition | TooEarly | StaleAppointment]:
+    """Apply ``action`` to ``appointment`` (its history entry and event), save it over the version it was
+    read at, and update the patient's timeline, in the caller's unit of work. ``actor`` None: the system
+    (a sweep), which no permission binds."""
+    moved: Result[None, InvalidTransition] | Result[None, InvalidTransition | TooEarly]
+    match action:
+        case Action.CONFIRM:
+            moved = appointment.confirm(by, now)
+        case Action.CHECK_IN:
+            moved = appointment.check_in(by, now)
+        case Action.START:
+            moved = appointment.begin(by, now)
+        case Action.COMPLETE:
+            moved = appointment.complete(by, now)
+        case Action.NO_SHOW:
+            moved = appointment.mark_no_show(by, now)
+    if isinstance(moved, Failure):
+        return moved
+    if not await uow.appointments.save(appointment):
+        return Failure(StaleAppointment())
+    await record_on_timeline(uow, appointment, actor)
+    return Success(None)
 
 
 @dataclass(frozen=True, slots=True)

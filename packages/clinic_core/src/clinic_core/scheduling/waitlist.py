@@ -19,7 +19,7 @@ from returns.result import Failure, Result, Success
 
 from clinic_core.application.actor import Actor
 from clinic_core.application.context import NO_CONTEXT, RequestContext
-from clinic_core.application.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from clinic_core.application.unit_of_work import Scope, UnitOfWork, UnitOfWorkFactory
 from clinic_core.patients.guardians import family_of
 from clinic_core.patients.model import PatientId
 from clinic_core.patients.use_cases import scope_of, visible_patient
@@ -30,6 +30,7 @@ from clinic_core.scheduling.appointments import (
     ProfessionalId,
     layout,
 )
+from clinic_core.scheduling.availability import BookingRules
 from clinic_core.scheduling.booking import (
     BookAppointment,
     BookAppointmentCommand,
@@ -53,7 +54,7 @@ from clinic_core.scheduling.waitlist_model import (
 )
 from clinic_core.shared.clock import Clock
 from clinic_core.shared.errors import FieldError, Forbidden, InvalidInput, NotFound
-from clinic_core.shared.ids import UnitId, new_uuid, parse_uuid
+from clinic_core.shared.ids import TenantId, UnitId, new_uuid, parse_uuid
 from clinic_core.tenancy.permissions import Permission
 
 # --- offering freed time --------------------------------------------------------------------------
@@ -66,9 +67,12 @@ async def offer_freed_time(
     ttl: timedelta,
     *,
     freed: tuple[datetime, datetime] | None = None,
+    excluding: frozenset[WaitlistEntryId] = frozenset(),
+    limit: int = MAX_OFFERS_PER_SLOT,
 ) -> list[WaitlistOffer]:
-    """Offer the time ``appointment`` freed (its own, or ``freed`` after a move) to the matching entries;
-    each offer expires ``ttl`` from now (the unit's ``BookingRules.waitlist_offer``)."""
+    """Offer the time ``appointment`` freed (its own, or ``freed`` after a move) to up to ``limit`` matching
+    entries, not those in ``excluding``; each offer expires ``ttl`` from now (the unit's
+    ``BookingRules.waitlist_offer``)."""
     start, end = freed or (appointment.start, appointment.end)
     block_start, block_end = start - appointment.buffer_before, end + appointment.buffer_after
     still_busy = await uow.appointments.overlapping(
@@ -84,11 +88,12 @@ async def offer_freed_time(
         e
         for e in await uow.waitlist.open_entries(unit_id=appointment.unit_id)
         if e.status is EntryStatus.WAITING
+        and e.id not in excluding
         and e.professional_id in (None, appointment.professional_id)
         and e.patient_id != appointment.patient_id
         and e.earliest <= start < e.latest
     ]
-    if not entries:
+    if not entries or limit < 1:
         return []
     professional = await uow.professionals.get(appointment.professional_id)
     if professional is None or not professional.active:
@@ -142,9 +147,75 @@ async def offer_freed_time(
         entry.status, entry.updated_at = EntryStatus.OFFERED, now
         await uow.waitlist.save_entry(entry)
         offers.append(offer)
-        if len(offers) == MAX_OFFERS_PER_SLOT:
+        if len(offers) == limit:
             break
     return offers
+
+
+def _freed_interval(appointment: Appointment, offer: WaitlistOffer) -> tuple[datetime, datetime]:
+    """The time ``appointment`` freed that ``offer`` was cut from: its own if it was cancelled there, the
+    time it left if it was moved (the history keeps it), else the offer's own interval."""
+    if appointment.start == offer.start and not appointment.is_active:
+        return appointment.start, appointment.end
+    for entry in reversed(appointment.history):
+        if entry.from_start == offer.start and entry.from_end is not None:
+            return entry.from_start, entry.from_end
+    return offer.start, offer.end
+
+
+async def _offer_again(uow: UnitOfWork, expired: WaitlistOffer, now: datetime) -> list[WaitlistOffer]:
+    """Offer the time of an offer that expired to the next matching entries: those that have not been
+    offered that time yet, so that at most ``MAX_OFFERS_PER_SLOT`` offers of it are open at once."""
+    if expired.start <= now:
+        return []
+    appointment = await uow.appointments.get(expired.freed_by)
+    if appointment is None:
+        return []
+    same_time = [o for o in await uow.waitlist.offers_freed_by(expired.freed_by) if o.start == expired.start]
+    still_open = sum(1 for o in same_time if o.is_open_at(now))
+    rules = await uow.working_time.booking_rules(appointment.unit_id) or BookingRules()
+    return await offer_freed_time(
+        uow,
+        appointment,
+        now,
+        rules.waitlist_offer,
+        freed=_freed_interval(appointment, expired),
+        excluding=frozenset(o.entry_id for o in same_time),
+        limit=MAX_OFFERS_PER_SLOT - still_open,
+    )
+
+
+class ExpireWaitlistOffers:
+    """One tenant's pass of the ``expire-waitlist-offers`` sweep.
+
+    An open offer whose time ran out is marked expired (only if still open: an answer, or a concurrent
+    sweep, that came first wins), its entry goes back to waiting (the patient still wants a time; they
+    missed this one), and the time is offered to the next matching entries that were not offered it yet,
+    like a cancellation offers it, while it is still in the future and still free.
+    """
+
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, *, batch_size: int = 100) -> None:
+        self._uow, self._clock, self._batch_size = uow, clock, batch_size
+
+    async def __call__(self, tenant_id: TenantId) -> dict[str, int]:
+        now = self._clock.now()
+        expired = offered = 0
+        while True:
+            async with self._uow(Scope(tenant_id=tenant_id)) as uow:
+                page = await uow.waitlist.expired_offers(now, self._batch_size)
+                for offer in page:
+                    if not await uow.waitlist.expire_offer(offer.id, now):
+                        continue
+                    expired += 1
+                    offered += len(await _offer_again(uow, offer, now))
+                    entry = await uow.waitlist.get_entry(offer.entry_id)
+                    if entry is not None and entry.status is EntryStatus.OFFERED:
+                        entry.status, entry.updated_at = EntryStatus.WAITING, now
+                        await uow.waitlist.save_entry(entry)
+                await uow.commit()
+            if len(page) < self._batch_size:
+                break
+        return {"offers_expired": expired, "offers_made": offered}
 
 
 # --- use cases ----------------------------------------------------------------------------------------

@@ -123,3 +123,16 @@ class WaitlistRepository(Protocol):
     async def offers_of(self, entry_ids: frozenset[WaitlistEntryId]) -> list[WaitlistOffer]:
         """The offers made to these entries, newest first."""
         ...
+
+    async def offers_freed_by(self, appointment_id: AppointmentId) -> list[WaitlistOffer]:
+        """The offers of the time this appointment freed, newest first."""
+        ...
+
+    async def expired_offers(self, now: datetime, limit: int) -> list[WaitlistOffer]:
+        """Up to ``limit`` offers still open whose ``expires_at`` has come, soonest expired first."""
+        ...
+
+    async def expire_offer(self, offer_id: OfferId, at: datetime) -> bool:
+        """Mark the offer expired if it is still open and its ``expires_at`` has come at ``at``. False when
+        it is not (answered meanwhile, or expired by a concurrent sweep)."""
+        ...

@@ -78,6 +78,7 @@ from clinic_core.testing.practitioners import InMemoryExternalPractitioners, InM
 from clinic_core.testing.privacy_memory import InMemoryConsents, InMemoryPrivacySettings
 from clinic_core.testing.scheduling import (
     InMemoryAppointmentLocks,
+    InMemoryAppointmentReminders,
     InMemoryAppointments,
     InMemoryIdempotencyKeys,
     InMemoryWaitlist,
@@ -650,6 +651,7 @@ class InMemoryUnitOfWork:
         self.directory = _Directory(t, self.scope)
         self.mfa = _Mfa(t)
         self.mfa_challenges = _MfaChallenges(t.mfa_challenges, seen, everyone)
+        self.expired_records = InMemoryExpiredRecords(t, self.scope)
         self.account_tokens = _AccountTokens(t.account_tokens, seen, everyone)
         self.reset_requests = _ResetRequests(t.reset_requests)
         self.sign_in_failures = _SignInFailures(t.sign_in_failures)
@@ -765,6 +767,10 @@ class InMemoryUnitOfWork:
         return InMemoryAppointmentLocks(self._tables.scheduling.lock_calls)
 
     @property
+    def appointment_reminders(self) -> InMemoryAppointmentReminders:
+        return InMemoryAppointmentReminders(self._tables.scheduling, self._tenant())
+
+    @property
     def waitlist(self) -> InMemoryWaitlist:
         return InMemoryWaitlist(self._tables.scheduling, self._seen, self._tenant())
 
@@ -812,6 +818,7 @@ class InMemoryUnitOfWork:
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)
         self.directory = _Directory(self._tables, self.scope)
+        self.expired_records = InMemoryExpiredRecords(self._tables, self.scope)
 
     async def commit(self) -> None:
         if self._read_only:
@@ -865,6 +872,68 @@ class InMemoryJobReceipts:
         for row in self._outbox:
             if row.id == message_id and row.tenant_id == self._tenant and row.handled_at is None:
                 row.handled_at = at
+
+
+def _oldest_first(
+    rows: dict[UUID, E], spent: Callable[[E], bool], age: Callable[[E], datetime], limit: int
+) -> int:
+    doomed = sorted((key for key, row in rows.items() if spent(row)), key=lambda key: age(rows[key]))[:limit]
+    for key in doomed:
+        del rows[key]
+    return len(doomed)
+
+
+class InMemoryExpiredRecords:
+    def __init__(self, tables: _Tables, scope: Scope) -> None:
+        self._t, self._scope = tables, scope
+
+    async def purge_account_tokens(self, before: datetime, limit: int) -> int:
+        return _oldest_first(
+            self._t.account_tokens,
+            lambda k: k.expires_at < before or (k.used_at is not None and k.used_at < before),
+            lambda k: k.expires_at,
+            limit,
+        )
+
+    async def purge_mfa_challenges(self, before: datetime, limit: int) -> int:
+        return _oldest_first(
+            self._t.mfa_challenges,
+            lambda c: c.expires_at < before or (c.used_at is not None and c.used_at < before),
+            lambda c: c.expires_at,
+            limit,
+        )
+
+    async def purge_sessions(self, before: datetime, limit: int) -> int:
+        purged = _oldest_first(
+            self._t.sessions, lambda s: s.expires_at < before, lambda s: s.expires_at, limit
+        )
+        tokens = self._t.refresh_tokens
+        for key in [k for k, token in tokens.items() if token.session_id not in self._t.sessions]:
+            del tokens[key]  # ON DELETE CASCADE
+        return purged
+
+    async def purge_refresh_tokens(self, before: datetime, limit: int) -> int:
+        return _oldest_first(
+            self._t.refresh_tokens, lambda r: r.expires_at < before, lambda r: r.expires_at, limit
+        )
+
+    async def purge_handled_outbox(self, before: datetime, limit: int) -> int:
+        tenant = self._scope.tenant_id
+        if tenant is None:
+            raise NoTenantInScope("this unit of work was opened without a tenant")
+        handled = sorted(
+            (
+                r
+                for r in self._t.outbox
+                if r.tenant_id == tenant and r.handled_at is not None and r.handled_at < before
+            ),
+            key=lambda r: r.handled_at or before,
+        )[:limit]
+        doomed = {r.id for r in handled}
+        self._t.outbox[:] = [r for r in self._t.outbox if r.id not in doomed]
+        for key in [k for k in self._t.job_receipts if k[0] == tenant and k[1] in doomed]:
+            del self._t.job_receipts[key]
+        return len(doomed)
 
 
 class InMemoryUnitOfWorkFactory:

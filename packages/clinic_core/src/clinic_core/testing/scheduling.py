@@ -16,11 +16,20 @@ from clinic_core.patients.model import PatientId
 from clinic_core.scheduling.appointments import (
     Appointment,
     AppointmentId,
+    AppointmentStatus,
     ProfessionalId,
     RoomId,
 )
 from clinic_core.scheduling.booking_ports import AppointmentQuery, BlockTaken
-from clinic_core.scheduling.waitlist_model import OfferId, WaitlistEntry, WaitlistEntryId, WaitlistOffer
+from clinic_core.scheduling.reminder_events import ReminderKind
+from clinic_core.scheduling.reminder_ports import ReminderCandidate
+from clinic_core.scheduling.waitlist_model import (
+    OfferId,
+    OfferStatus,
+    WaitlistEntry,
+    WaitlistEntryId,
+    WaitlistOffer,
+)
 from clinic_core.shared.ids import TenantId, UnitId
 
 
@@ -31,6 +40,10 @@ class SchedulingTables:
     waitlist_entries: dict[UUID, WaitlistEntry] = field(default_factory=dict)
     waitlist_offers: dict[UUID, WaitlistOffer] = field(default_factory=dict)
     lock_calls: list[tuple[ProfessionalId, tuple[RoomId, ...], PatientId]] = field(default_factory=list)
+    reminders: dict[tuple[TenantId, AppointmentId, ReminderKind, datetime], datetime] = field(
+        default_factory=dict
+    )
+    """(tenant, appointment, kind, start) -> when the reminder was queued."""
 
 
 def _clash(a: Appointment, b: Appointment) -> str | None:
@@ -154,6 +167,59 @@ class InMemoryAppointments:
         return [self._out(a) for a in sorted(found, key=lambda a: (a.block_start, a.id))]
 
 
+_REMINDED_STATUSES = frozenset({AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED})
+
+
+def _scheduled_at(appointment: Appointment) -> datetime:
+    """When the appointment got its current start: the last history entry that set one (booked or moved)."""
+    return max((h.at for h in appointment.history if h.to_start is not None), default=appointment.created_at)
+
+
+class InMemoryAppointmentReminders:
+    def __init__(self, tables: SchedulingTables, tenant: TenantId) -> None:
+        self._t, self._tenant = tables, tenant
+
+    async def unsent(
+        self,
+        kind: ReminderKind,
+        *,
+        starts_after: datetime,
+        starts_until: datetime,
+        after: tuple[datetime, AppointmentId] | None = None,
+        limit: int = 200,
+    ) -> list[ReminderCandidate]:
+        found = sorted(
+            (
+                a
+                for a in self._t.appointments.values()
+                if a.tenant_id == self._tenant
+                and a.status in _REMINDED_STATUSES
+                and starts_after < a.start <= starts_until
+                and (after is None or (a.start, a.id) > after)
+                and (self._tenant, a.id, kind, a.start) not in self._t.reminders
+            ),
+            key=lambda a: (a.start, a.id),
+        )
+        return [
+            ReminderCandidate(
+                appointment_id=a.id,
+                patient_id=a.patient_id,
+                professional_id=a.professional_id,
+                unit_id=a.unit_id,
+                start=a.start,
+                scheduled_at=_scheduled_at(a),
+            )
+            for a in found[:limit]
+        ]
+
+    async def mark_queued(self, candidate: ReminderCandidate, kind: ReminderKind, at: datetime) -> bool:
+        key = (self._tenant, candidate.appointment_id, kind, candidate.start)
+        if key in self._t.reminders:
+            return False
+        self._t.reminders[key] = at
+        return True
+
+
 class InMemoryAppointmentLocks:
     """The in-memory store lets one unit of work run at a time: every lock is held already. The calls
     are kept so that tests can check the order."""
@@ -257,3 +323,31 @@ class InMemoryWaitlist:
             if o.tenant_id == self._tenant and o.entry_id in entry_ids
         ]
         return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.created_at, o.id), reverse=True)]
+
+    async def offers_freed_by(self, appointment_id: AppointmentId) -> list[WaitlistOffer]:
+        found = [
+            o
+            for o in self._t.waitlist_offers.values()
+            if o.tenant_id == self._tenant and o.freed_by == appointment_id
+        ]
+        return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.created_at, o.id), reverse=True)]
+
+    async def expired_offers(self, now: datetime, limit: int) -> list[WaitlistOffer]:
+        found = [
+            o
+            for o in self._t.waitlist_offers.values()
+            if o.tenant_id == self._tenant and o.status is OfferStatus.OPEN and o.expires_at <= now
+        ]
+        return [copy.deepcopy(o) for o in sorted(found, key=lambda o: (o.expires_at, o.id))[:limit]]
+
+    async def expire_offer(self, offer_id: OfferId, at: datetime) -> bool:
+        stored = self._t.waitlist_offers.get(offer_id)
+        if (
+            stored is None
+            or stored.tenant_id != self._tenant
+            or stored.status is not OfferStatus.OPEN
+            or stored.expires_at > at
+        ):
+            return False
+        stored.status = OfferStatus.EXPIRED
+        return True

@@ -587,3 +587,37 @@ class SqlWaitlistRepository:
             .order_by(_O.c.created_at.desc(), _O.c.id.desc())
         )
         return [_offer(r) for r in rows]
+
+    async def offers_freed_by(self, appointment_id: AppointmentId) -> list[WaitlistOffer]:
+        rows = await self._rows(
+            select(_O)
+            .where(_O.c.tenant_id == self._db.tenant_id(), _O.c.freed_by == appointment_id)
+            .order_by(_O.c.created_at.desc(), _O.c.id.desc())
+        )
+        return [_offer(r) for r in rows]
+
+    async def expired_offers(self, now: datetime, limit: int) -> list[WaitlistOffer]:
+        rows = await self._rows(
+            select(_O)
+            .where(
+                _O.c.tenant_id == self._db.tenant_id(),
+                _O.c.status == OfferStatus.OPEN.value,
+                _O.c.expires_at <= now,
+            )
+            .order_by(_O.c.expires_at, _O.c.id)
+            .limit(limit)
+        )
+        return [_offer(r) for r in rows]
+
+    async def expire_offer(self, offer_id: OfferId, at: datetime) -> bool:
+        result = await self._db.execute(
+            update(_O)
+            .where(
+                _O.c.tenant_id == self._db.tenant_id(),
+                _O.c.id == offer_id,
+                _O.c.status == OfferStatus.OPEN.value,
+                _O.c.expires_at <= at,
+            )
+            .values(status=OfferStatus.EXPIRED.value)
+        )
+        return int(result.rowcount) == 1

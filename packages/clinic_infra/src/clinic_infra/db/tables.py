@@ -398,6 +398,8 @@ TENANT_TABLES = (
     "equipment",
     # jobs (clinic_infra.db.job_tables)
     "job_receipts",
+    # reminders (clinic_infra.db.sweep_tables)
+    "appointment_reminders",
     # working time (clinic_infra.db.working_time_tables)
     "working_hours",
     "working_date_overrides",
@@ -417,4 +419,5 @@ from clinic_infra.db import interop_tables as interop_tables  # noqa: E402
 from clinic_infra.db import job_tables as job_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
 from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402
+from clinic_infra.db import sweep_tables as sweep_tables  # noqa: E402
 from clinic_infra.db import working_time_tables as working_time_tables  # noqa: E402

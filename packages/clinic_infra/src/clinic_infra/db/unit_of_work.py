@@ -58,6 +58,8 @@ from clinic_infra.db.patient_repositories import (
     SqlPatientRepository,
 )
 from clinic_infra.db.privacy_repositories import SqlConsentRepository, SqlPrivacySettingsRepository
+from clinic_infra.db.purge_repositories import SqlExpiredRecords
+from clinic_infra.db.reminder_repositories import SqlAppointmentReminders
 from clinic_infra.db.repositories import (
     SqlAccountTokenRepository,
     SqlApiKeyDirectory,
@@ -187,6 +189,7 @@ class SqlUnitOfWork:
         self._appointment_locks = SqlAppointmentLocks(self._db, postgres=self._postgres)
         self._idempotency_keys = SqlIdempotencyKeys(self._db)
         self._waitlist = SqlWaitlistRepository(self._db)
+        self._appointment_reminders = SqlAppointmentReminders(self._db, postgres=self._postgres)
         self._categories = SqlCategoryRepository(self._db)
         self._procedures = SqlProcedureRepository(self._db)
         self._professionals = SqlProfessionalRepository(self._db)
@@ -195,6 +198,7 @@ class SqlUnitOfWork:
         self._working_time = SqlWorkingTimeRepository(self._db)
         self._busy_times = SqlBusyTimes(self._db)
         self._job_receipts = SqlJobReceipts(self._db, postgres=self._postgres)
+        self.expired_records = SqlExpiredRecords(self._db)
         return self
 
     async def __aexit__(
@@ -355,6 +359,11 @@ class SqlUnitOfWork:
     def appointment_locks(self) -> SqlAppointmentLocks:
         self._tenant_repo()
         return self._appointment_locks
+
+    @property
+    def appointment_reminders(self) -> SqlAppointmentReminders:
+        self._tenant_repo()
+        return self._appointment_reminders
 
     @property
     def waitlist(self) -> SqlWaitlistRepository:

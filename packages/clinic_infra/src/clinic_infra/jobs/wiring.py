@@ -5,13 +5,19 @@ builds it in the embedded default, where jobs run in its own event loop."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_core.jobs.handlers import HandleOutboxMessage, HandlerRegistry, MessageHandler
 from clinic_core.jobs.ports import JobQueue
+from clinic_core.jobs.purge import PurgeExpired, Retention
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
+from clinic_core.jobs.sweeps import every_tenant
+from clinic_core.scheduling.no_shows import MarkNoShows
+from clinic_core.scheduling.reminders import QueueDueReminders
+from clinic_core.scheduling.waitlist import ExpireWaitlistOffers
 from clinic_core.shared.clock import Clock
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
@@ -58,7 +64,37 @@ def recurring_for(
     settings: Settings, services_uow: SqlUnitOfWorkFactory, tenants: SqlTenantDirectory, clock: Clock
 ) -> list[RecurringJob]:
     """Every recurring job this deployment runs."""
-    return []
+    return [
+        RecurringJob(
+            "appointment-reminders",
+            timedelta(seconds=60),
+            every_tenant("appointment-reminders", tenants, QueueDueReminders(services_uow, clock)),
+        ),
+        RecurringJob(
+            "mark-no-shows",
+            timedelta(minutes=5),
+            every_tenant(
+                "mark-no-shows",
+                tenants,
+                MarkNoShows(services_uow, clock, grace=timedelta(minutes=settings.no_show_grace_minutes)),
+            ),
+        ),
+        RecurringJob(
+            "expire-waitlist-offers",
+            timedelta(seconds=60),
+            every_tenant("expire-waitlist-offers", tenants, ExpireWaitlistOffers(services_uow, clock)),
+        ),
+        RecurringJob(
+            "purge-expired",
+            timedelta(hours=1),
+            PurgeExpired(
+                services_uow,
+                tenants,
+                clock,
+                Retention(handled_outbox=timedelta(days=settings.outbox_retention_days)),
+            ),
+        ),
+    ]
 
 
 def job_services(
