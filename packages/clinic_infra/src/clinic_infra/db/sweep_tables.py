@@ -1,4 +1,4 @@
-"""The reminder ledger, and the indexes the recurring sweeps read by (migration 0020). Imported by
+"""The reminder ledger, and the indexes the recurring sweeps read by (migration 0018). Imported by
 ``tables``.
 
 A row says the reminder of one kind for one appointment at one start was queued: its primary key is what

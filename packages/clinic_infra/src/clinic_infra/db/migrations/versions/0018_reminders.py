@@ -5,7 +5,7 @@ primary key lets one of two concurrent sweeps queue it, and a moved appointment 
 start. The indexes serve the sweeps: pending and confirmed appointments by start (reminders, no-shows),
 open waitlist offers by expiry, and outbox rows by when they were handled (the purge).
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-10
 """
@@ -19,7 +19,7 @@ from alembic import op
 
 from clinic_infra.db.migrations.rls import guard_tenant_table, unguard_tenant_table
 
-revision: str = "0020"
+revision: str = "0018"
 down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
