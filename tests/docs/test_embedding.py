@@ -68,6 +68,7 @@ def test_the_guide_has_runnable_examples() -> None:
     # Without this, an empty parametrisation below would pass by running nothing.
     assert [p.heading for p in PROGRAMS] == [
         "Use it on a database",
+        "Run the jobs, and add your own handlers",
         "Test your own code with the in-memory fakes",
     ]
     assert all(p.blocks for p in PROGRAMS)
@@ -81,6 +82,8 @@ async def test_the_examples_of_each_section_run(
     called = await run(program)
     if "fakes" in program.heading:
         assert len(called) >= 3, called  # the tests it shows were really run
+    elif "jobs" in program.heading:
+        assert (tmp_path / "jobs.sqlite3").exists()
     else:
         assert (tmp_path / "clinic.sqlite3").exists()  # it ran against the temporary SQLite file
 
