@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from clinic_core.jobs.handlers import HandleOutboxMessage, HandlerRegistry
@@ -13,10 +14,12 @@ from clinic_core.jobs.model import Outcome
 from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.shared.clock import FixedClock, SystemClock
 from clinic_core.testing.jobs import RecordingJobQueue
+from clinic_infra.db import tables
+from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.integration.conftest import sign_up
-from tests.integration.job_world import RecordingHandler, job_db, job_engine
+from tests.integration.job_world import JobDatabase, RecordingHandler, job_db, job_engine
 
 __all__ = ["job_db", "job_engine"]
 
@@ -130,3 +133,27 @@ async def test_the_tenant_directory_lists_active_tenants(job_engine: AsyncEngine
     uow = SqlUnitOfWorkFactory(job_engine)
     signed = await sign_up(uow)
     assert signed.tenant.id in await SqlTenantDirectory(job_engine).active_tenant_ids()
+
+
+async def test_a_handled_message_leaves_no_token_in_the_outbox(job_db: JobDatabase) -> None:
+    uow = SqlUnitOfWorkFactory(job_db.engine)
+    signed = await sign_up(uow)
+    queue = RecordingJobQueue()
+    await RelayOutbox(SqlOutboxSource(job_db.engine), queue, SystemClock())()
+    mail = next(
+        m
+        for m in queue.jobs.values()
+        if m.tenant_id == signed.tenant.id and m.topic == "identity.email_verification_requested"
+    )
+    assert mail.payload["token"]
+    await HandleOutboxMessage(uow, HandlerRegistry([]), SystemClock())(mail)
+    owner = create_engine(job_db.owner_url, pool_size=1)
+    try:
+        async with owner.connect() as connection:
+            payload = (
+                await connection.execute(select(tables.outbox.c.payload).where(tables.outbox.c.id == mail.id))
+            ).scalar_one()
+    finally:
+        await owner.dispose()
+    assert "token" not in payload
+    assert payload["email"] == mail.payload["email"]

@@ -11,6 +11,10 @@ from uuid import UUID
 
 from clinic_core.shared.ids import TenantId
 
+SECRET_PAYLOAD_KEY = "token"
+"""The payload field that carries a single-use secret to its email (verification, reset, invitation links):
+removed from the outbox row once the message is handled."""
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:

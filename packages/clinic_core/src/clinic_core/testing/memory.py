@@ -37,7 +37,7 @@ from clinic_core.identity.ports import (
 )
 from clinic_core.identity.second_factor import MfaChallengeId, MfaChallengeRecord, TotpCredential
 from clinic_core.interop.practitioners import ExternalPractitioner
-from clinic_core.jobs.model import Outcome
+from clinic_core.jobs.model import SECRET_PAYLOAD_KEY, Outcome
 from clinic_core.patients.model import GuardianLink, Patient, PatientAccess, PatientWeight
 from clinic_core.privacy.model import ConsentRecord, PrivacySettings
 from clinic_core.shared.events import DomainEvent
@@ -872,6 +872,7 @@ class InMemoryJobReceipts:
         for row in self._outbox:
             if row.id == message_id and row.tenant_id == self._tenant and row.handled_at is None:
                 row.handled_at = at
+                row.payload.pop(SECRET_PAYLOAD_KEY, None)
 
 
 def _oldest_first(

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from clinic_core.jobs.model import OutboxMessage, Outcome
+from clinic_core.jobs.model import SECRET_PAYLOAD_KEY, OutboxMessage, Outcome
 from clinic_core.jobs.ports import OutboxBacklog
 from clinic_core.shared.ids import TenantId
 from clinic_core.tenancy.model import TenantStatus
@@ -28,6 +28,7 @@ from clinic_infra.db.types import UtcDateTime
 class SqlJobReceipts(_Repository):
     def __init__(self, db: Any, *, postgres: bool) -> None:
         super().__init__(db)
+        self._postgres = postgres
         self._insert = pg_insert if postgres else sqlite_insert
 
     async def claim(self, message_id: UUID, handler: str, at: datetime) -> bool:
@@ -57,6 +58,13 @@ class SqlJobReceipts(_Repository):
         )
 
     async def message_handled(self, message_id: UUID, at: datetime) -> None:
+        # The account token a message carried to its email has no reason to stay once it was sent.
+        payload = tables.outbox.c.payload
+        scrubbed = (
+            payload.op("-")(literal(SECRET_PAYLOAD_KEY))
+            if self._postgres
+            else func.json_remove(payload, f"$.{SECRET_PAYLOAD_KEY}")
+        )
         await self._db.execute(
             update(tables.outbox)
             .where(
@@ -64,7 +72,7 @@ class SqlJobReceipts(_Repository):
                 tables.outbox.c.id == message_id,
                 tables.outbox.c.handled_at.is_(None),
             )
-            .values(handled_at=at)
+            .values(handled_at=at, payload=scrubbed)
         )
 
 
