@@ -61,14 +61,14 @@ def handlers_for(settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock) ->
 
 
 def recurring_for(
-    settings: Settings, services_uow: SqlUnitOfWorkFactory, tenants: SqlTenantDirectory, clock: Clock
+    settings: Settings, uow: SqlUnitOfWorkFactory, tenants: SqlTenantDirectory, clock: Clock
 ) -> list[RecurringJob]:
     """Every recurring job this deployment runs."""
     return [
         RecurringJob(
             "appointment-reminders",
             timedelta(seconds=60),
-            every_tenant("appointment-reminders", tenants, QueueDueReminders(services_uow, clock)),
+            every_tenant("appointment-reminders", tenants, QueueDueReminders(uow, clock)),
         ),
         RecurringJob(
             "mark-no-shows",
@@ -76,19 +76,19 @@ def recurring_for(
             every_tenant(
                 "mark-no-shows",
                 tenants,
-                MarkNoShows(services_uow, clock, grace=timedelta(minutes=settings.no_show_grace_minutes)),
+                MarkNoShows(uow, clock, grace=timedelta(minutes=settings.no_show_grace_minutes)),
             ),
         ),
         RecurringJob(
             "expire-waitlist-offers",
             timedelta(seconds=60),
-            every_tenant("expire-waitlist-offers", tenants, ExpireWaitlistOffers(services_uow, clock)),
+            every_tenant("expire-waitlist-offers", tenants, ExpireWaitlistOffers(uow, clock)),
         ),
         RecurringJob(
             "purge-expired",
             timedelta(hours=1),
             PurgeExpired(
-                services_uow,
+                uow,
                 tenants,
                 clock,
                 Retention(handled_outbox=timedelta(days=settings.outbox_retention_days)),
