@@ -12,11 +12,13 @@ from clinic_core.jobs.handlers import HandleOutboxMessage, HandlerRegistry, Mess
 from clinic_core.jobs.ports import JobQueue
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
+from clinic_core.notifications.handlers import email_handlers
 from clinic_core.shared.clock import Clock
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
 from clinic_infra.db.roles import assume_role_on_connect
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
+from clinic_infra.mail.configured import mailroom_for
 from clinic_infra.settings import Settings
 
 
@@ -51,7 +53,7 @@ class JobServices:
 
 def handlers_for(settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock) -> list[MessageHandler]:
     """Every handler of outbox messages this deployment runs."""
-    return []
+    return [*email_handlers(mailroom_for(settings, clock))]
 
 
 def recurring_for(
