@@ -7,7 +7,7 @@ expired while the mail server was down) is not sent: it would only lead to an er
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -23,11 +23,16 @@ from clinic_core.jobs.model import OutboxMessage, Outcome
 from clinic_core.notifications.mailroom import ClinicDetails, Links, Mailroom, locale_of
 from clinic_core.shared.ids import InvitationId, UserId
 from clinic_core.shared.tokens import digest
-from clinic_core.tenancy.model import MemberInvited
+from clinic_core.tenancy.model import MemberInvited, Tenant
 
 
 def _when(payload: Any, key: str) -> datetime:
     return datetime.fromisoformat(str(payload[key]))
+
+
+def _clinic(tenant: Tenant | None, payload: Mapping[str, Any]) -> ClinicDetails:
+    """The clinic the account event speaks for; its name from the event if the tenant is gone."""
+    return ClinicDetails.of(tenant) if tenant else ClinicDetails(str(payload["tenant_name"]), None)
 
 
 class AccountLinkEmail:
@@ -54,9 +59,7 @@ class AccountLinkEmail:
         tenant = await uow.tenants.get(message.tenant_id)
         context = {
             "name": payload["name"],
-            "clinic": ClinicDetails(name=str(payload["tenant_name"]), contact_email=None)
-            if tenant is None
-            else ClinicDetails.of(tenant),
+            "clinic": _clinic(tenant, payload),
             "link": self._link(self._mailroom.links, str(payload["token"])),
             "token": payload["token"],
             "valid_for": _when(payload, "expires_at") - message.occurred_at,
@@ -82,7 +85,7 @@ class EmailChangeNoticeEmail:
     async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
         payload = message.payload
         tenant = await uow.tenants.get(message.tenant_id)
-        clinic = ClinicDetails.of(tenant) if tenant else ClinicDetails(str(payload["tenant_name"]), None)
+        clinic = _clinic(tenant, payload)
         return await self._mailroom.send(
             message,
             self.name,
