@@ -169,13 +169,49 @@ async def test_patient_settings_decide_what_unit_members_see(api: Api, shared: b
     put = await api.put("/v1/tenant/patient-settings", {"patients_shared_across_units": shared}, owner)
     assert put.status == 200
     assert (await body_of(await api.get("/v1/tenant/patient-settings", owner))) == {
-        "patients_shared_across_units": shared
+        "patients_shared_across_units": shared,
+        "locale": "pt-BR",
+        "contact_email": None,
     }
     seen = await api.get(f"/v1/patients/{central['id']}", nurse)
     assert seen.status == (200 if shared else 404)
     assert (
         await api.put("/v1/tenant/patient-settings", {"patients_shared_across_units": True}, nurse)
     ).status == 403
+
+
+async def test_the_clinic_chooses_the_language_of_its_emails_and_their_reply_address(api: Api) -> None:
+    owner, _ = await api.owner_token("ana@example.com", "Clínica A")
+    path = "/v1/tenant/patient-settings"
+
+    chosen = await api.put(
+        path,
+        {"patients_shared_across_units": True, "locale": "en", "contact_email": " Contato@Clinica-A.com.br "},
+        owner,
+    )
+    assert chosen.status == 200
+    expected = {
+        "patients_shared_across_units": True,
+        "locale": "en",
+        "contact_email": "contato@clinica-a.com.br",
+    }
+    assert await body_of(chosen) == expected
+    # Absent fields stay as they are; a null address removes it.
+    kept = await api.put(path, {"patients_shared_across_units": True}, owner)
+    assert await body_of(kept) == expected
+    cleared = await api.put(path, {"patients_shared_across_units": True, "contact_email": None}, owner)
+    assert await body_of(cleared) == expected | {"contact_email": None}
+
+    bad = await api.put(
+        path, {"patients_shared_across_units": True, "locale": "fr", "contact_email": "not-an-address"}, owner
+    )
+    assert bad.status == 422
+    assert bad.content_type() == b"application/problem+json"
+    assert {e["field"]: e["code"] for e in (await body_of(bad))["errors"]} == {
+        "locale": "unknown_locale",
+        "contact_email": "invalid_email",
+    }
+    assert (await body_of(await api.get(path, owner)))["locale"] == "en", "a refused change changes nothing"
 
 
 async def test_the_routes_hold_on_postgresql(pg_api: Api) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from redis import Redis
@@ -25,10 +26,11 @@ __all__ = ["job_db", "jobs_redis"]
 
 
 @pytest.fixture
-def handler(job_db: JobDatabase) -> Iterator[RecordingHandler]:
-    """A recording handler added to the services the RQ job functions build."""
+def handler(job_db: JobDatabase, tmp_path: Path) -> Iterator[RecordingHandler]:
+    """A recording handler added to the services the RQ job functions build (whose emails become files
+    in the test's own directory)."""
     recording = RecordingHandler()
-    settings = Settings(database_url=job_db.url)
+    settings = Settings(database_url=job_db.url, data_dir=tmp_path)
 
     def services() -> JobServices:
         return job_services(

@@ -28,6 +28,7 @@ from clinic_core.patients.model import (
 )
 from clinic_core.shared.ids import new_uuid
 from clinic_core.shared.values import CPF, Email, PersonName, Phone
+from clinic_core.tenancy.model import Locale
 from clinic_core.testing import a_person, an_animal
 from clinic_infra.db import patient_tables as pt
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
@@ -214,13 +215,16 @@ async def test_the_tenant_setting_persists(sql_uow: SqlUnitOfWorkFactory) -> Non
         tenant = await tx.tenants.get(clinic.tenant.id)
         assert tenant is not None
         assert tenant.patients_shared_across_units is True
+        assert (tenant.locale, tenant.contact_email) == (Locale.PT_BR, None)
         tenant.patients_shared_across_units = False
+        tenant.locale, tenant.contact_email = Locale.EN, Email("contato@clinica.com.br")
         await tx.tenants.save(tenant)
         await tx.commit()
     async with sql_uow(Scope(tenant_id=clinic.tenant.id), read_only=True) as tx:
         tenant = await tx.tenants.get(clinic.tenant.id)
     assert tenant is not None
     assert tenant.patients_shared_across_units is False
+    assert (tenant.locale, tenant.contact_email) == (Locale.EN, Email("contato@clinica.com.br"))
 
 
 # --- PostgreSQL: row-level security as the app role ---------------------------------------------------------

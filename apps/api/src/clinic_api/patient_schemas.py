@@ -14,13 +14,16 @@ from uuid import UUID
 from pydantic import ConfigDict, Field
 
 from clinic_api.schemas import RequestModel, ResponseModel
+from clinic_core.application.actor import Actor
+from clinic_core.application.context import RequestContext
 from clinic_core.patients.fields import (
+    UNSET,
     AddressInput,
     AllergyInput,
     IdentifierInput,
     PatientFields,
 )
-from clinic_core.patients.guardians import GuardianView, PatientSettings
+from clinic_core.patients.guardians import GuardianView, PatientSettings, UpdatePatientSettingsCommand
 from clinic_core.patients.model import Patient, PatientAccess, PatientAddress, PatientWeight
 
 Text = Annotated[str, Field(max_length=300)]
@@ -192,11 +195,36 @@ class GuardiansRequest(RequestModel):
 
 
 class PatientSettingsRequest(RequestModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"patients_shared_across_units": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"patients_shared_across_units": False},
+                {
+                    "patients_shared_across_units": True,
+                    "locale": "en",
+                    "contact_email": "contato@clinica.com.br",
+                },
+            ]
+        }
+    )
 
     patients_shared_across_units: bool
     """True: every member sees every patient. False: a member restricted to some units sees those units'
     patients and the ones with no home unit."""
+    locale: Annotated[str | None, Field(max_length=10)] = None
+    """The language of the clinic's emails: `pt-BR` or `en`. Absent (or null): unchanged."""
+    contact_email: Annotated[str | None, Field(max_length=320)] = None
+    """Where replies to the clinic's emails go, shown in them as its address. Absent: unchanged; null:
+    removed."""
+
+    def command(self, actor: Actor, context: RequestContext) -> UpdatePatientSettingsCommand:
+        return UpdatePatientSettingsCommand(
+            actor,
+            self.patients_shared_across_units,
+            context=context,
+            locale=UNSET if self.locale is None else self.locale,
+            contact_email=self.contact_email if "contact_email" in self.model_fields_set else UNSET,
+        )
 
 
 # Responses
@@ -396,7 +424,13 @@ class PatientAccessList(ResponseModel):
 
 class PatientSettingsOut(ResponseModel):
     patients_shared_across_units: bool
+    locale: str
+    contact_email: str | None
 
     @classmethod
     def of(cls, settings: PatientSettings) -> PatientSettingsOut:
-        return cls(patients_shared_across_units=settings.patients_shared_across_units)
+        return cls(
+            patients_shared_across_units=settings.patients_shared_across_units,
+            locale=settings.locale.value,
+            contact_email=settings.contact_email.value if settings.contact_email else None,
+        )

@@ -114,7 +114,7 @@ class FilesystemBlobStore:
     def _place(temp: Path, final: Path) -> None:
         final.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.replace(temp, final)
-        _sync_directory(final.parent)
+        sync_directory(final.parent)
 
     async def open(self, key: BlobKey) -> FilesystemBlobReader:
         path = self.path_of(key)
@@ -135,7 +135,7 @@ class FilesystemBlobStore:
                 path.unlink()
             except FileNotFoundError:
                 return False
-            _sync_directory(path.parent)
+            sync_directory(path.parent)
             return True
 
         return await asyncio.to_thread(unlink)
@@ -160,7 +160,7 @@ def _flush_and_sync(handle: BinaryIO) -> None:
     os.fsync(handle.fileno())
 
 
-def _sync_directory(directory: Path) -> None:
+def sync_directory(directory: Path) -> None:
     """Make a rename or unlink in ``directory`` durable (POSIX; a no-op where directories cannot be
     opened)."""
     try:

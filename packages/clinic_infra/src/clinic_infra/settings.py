@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
@@ -15,6 +17,15 @@ def default_data_dir() -> Path:
     """Where the embedded defaults keep their files: outside the repository, per user (XDG)."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "clinic"
+
+
+class SmtpTls(StrEnum):
+    STARTTLS = "starttls"
+    """Connect in plain text, then upgrade with STARTTLS (submission, port 587); refuse a server without it."""
+    TLS = "tls"
+    """TLS from the first byte (implicit TLS, port 465)."""
+    NONE = "none"
+    """No encryption (a relay on the same host or a test server only)."""
 
 
 class Settings(BaseSettings):
@@ -136,6 +147,31 @@ class Settings(BaseSettings):
         description="Directory of attachments' content (the filesystem blob store). Default: blobs/ in the "
         "data directory.",
     )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server that sends the emails. Unset: emails are written as .eml files to the mail "
+        "directory instead.",
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server's port.")
+    smtp_username: str | None = Field(default=None, description="SMTP login (AUTH); unset: no login.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_tls: SmtpTls = Field(
+        default=SmtpTls.STARTTLS,
+        description="`starttls` (upgrade a plain connection; refused without it), `tls` (implicit TLS, "
+        "port 465) or `none`.",
+    )
+    smtp_timeout_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="How long one SMTP exchange may wait for the server."
+    )
+    mail_from: str = Field(
+        default="Clinic <no-reply@localhost>",
+        description="Sender of every email (`Name <address>`); its domain ends the Message-IDs.",
+    )
+    mail_dir: Path | None = Field(
+        default=None,
+        description="Where emails are written as .eml files when no SMTP server is set. Default: mail/ in the "
+        "data directory.",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")
@@ -174,6 +210,23 @@ class Settings(BaseSettings):
         if any(limit < 1 for limit in budgets.values()):
             raise ValueError("every budget must be at least 1 request per minute")
         return budgets
+
+    @field_validator("mail_from")
+    @classmethod
+    def _sender_address(cls, sender: str) -> str:
+        _, address = parseaddr(sender)
+        if "@" not in address or address.startswith("@") or address.endswith("@"):
+            raise ValueError("give an address, optionally with a name: Clinic <no-reply@example.com>")
+        return sender
+
+    @property
+    def mail_domain(self) -> str:
+        """The sender address's domain."""
+        return parseaddr(self.mail_from)[1].rpartition("@")[2]
+
+    @property
+    def effective_mail_dir(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
 
     @property
     def cors_origin_list(self) -> tuple[str, ...]:

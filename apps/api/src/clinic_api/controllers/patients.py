@@ -35,7 +35,7 @@ from clinic_api.problems import ProblemRaised, invalid_fields, problem_for, unwr
 from clinic_api.responses import json_response, request_context
 from clinic_api.routing import get, patch, post, put
 from clinic_core.application.actor import Actor
-from clinic_core.patients.guardians import GuardianInput, SetGuardiansCommand, UpdatePatientSettingsCommand
+from clinic_core.patients.guardians import GuardianInput, SetGuardiansCommand
 from clinic_core.patients.model import PatientId
 from clinic_core.patients.search import SearchInput
 from clinic_core.patients.use_cases import (
@@ -457,12 +457,10 @@ class TenantPatientSettings(APIController):
     @put("/")
     async def update_settings(self, request: Request, actor: Actor, body: PatientSettingsRequest) -> Response:
         """Keep patients shared by every unit, or per unit (`tenant:write`). Per unit, a member restricted
-        to some units sees their patients and the ones with no home unit; others answer 404. Audited."""
+        to some units sees their patients and the ones with no home unit; others answer 404. Also the
+        language of the clinic's emails (`locale`: `pt-BR` or `en`) and the address replies go to
+        (`contact_email`); an unknown locale or a bad address is a 422. Audited."""
         settings = unwrap_or_raise(
-            await self._p.update_settings(
-                UpdatePatientSettingsCommand(
-                    actor, body.patients_shared_across_units, context=request_context(request)
-                )
-            )
+            await self._p.update_settings(body.command(actor, request_context(request)))
         )
         return json_response(PatientSettingsOut.of(settings))

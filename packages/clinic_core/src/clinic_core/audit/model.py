@@ -49,6 +49,7 @@ class AuditAction(StrEnum):
     SECURITY_POLICY_CHANGED = "tenant.security_policy_changed"
     PATIENTS_IMPORTED = "patients.imported"
     PATIENT_SETTINGS_CHANGED = "tenant.patient_settings_changed"
+    MAIL_SETTINGS_CHANGED = "tenant.mail_settings_changed"
     PATIENT_CREATED = "patient.created"
     PATIENT_UPDATED = "patient.updated"
     PATIENT_STATUS_CHANGED = "patient.status_changed"

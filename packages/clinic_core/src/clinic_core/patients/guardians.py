@@ -9,6 +9,7 @@ they are guardian of, and nobody else's: any other id answers 404.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from returns.result import Failure, Result, Success
 
@@ -18,6 +19,7 @@ from clinic_core.application.context import NO_CONTEXT, RequestContext
 from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import UniqueViolation, UnitOfWork, UnitOfWorkFactory
 from clinic_core.audit.model import AuditAction, AuditEvent, AuditTarget
+from clinic_core.patients.fields import UNSET, Unset
 from clinic_core.patients.model import (
     AccessAction,
     GuardianLink,
@@ -38,8 +40,17 @@ from clinic_core.patients.use_cases import (
     visible_units,
 )
 from clinic_core.shared.clock import Clock
-from clinic_core.shared.errors import Conflict, FieldError, Forbidden, InvalidInput, NotFound
+from clinic_core.shared.errors import (
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    collect_invalid,
+)
 from clinic_core.shared.ids import UserId, parse_uuid
+from clinic_core.shared.values import Email
+from clinic_core.tenancy.model import Locale, Tenant
 from clinic_core.tenancy.permissions import Permission
 
 MAX_GUARDIANS = 10
@@ -348,7 +359,16 @@ class ListPatientAccessLog:
 
 @dataclass(frozen=True, slots=True)
 class PatientSettings:
+    """The clinic-wide settings of ``/v1/tenant/patient-settings``: how patients are shared between
+    units, and how the clinic writes to them (the language of its emails, the address replies go to)."""
+
     patients_shared_across_units: bool
+    locale: Locale = Locale.PT_BR
+    contact_email: Email | None = None
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> PatientSettings:
+        return cls(tenant.patients_shared_across_units, tenant.locale, tenant.contact_email)
 
 
 class GetPatientSettings:
@@ -363,7 +383,7 @@ class GetPatientSettings:
             tenant = await uow.tenants.get(actor.tenant_id)
         if tenant is None:
             return Failure(NotFound("tenant", str(actor.tenant_id)))
-        return Success(PatientSettings(tenant.patients_shared_across_units))
+        return Success(PatientSettings.of(tenant))
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,6 +391,33 @@ class UpdatePatientSettingsCommand:
     actor: Actor
     patients_shared_across_units: bool
     context: RequestContext = NO_CONTEXT
+    locale: str | Unset = UNSET
+    """``pt-BR`` or ``en``; UNSET leaves it as it is."""
+    contact_email: str | Unset | None = UNSET
+    """None removes it; UNSET leaves it as it is."""
+
+
+def _mail_settings(
+    cmd: UpdatePatientSettingsCommand, tenant: Tenant
+) -> Result[tuple[Locale, Email | None], InvalidInput]:
+    locale: Result[Locale, InvalidInput] = Success(tenant.locale)
+    if not isinstance(cmd.locale, Unset):
+        known = {choice.value: choice for choice in Locale}
+        chosen = known.get(cmd.locale.strip())
+        locale = (
+            Success(chosen)
+            if chosen
+            else Failure(InvalidInput.of("locale", "unknown_locale", f"use one of {', '.join(known)}"))
+        )
+    email: Result[Email | None, InvalidInput] = Success(tenant.contact_email)
+    if cmd.contact_email is None:
+        email = Success(None)
+    elif not isinstance(cmd.contact_email, Unset):
+        email = Email.parse(cmd.contact_email, field="contact_email")
+    invalid = collect_invalid(locale, email)
+    if invalid is not None:
+        return Failure(invalid)
+    return Success((locale.unwrap(), email.unwrap()))
 
 
 class UpdatePatientSettings:
@@ -379,7 +426,7 @@ class UpdatePatientSettings:
 
     async def __call__(
         self, cmd: UpdatePatientSettingsCommand
-    ) -> Result[PatientSettings, Forbidden | NotFound]:
+    ) -> Result[PatientSettings, Forbidden | NotFound | InvalidInput]:
         actor = cmd.actor
         allowed = actor.authorize(Permission.TENANT_WRITE)
         if isinstance(allowed, Failure):
@@ -388,19 +435,45 @@ class UpdatePatientSettings:
             tenant = await uow.tenants.get(actor.tenant_id)
             if tenant is None:
                 return Failure(NotFound("tenant", str(actor.tenant_id)))
+            mail = _mail_settings(cmd, tenant)
+            if isinstance(mail, Failure):
+                return mail
+            locale, contact_email = mail.unwrap()
+            now = self._clock.now()
+
+            def audited(action: AuditAction, **details: Any) -> AuditEvent:
+                return AuditEvent.record(
+                    action,
+                    tenant_id=actor.tenant_id,
+                    at=now,
+                    context=cmd.context,
+                    target=AuditTarget("tenant", str(actor.tenant_id)),
+                    **details,
+                    **acted_by(actor),
+                )
+
+            changes: list[AuditEvent] = []
             if tenant.patients_shared_across_units != cmd.patients_shared_across_units:
                 tenant.patients_shared_across_units = cmd.patients_shared_across_units
-                await uow.tenants.save(tenant)
-                await uow.audit.add(
-                    AuditEvent.record(
+                changes.append(
+                    audited(
                         AuditAction.PATIENT_SETTINGS_CHANGED,
-                        tenant_id=actor.tenant_id,
-                        at=self._clock.now(),
-                        context=cmd.context,
-                        target=AuditTarget("tenant", str(tenant.id)),
                         patients_shared_across_units=cmd.patients_shared_across_units,
-                        **acted_by(actor),
                     )
                 )
+            if (tenant.locale, tenant.contact_email) != (locale, contact_email):
+                # The address is not copied into the trail: that it changed is what matters.
+                changes.append(
+                    audited(
+                        AuditAction.MAIL_SETTINGS_CHANGED,
+                        locale=locale.value,
+                        contact_email_changed=tenant.contact_email != contact_email,
+                    )
+                )
+                tenant.locale, tenant.contact_email = locale, contact_email
+            if changes:
+                await uow.tenants.save(tenant)
+                for change in changes:
+                    await uow.audit.add(change)
                 await uow.commit()
-        return Success(PatientSettings(cmd.patients_shared_across_units))
+            return Success(PatientSettings.of(tenant))

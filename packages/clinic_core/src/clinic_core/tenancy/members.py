@@ -185,6 +185,7 @@ class InviteMember:
                 created_at=now,
                 expires_at=now + INVITATION_LIFETIME,
             )
+            token = invitation_token(actor.tenant_id, invitation.id, secret)
             invitation.events.append(
                 MemberInvited(
                     tenant_id=actor.tenant_id,
@@ -193,6 +194,7 @@ class InviteMember:
                     email=invitation.email.value,
                     invited_by=actor.user_id,
                     expires_at=invitation.expires_at,
+                    token=token,
                 )
             )
             await uow.invitations.add(invitation)
@@ -208,7 +210,7 @@ class InviteMember:
                 )
             )
             await uow.commit()
-        return Success(InvitationIssued(invitation, invitation_token(actor.tenant_id, invitation.id, secret)))
+        return Success(InvitationIssued(invitation, token))
 
 
 @dataclass(frozen=True, slots=True)

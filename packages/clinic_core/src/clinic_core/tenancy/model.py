@@ -28,6 +28,13 @@ class Plan(StrEnum):
     FRANCHISE = "franchise"
 
 
+class Locale(StrEnum):
+    """The language (and date and number conventions) a clinic's emails are written in."""
+
+    PT_BR = "pt-BR"
+    EN = "en"
+
+
 class UnverifiedEmailAccess(StrEnum):
     """What a member whose email is not verified yet may do in a clinic."""
 
@@ -74,11 +81,18 @@ class UnitCreated(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class MemberInvited(DomainEvent):
+    """Mail ``token`` to ``email`` as the link that accepts the invitation.
+
+    Like the account token events, the outbox row carries the raw token until delivery (only its digest
+    is on the invitation): it works once, for 7 days, and only until the invitation is revoked.
+    """
+
     topic = "tenancy.member_invited"
     invitation_id: InvitationId
     email: str
     invited_by: UserId
     expires_at: datetime
+    token: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,6 +121,10 @@ class Tenant:
     patients_shared_across_units: bool = True
     """Whether every member sees every patient; when False, a member restricted to some units sees only
     the patients of those units (and those with no home unit)."""
+    locale: Locale = Locale.PT_BR
+    """What the clinic's emails are written in."""
+    contact_email: Email | None = None
+    """Where replies to the clinic's emails go, and the address they show for it."""
     events: list[DomainEvent] = field(default_factory=list, repr=False)
 
     @property

@@ -41,6 +41,7 @@ from clinic_core.shared.values import Email, PersonName, Phone, Slug, TimeZone
 from clinic_core.tenancy.model import (
     Address,
     Invitation,
+    Locale,
     Membership,
     Plan,
     SecurityPolicy,
@@ -120,6 +121,8 @@ def _tenant(row: Row) -> Tenant:
         created_at=row["created_at"],
         security=_security_policy(row["security"] or {}),
         patients_shared_across_units=bool(row["patients_shared_across_units"]),
+        locale=Locale(row["locale"]),
+        contact_email=Email(row["contact_email"]) if row["contact_email"] else None,
     )
 
 
@@ -146,6 +149,8 @@ def _tenant_values(tenant: Tenant) -> dict[str, Any]:
             "unverified_email_access": tenant.security.unverified_email_access.value,
         },
         "patients_shared_across_units": tenant.patients_shared_across_units,
+        "locale": tenant.locale.value,
+        "contact_email": tenant.contact_email.value if tenant.contact_email else None,
     }
 
 

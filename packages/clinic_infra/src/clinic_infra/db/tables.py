@@ -52,6 +52,8 @@ tenants = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("security", JsonDocument, nullable=False, server_default="{}"),
     Column("patients_shared_across_units", Boolean, nullable=False, server_default=true()),
+    Column("locale", String(10), nullable=False, server_default="pt-BR"),
+    Column("contact_email", String(254), nullable=True),
     UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 

@@ -15,6 +15,7 @@ from clinic_core.jobs.purge import PurgeExpired, Retention
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.jobs.sweeps import every_tenant
+from clinic_core.notifications.handlers import email_handlers
 from clinic_core.scheduling.no_shows import MarkNoShows
 from clinic_core.scheduling.reminders import QueueDueReminders
 from clinic_core.scheduling.waitlist import ExpireWaitlistOffers
@@ -23,6 +24,7 @@ from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
 from clinic_infra.db.roles import assume_role_on_connect
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
+from clinic_infra.mail.configured import mailroom_for
 from clinic_infra.settings import Settings
 
 
@@ -57,7 +59,7 @@ class JobServices:
 
 def handlers_for(settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock) -> list[MessageHandler]:
     """Every handler of outbox messages this deployment runs."""
-    return []
+    return [*email_handlers(mailroom_for(settings, clock))]
 
 
 def recurring_for(

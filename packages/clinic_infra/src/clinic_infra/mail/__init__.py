@@ -1,0 +1,1 @@
+"""Email adapters: SMTP (``aiosmtplib``), ``.eml`` files for the embedded default, Jinja templates."""
