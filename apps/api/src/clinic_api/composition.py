@@ -39,7 +39,7 @@ from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
 from clinic_infra.security.keyring import DirectoryKeyRing, RingKey, Rotation, rotate_keys
 from clinic_infra.security.passwords import Argon2idPasswordHasher
-from clinic_infra.security.secret_box import AesGcmSecretBox, load_or_create_key, parse_key
+from clinic_infra.security.secret_box import secret_box_for
 from clinic_infra.settings import Settings as Settings  # re-exported: entry points name it through here
 
 
@@ -131,13 +131,6 @@ def _key_ring(settings: Settings) -> KeyRing:
     return StaticKeyRing(SigningKey.from_pem(configured.encode()), tuple(split_pem_keys(previous)))
 
 
-def secret_box(settings: Settings) -> AesGcmSecretBox:
-    """The box for stored TOTP secrets: CLINIC_SECRET_KEY, or a key generated once beside the signing keys."""
-    if settings.secret_key is not None:
-        return AesGcmSecretBox(parse_key(settings.secret_key.get_secret_value()))
-    return AesGcmSecretBox(load_or_create_key(settings.data_dir / "secret-box.key"))
-
-
 def _keys_dir(settings: Settings) -> Path:
     return settings.data_dir / "jwt-keys"
 
@@ -206,7 +199,7 @@ def compose(settings: Settings) -> Composition:
                 idle_timeout=timedelta(minutes=settings.session_idle_timeout_minutes),
                 absolute_lifetime=timedelta(hours=settings.session_lifetime_hours),
             ),
-            secret_box=secret_box(settings),
+            secret_box=secret_box_for(settings),
             blobs=blobs,
             attachment_max_bytes=settings.attachment_max_bytes,
         ),

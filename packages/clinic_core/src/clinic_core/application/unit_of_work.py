@@ -57,6 +57,7 @@ from clinic_core.tenancy.ports import (
     UnitRepository,
     UserMembershipDirectory,
 )
+from clinic_core.webhooks.ports import WebhookDeliveryRepository, WebhookEndpointRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +270,16 @@ class UnitOfWork(Protocol):
     @property
     def job_receipts(self) -> JobReceipts:
         """Which handler finished which of the scope's tenant's outbox messages."""
+        ...
+
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointRepository:
+        """The scope's tenant's webhook endpoints."""
+        ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        """The deliveries to the scope's tenant's webhook endpoints."""
         ...
 
     def record(self, *events: DomainEvent) -> None:

@@ -15,7 +15,7 @@ an appointment that moved) is an ``Outcome.SKIPPED``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +39,21 @@ class MessageHandler(Protocol):
     async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
         """Do the handler's work for ``message`` inside ``uow`` (which the caller commits)."""
         ...
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose attempt failed in a way a retry may fix (a peer down), when the attempt
+    must leave a trace all the same (a delivery's attempt count, its last error).
+
+    The handler's unit of work rolls back with the exception, trace included; ``HandleOutboxMessage``
+    then writes the trace in a unit of work of its own and re-raises, so the job is retried. The trace is
+    not written from inside the handler: a second transaction opened while the first holds its receipt
+    would wait for it (SQLite has one writer at a time), and the first waits for the handler.
+    """
+
+    def __init__(self, reason: str, trace: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        super().__init__(reason)
+        self.trace = trace
 
 
 class HandlerRegistry:
@@ -80,14 +95,20 @@ class HandleOutboxMessage:
         runs: list[HandlerRun] = []
         scope = Scope(tenant_id=message.tenant_id)
         for handler in self._handlers.for_topic(message.topic):
-            async with self._uow(scope) as uow:
-                now = self._clock.now()
-                if not await uow.job_receipts.claim(message.id, handler.name, now):
-                    runs.append(HandlerRun(handler.name, Outcome.DUPLICATE))
-                    continue
-                outcome = await handler(uow, message, now)
-                await uow.job_receipts.settle(message.id, handler.name, outcome)
-                await uow.commit()
+            try:
+                async with self._uow(scope) as uow:
+                    now = self._clock.now()
+                    if not await uow.job_receipts.claim(message.id, handler.name, now):
+                        runs.append(HandlerRun(handler.name, Outcome.DUPLICATE))
+                        continue
+                    outcome = await handler(uow, message, now)
+                    await uow.job_receipts.settle(message.id, handler.name, outcome)
+                    await uow.commit()
+            except RetryLater as retry:
+                async with self._uow(scope) as uow:
+                    await retry.trace(uow)
+                    await uow.commit()
+                raise
             runs.append(HandlerRun(handler.name, outcome))
             log.info("outbox message %s (%s): %s %s", message.id, message.topic, handler.name, outcome.value)
         async with self._uow(scope) as uow:

@@ -77,6 +77,7 @@ from clinic_infra.db.repositories import (
     SqlUserMembershipDirectory,
     SqlUserRepository,
 )
+from clinic_infra.db.webhook_repositories import SqlWebhookDeliveryRepository, SqlWebhookEndpointRepository
 from clinic_infra.db.working_time_repositories import SqlBusyTimes, SqlWorkingTimeRepository
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
@@ -195,6 +196,8 @@ class SqlUnitOfWork:
         self._working_time = SqlWorkingTimeRepository(self._db)
         self._busy_times = SqlBusyTimes(self._db)
         self._job_receipts = SqlJobReceipts(self._db, postgres=self._postgres)
+        self._webhook_endpoints = SqlWebhookEndpointRepository(self._db)
+        self._webhook_deliveries = SqlWebhookDeliveryRepository(self._db)
         return self
 
     async def __aexit__(
@@ -405,6 +408,16 @@ class SqlUnitOfWork:
     def job_receipts(self) -> SqlJobReceipts:
         self._tenant_repo()
         return self._job_receipts
+
+    @property
+    def webhook_endpoints(self) -> SqlWebhookEndpointRepository:
+        self._tenant_repo()
+        return self._webhook_endpoints
+
+    @property
+    def webhook_deliveries(self) -> SqlWebhookDeliveryRepository:
+        self._tenant_repo()
+        return self._webhook_deliveries
 
     def record(self, *events: DomainEvent) -> None:
         self._db.saw(_Recorded(list(events)))
