@@ -33,7 +33,7 @@ from clinic_infra.fhir.reader import (
 )  # re-exported: clinic-admin import-fhir reads with it
 from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_security_bypassed
 from clinic_infra.jobs.embedded import EmbeddedJobs
-from clinic_infra.jobs.wiring import app_engine, job_services
+from clinic_infra.jobs.wiring import app_engine, job_services, webhook_policy
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
@@ -202,6 +202,7 @@ def compose(settings: Settings) -> Composition:
             secret_box=secret_box_for(settings),
             blobs=blobs,
             attachment_max_bytes=settings.attachment_max_bytes,
+            webhooks=webhook_policy(settings),
         ),
         readiness=readiness,
         on_start=[sweep_incoming, start_jobs],

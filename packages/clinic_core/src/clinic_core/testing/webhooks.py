@@ -17,6 +17,7 @@ from clinic_core.webhooks.model import (
     WebhookEndpoint,
     WebhookEndpointId,
 )
+from clinic_core.webhooks.ports import WebhookRequest, WebhookResponse
 
 
 @dataclass
@@ -115,3 +116,17 @@ class InMemoryWebhookDeliveries(_Tenant):
         )
         items = [copy.deepcopy(d) for d in rows[: page.limit]]
         return Page(items, items[-1].id if len(rows) > page.limit and items else None)
+
+
+class RecordingWebhookSender:
+    """Keeps the requests it is given and answers ``status`` (an error for anything but a 2xx)."""
+
+    def __init__(self, status: int = 204) -> None:
+        self.status = status
+        self.requests: list[WebhookRequest] = []
+
+    async def send(self, request: WebhookRequest) -> WebhookResponse:
+        self.requests.append(request)
+        if 200 <= self.status < 300:
+            return WebhookResponse(self.status)
+        return WebhookResponse(self.status, f"the endpoint answered HTTP {self.status}")

@@ -38,7 +38,9 @@ class FanOutWebhooks:
     topics = SUBSCRIBABLE_EVENT_TYPES
 
     async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
-        endpoints = [e for e in await uow.webhook_endpoints.list() if e.subscribes_to(message.topic)]
+        endpoints = [
+            e for e in await uow.webhook_endpoints.list() if e.wants(message.topic, message.occurred_at)
+        ]
         if not endpoints:
             return Outcome.SKIPPED
         body = delivery_body(message)

@@ -112,6 +112,9 @@ class WebhookPolicy:
     disable_after: int = DEFAULT_DISABLE_AFTER
 
 
+DEFAULT_WEBHOOK_POLICY = WebhookPolicy()
+
+
 def new_signing_secret() -> str:
     """A secret as Standard Webhooks writes it: ``whsec_`` and the base64 of random bytes."""
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
@@ -234,8 +237,11 @@ class WebhookEndpoint:
     def active(self) -> bool:
         return self.status is EndpointStatus.ACTIVE
 
-    def subscribes_to(self, event_type: str) -> bool:
-        return self.active and event_type in self.event_types
+    def wants(self, event_type: str, occurred_at: datetime) -> bool:
+        """Whether an event of this type that happened then is delivered here: the endpoint is active,
+        subscribed to the type, and was registered before the event (a backlog of older events that the
+        jobs had not reached yet is not its business)."""
+        return self.active and event_type in self.event_types and self.created_at <= occurred_at
 
     def delivery_succeeded(self) -> bool:
         """A success ends a run of failures. True when that changed the endpoint."""
