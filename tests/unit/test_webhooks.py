@@ -17,6 +17,7 @@ from clinic_core.jobs.handlers import HandleOutboxMessage, HandlerRegistry, Retr
 from clinic_core.jobs.model import Outcome
 from clinic_core.shared.clock import FixedClock
 from clinic_core.shared.errors import Forbidden, InvalidInput
+from clinic_core.shared.ids import new_uuid
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignedUp, SignUp, SignUpCommand
 from clinic_core.tenancy.units import CreateUnit, CreateUnitCommand
@@ -30,6 +31,7 @@ from clinic_core.webhooks.model import (
     DeliveryStatus,
     EndpointStatus,
     WebhookDelivery,
+    WebhookDeliveryId,
     WebhookEndpoint,
     WebhookPolicy,
     is_public_address,
@@ -37,6 +39,7 @@ from clinic_core.webhooks.model import (
     parse_event_types,
     parse_url,
 )
+from clinic_core.webhooks.ports import WebhookRequest
 from clinic_core.webhooks.use_cases import (
     CreateWebhook,
     CreateWebhookCommand,
@@ -44,7 +47,7 @@ from clinic_core.webhooks.use_cases import (
     UpdateWebhookCommand,
     WebhookSecretIssued,
 )
-from clinic_infra.http_webhooks import signature_headers
+from clinic_infra.http_webhooks import HttpxWebhookSender, signature_headers
 
 T0 = datetime(2026, 12, 8, 12, 0, tzinfo=UTC)
 STRICT = WebhookPolicy()
@@ -358,3 +361,15 @@ async def test_a_success_resets_the_failures_and_enough_in_a_row_disable_the_end
         0,
         None,
     )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::1]"])
+async def test_the_sender_refuses_private_destinations_when_it_connects(host: str) -> None:
+    # A name is checked at every delivery, by what it resolves to then (registration saw only the name).
+    request = WebhookRequest(
+        f"https://{host}:9/hooks", new_signing_secret(), WebhookDeliveryId(new_uuid()), "{}", T0
+    )
+    response = await HttpxWebhookSender().send(request)
+    assert response.status_code is None
+    assert response.error is not None
+    assert response.error.endswith("resolves to a private address")

@@ -8,7 +8,8 @@ unless the process dies after the effect and before the commit, the one window i
 (at least once, never zero times).
 
 Handlers raise on outages (SMTP or the network down): the transaction rolls back, the receipt is released,
-and the job is retried with backoff. What will not get better by retrying (no address, a disabled endpoint,
+and the job is retried with backoff (``RetryLater`` when the failed attempt must leave a trace, such as a
+webhook delivery's attempt count). What will not get better by retrying (no address, a disabled endpoint,
 an appointment that moved) is an ``Outcome.SKIPPED``.
 """
 
