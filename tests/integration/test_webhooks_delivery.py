@@ -19,6 +19,7 @@ from sqlalchemy import select
 from clinic_core.application.actor import Actor
 from clinic_core.application.pagination import PageRequest
 from clinic_core.application.unit_of_work import Scope
+from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.shared.clock import SystemClock
 from clinic_core.tenancy.permissions import Role
 from clinic_core.tenancy.signup import SignedUp
@@ -33,6 +34,7 @@ from clinic_core.webhooks.model import (
 from clinic_core.webhooks.use_cases import CreateWebhook, CreateWebhookCommand, WebhookSecretIssued
 from clinic_infra.db import tables
 from clinic_infra.db.engine import create_engine
+from clinic_infra.db.job_repositories import SqlOutboxSource
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from clinic_infra.jobs.rq_queue import RqJobQueue
 from clinic_infra.jobs.wiring import JobServices, app_engine, job_services, webhook_policy
@@ -124,9 +126,7 @@ def owner_of(clinic: SignedUp) -> Actor:
 
 async def relay_and_drain(job_db: JobDatabase, redis: Redis) -> int:
     """Relay the outbox to RQ and run what is queued, until nothing is left to relay."""
-    relay = job_services(Settings(database_url=job_db.url), job_db.engine, SystemClock()).relay(
-        RqJobQueue(redis)
-    )
+    relay = RelayOutbox(SqlOutboxSource(job_db.engine), RqJobQueue(redis), SystemClock())
     total = 0
     while (dispatched := (await relay()).dispatched) > 0:
         total += dispatched
