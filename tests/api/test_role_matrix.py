@@ -45,6 +45,7 @@ from tests.api.scheduling import (
     new_time_off,
     working_professional,
 )
+from tests.api.webhooks import WEBHOOK, delivered_webhook, new_webhook
 from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -325,6 +326,30 @@ async def _delete_attachment(world: World, caller: Caller) -> tuple[str, dict[st
 
 async def _api_key(world: World, caller: Caller) -> tuple[str, None]:
     return f"/v1/api-keys/{await world.new_api_key()}", None
+
+
+async def _webhook(world: World, caller: Caller) -> tuple[str, None]:
+    return f"/v1/webhooks/{(await new_webhook(world.api, await world.owner()))['id']}", None
+
+
+async def _patch_webhook(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    path, _ = await _webhook(world, caller)
+    return path, {"description": "ERP (novo)"}
+
+
+async def _rotate_webhook_secret(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    path, _ = await _webhook(world, caller)
+    return f"{path}/rotate-secret", {}
+
+
+async def _webhook_deliveries(world: World, caller: Caller) -> tuple[str, None]:
+    path, _ = await _webhook(world, caller)
+    return f"{path}/deliveries", None
+
+
+async def _redeliver(world: World, caller: Caller) -> tuple[str, dict[str, Any]]:
+    webhook_id, delivery_id = await delivered_webhook(world.api, await world.owner())
+    return f"/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", {}
 
 
 async def _other_session(world: World, caller: Caller) -> tuple[str, None]:
@@ -709,6 +734,14 @@ CALLS: dict[tuple[str, str], Call] = {
     ("GET", "/v1/api-keys/{api_key_id}"): _api_key,
     ("DELETE", "/v1/api-keys/{api_key_id}"): _api_key,
     ("GET", "/v1/audit-events"): fixed("/v1/audit-events"),
+    ("GET", "/v1/webhooks"): fixed("/v1/webhooks"),
+    ("POST", "/v1/webhooks"): fixed("/v1/webhooks", WEBHOOK),
+    ("GET", "/v1/webhooks/{webhook_id}"): _webhook,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): _patch_webhook,
+    ("DELETE", "/v1/webhooks/{webhook_id}"): _webhook,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): _rotate_webhook_secret,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): _webhook_deliveries,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): _redeliver,
     ("GET", "/v1/patients/{patient_id}/attachments"): _patient_attachments,
     ("POST", "/v1/patients/{patient_id}/attachments"): _new_attachment,
     ("GET", "/v1/attachments/{attachment_id}"): _attachment,

@@ -22,6 +22,7 @@ from tests.api.catalog import catalog_ids
 from tests.api.clinical import clinical_ids
 from tests.api.conftest import Api, auth_header, body_of
 from tests.api.scheduling import DATES, WINDOW, scheduling_ids
+from tests.api.webhooks import delivered_webhook
 from tests.unit.clinical_world import short_form
 
 _PARAM = re.compile(r"{([^}]+)}")
@@ -60,6 +61,7 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
     booking = await booking_ids(api, a_owner, a["unit"]["id"], patient_id)
     catalog = await catalog_ids(api, a_owner, a["unit"]["id"])
     scheduling = await scheduling_ids(api, a_owner, a["unit"]["id"], catalog["professional_id"])
+    webhook_id, delivery_id = await delivered_webhook(api, a_owner)
     return {
         "a_owner": a_device["access_token"],
         "b_owner": b_owner,
@@ -75,6 +77,8 @@ async def two_tenants(api: Api, tag: str = "") -> dict[str, Any]:
             **booking,
             **catalog,
             **scheduling,
+            "webhook_id": webhook_id,
+            "delivery_id": delivery_id,
         },
     }
 
@@ -110,6 +114,12 @@ CALLS: dict[tuple[str, str], dict[str, Any] | Callable[[dict[str, str]], dict[st
     ("DELETE", "/v1/members/{member_id}"): None,
     ("GET", "/v1/api-keys/{api_key_id}"): None,
     ("DELETE", "/v1/api-keys/{api_key_id}"): None,
+    ("GET", "/v1/webhooks/{webhook_id}"): None,
+    ("PATCH", "/v1/webhooks/{webhook_id}"): {"description": "ERP (novo)"},
+    ("DELETE", "/v1/webhooks/{webhook_id}"): None,
+    ("POST", "/v1/webhooks/{webhook_id}/rotate-secret"): None,
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): None,
+    ("POST", "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver"): None,
     ("GET", "/v1/patients/{patient_id}"): None,
     ("PATCH", "/v1/patients/{patient_id}"): {"version": 1, "notes": "retorno"},
     ("POST", "/v1/patients/{patient_id}/status"): {"status": "active"},

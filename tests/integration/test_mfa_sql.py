@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from returns.result import Success
 
-from clinic_api.composition import load_settings, secret_box
+from clinic_api.composition import load_settings
 from clinic_core.application.actor import Actor
 from clinic_core.application.unit_of_work import Scope
 from clinic_core.identity.mfa import (
@@ -35,7 +35,13 @@ from clinic_core.shared.ids import new_uuid
 from clinic_core.shared.tokens import digest
 from clinic_core.testing import FakeAccessTokenIssuer, FakePasswordHasher
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
-from clinic_infra.security.secret_box import AesGcmSecretBox, load_or_create_key, new_key, parse_key
+from clinic_infra.security.secret_box import (
+    AesGcmSecretBox,
+    load_or_create_key,
+    new_key,
+    parse_key,
+    secret_box_for,
+)
 from tests.integration.conftest import PASSWORD, sign_up
 
 NOW = datetime(2026, 11, 22, 12, 0, 5, tzinfo=UTC)
@@ -217,12 +223,12 @@ def test_the_composition_uses_the_configured_key_or_one_generated_in_the_data_di
     tmp_path: Path,
 ) -> None:
     configured = new_key()
-    box = secret_box(load_settings(data_dir=tmp_path, secret_key=configured))
+    box = secret_box_for(load_settings(data_dir=tmp_path, secret_key=configured))
     assert AesGcmSecretBox(parse_key(configured)).decrypt(box.encrypt(b"seed")) == b"seed"
     assert not (tmp_path / "secret-box.key").exists()
 
-    generated = secret_box(load_settings(data_dir=tmp_path))
+    generated = secret_box_for(load_settings(data_dir=tmp_path))
     sealed = generated.encrypt(b"seed", associated="u")
     assert stat.S_IMODE((tmp_path / "secret-box.key").stat().st_mode) == 0o600
     # Another process on the same data directory reads the same key.
-    assert secret_box(load_settings(data_dir=tmp_path)).decrypt(sealed, associated="u") == b"seed"
+    assert secret_box_for(load_settings(data_dir=tmp_path)).decrypt(sealed, associated="u") == b"seed"

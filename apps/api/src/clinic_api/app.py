@@ -33,6 +33,7 @@ from clinic_api.record_services import ClinicalRecordServices
 from clinic_api.routing import configure_routes
 from clinic_api.scheduling_services import SchedulingServices
 from clinic_api.services import AppServices
+from clinic_api.webhook_services import WebhookServices
 from clinic_core.access.api_keys import CreateApiKey, GetApiKey, ListApiKeys, RevokeApiKey
 from clinic_core.access.roles import CreateRole, DeleteRole, GetRole, ListRoles, SetMemberRoles, UpdateRole
 from clinic_core.attachments.use_cases import (
@@ -79,6 +80,7 @@ def configure_services(
     container.add_instance(services.scheduling, SchedulingServices)
     container.add_instance(services.records, ClinicalRecordServices)
     container.add_instance(services.privacy, PrivacyServices)
+    container.add_instance(services.webhooks, WebhookServices)
     # Registered under the use case's own class, whatever subclass the composition root passed in.
     use_cases: list[tuple[type[Any], object]] = [
         (SignUp, services.sign_up),

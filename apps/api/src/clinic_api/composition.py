@@ -37,14 +37,14 @@ from clinic_infra.health import DatabaseReadiness, RedisReadiness, row_level_sec
 from clinic_infra.jobs.embedded import EmbeddedJobs
 from clinic_infra.jobs.operations import JobsConsole as JobsConsole
 from clinic_infra.jobs.operations import JobsStats as JobsStats
-from clinic_infra.jobs.wiring import app_engine, job_services
+from clinic_infra.jobs.wiring import app_engine, job_services, webhook_policy
 from clinic_infra.queues import sync_redis
 from clinic_infra.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from clinic_infra.redis_connection import create_redis
 from clinic_infra.security.jwt import JwtAccessTokens, KeyRing, SigningKey, StaticKeyRing, split_pem_keys
 from clinic_infra.security.keyring import DirectoryKeyRing, RingKey, Rotation, rotate_keys
 from clinic_infra.security.passwords import Argon2idPasswordHasher
-from clinic_infra.security.secret_box import AesGcmSecretBox, load_or_create_key, parse_key
+from clinic_infra.security.secret_box import secret_box_for
 from clinic_infra.settings import Settings as Settings  # re-exported: entry points name it through here
 
 
@@ -136,13 +136,6 @@ def _key_ring(settings: Settings) -> KeyRing:
     return StaticKeyRing(SigningKey.from_pem(configured.encode()), tuple(split_pem_keys(previous)))
 
 
-def secret_box(settings: Settings) -> AesGcmSecretBox:
-    """The box for stored TOTP secrets: CLINIC_SECRET_KEY, or a key generated once beside the signing keys."""
-    if settings.secret_key is not None:
-        return AesGcmSecretBox(parse_key(settings.secret_key.get_secret_value()))
-    return AesGcmSecretBox(load_or_create_key(settings.data_dir / "secret-box.key"))
-
-
 def _keys_dir(settings: Settings) -> Path:
     return settings.data_dir / "jwt-keys"
 
@@ -211,9 +204,10 @@ def compose(settings: Settings) -> Composition:
                 idle_timeout=timedelta(minutes=settings.session_idle_timeout_minutes),
                 absolute_lifetime=timedelta(hours=settings.session_lifetime_hours),
             ),
-            secret_box=secret_box(settings),
+            secret_box=secret_box_for(settings),
             blobs=blobs,
             attachment_max_bytes=settings.attachment_max_bytes,
+            webhooks=webhook_policy(settings),
         ),
         readiness=readiness,
         on_start=[sweep_incoming, start_jobs],

@@ -17,6 +17,7 @@ from clinic_api.patient_services import PatientServices
 from clinic_api.privacy_services import PrivacyServices
 from clinic_api.record_services import ClinicalRecordServices
 from clinic_api.scheduling_services import SchedulingServices
+from clinic_api.webhook_services import WebhookServices
 from clinic_core.access.api_keys import (
     AuthenticateApiKey,
     CreateApiKey,
@@ -62,6 +63,7 @@ from clinic_core.tenancy.removal import RemoveMember
 from clinic_core.tenancy.security_policy import GetSecurityPolicy, UpdateSecurityPolicy
 from clinic_core.tenancy.signup import SignUp
 from clinic_core.tenancy.units import CreateUnit, GetUnit, ListUnits
+from clinic_core.webhooks.model import DEFAULT_WEBHOOK_POLICY, WebhookPolicy
 
 LifespanHook = Callable[[], Awaitable[None]]
 
@@ -200,6 +202,8 @@ class AppServices:
     get_privacy_settings: GetPrivacySettings
     update_privacy_settings: UpdatePrivacySettings
     privacy: PrivacyServices
+    webhooks: WebhookServices
+    """Webhook endpoints and their deliveries."""
     tokens: AccessTokenVerifier
     jwks: Callable[[], dict[str, Any]]
     """The public keys that verify our access tokens (RFC 7517 JWK Set)."""
@@ -235,6 +239,7 @@ class AppServices:
         secret_box: SecretBox,
         blobs: BlobStore,
         attachment_max_bytes: int = DEFAULT_MAX_BYTES,
+        webhooks: WebhookPolicy = DEFAULT_WEBHOOK_POLICY,
     ) -> AppServices:
         """Every use case built on the same ports: what a composition root and the tests both want.
 
@@ -303,6 +308,7 @@ class AppServices:
             get_privacy_settings=GetPrivacySettings(uow),
             update_privacy_settings=UpdatePrivacySettings(uow, clock),
             privacy=PrivacyServices.from_ports(uow, clock, blobs),
+            webhooks=WebhookServices.from_ports(uow, clock, secret_box, webhooks),
             tokens=tokens,
             jwks=jwks,
             rate_limiter=rate_limiter,

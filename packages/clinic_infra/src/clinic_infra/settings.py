@@ -193,6 +193,17 @@ class Settings(BaseSettings):
     rate_limit_mfa_verify_per_ip: int = Field(
         default=20, ge=1, description="Second-factor codes per minute per client IP (sign-in and enrolment)."
     )
+    webhook_allow_private_hosts: bool = Field(
+        default=False,
+        description="Let webhook endpoints be http:// URLs and reach private, loopback and link-local "
+        "addresses (tests, a receiver on the clinic's own network). Never on a shared deployment.",
+    )
+    webhook_disable_after_failures: int = Field(
+        default=10,
+        ge=1,
+        le=1000,
+        description="Consecutive failed deliveries after which a webhook endpoint is disabled.",
+    )
     jwt_issuer: str = "clinic"
     jwt_audience: str = "clinic-api"
     log_level: str = "INFO"

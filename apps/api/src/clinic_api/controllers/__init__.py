@@ -27,6 +27,7 @@ from clinic_api.controllers import (
     sessions,
     signup,
     units,
+    webhooks,
     well_known,
     working_time,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "sessions",
     "signup",
     "units",
+    "webhooks",
     "well_known",
     "working_time",
 ]

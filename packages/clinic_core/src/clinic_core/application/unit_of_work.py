@@ -58,6 +58,7 @@ from clinic_core.tenancy.ports import (
     UnitRepository,
     UserMembershipDirectory,
 )
+from clinic_core.webhooks.ports import WebhookDeliveryRepository, WebhookEndpointRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +282,16 @@ class UnitOfWork(Protocol):
     def expired_records(self) -> ExpiredRecords:
         """What the purge deletes: the global records in any unit of work, the outbox in the scope's
         tenant's only."""
+        ...
+
+    @property
+    def webhook_endpoints(self) -> WebhookEndpointRepository:
+        """The scope's tenant's webhook endpoints."""
+        ...
+
+    @property
+    def webhook_deliveries(self) -> WebhookDeliveryRepository:
+        """The deliveries to the scope's tenant's webhook endpoints."""
         ...
 
     def record(self, *events: DomainEvent) -> None:

@@ -79,6 +79,11 @@ class AuditAction(StrEnum):
     UNIT_CLOSURE_ADDED = "unit.closure_added"
     UNIT_CLOSURE_REMOVED = "unit.closure_removed"
     BOOKING_RULES_CHANGED = "unit.booking_rules_changed"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated"
+    WEBHOOK_REDELIVERED = "webhook.redelivered"
 
 
 @dataclass(frozen=True, slots=True)

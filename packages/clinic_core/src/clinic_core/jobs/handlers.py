@@ -8,14 +8,15 @@ unless the process dies after the effect and before the commit, the one window i
 (at least once, never zero times).
 
 Handlers raise on outages (SMTP or the network down): the transaction rolls back, the receipt is released,
-and the job is retried with backoff. What will not get better by retrying (no address, a disabled endpoint,
+and the job is retried with backoff (``RetryLater`` when the failed attempt must leave a trace, such as a
+webhook delivery's attempt count). What will not get better by retrying (no address, a disabled endpoint,
 an appointment that moved) is an ``Outcome.SKIPPED``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -39,6 +40,21 @@ class MessageHandler(Protocol):
     async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
         """Do the handler's work for ``message`` inside ``uow`` (which the caller commits)."""
         ...
+
+
+class RetryLater(Exception):
+    """Raised by a handler whose attempt failed in a way a retry may fix (a peer down), when the attempt
+    must leave a trace all the same (a delivery's attempt count, its last error).
+
+    The handler's unit of work rolls back with the exception, trace included; ``HandleOutboxMessage``
+    then writes the trace in a unit of work of its own and re-raises, so the job is retried. The trace is
+    not written from inside the handler: a second transaction opened while the first holds its receipt
+    would wait for it (SQLite has one writer at a time), and the first waits for the handler.
+    """
+
+    def __init__(self, reason: str, trace: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        super().__init__(reason)
+        self.trace = trace
 
 
 class HandlerRegistry:
@@ -86,16 +102,22 @@ class HandleOutboxMessage:
                 await uow.commit()
             return runs
         for position, handler in enumerate(handlers, start=1):
-            async with self._uow(scope) as uow:
-                now = self._clock.now()
-                if await uow.job_receipts.claim(message.id, handler.name, now):
-                    outcome = await handler(uow, message, now)
-                    await uow.job_receipts.settle(message.id, handler.name, outcome)
-                else:
-                    outcome = Outcome.DUPLICATE
-                if position == len(handlers):  # the last one closes the message in its own transaction
-                    await uow.job_receipts.message_handled(message.id, now)
-                await uow.commit()
+            try:
+                async with self._uow(scope) as uow:
+                    now = self._clock.now()
+                    if await uow.job_receipts.claim(message.id, handler.name, now):
+                        outcome = await handler(uow, message, now)
+                        await uow.job_receipts.settle(message.id, handler.name, outcome)
+                    else:
+                        outcome = Outcome.DUPLICATE
+                    if position == len(handlers):  # the last one closes the message in its own transaction
+                        await uow.job_receipts.message_handled(message.id, now)
+                    await uow.commit()
+            except RetryLater as retry:
+                async with self._uow(scope) as uow:
+                    await retry.trace(uow)
+                    await uow.commit()
+                raise
             runs.append(HandlerRun(handler.name, outcome))
             log.info("outbox message %s (%s): %s %s", message.id, message.topic, handler.name, outcome.value)
         return runs

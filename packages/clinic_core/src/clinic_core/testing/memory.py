@@ -84,6 +84,7 @@ from clinic_core.testing.scheduling import (
     InMemoryWaitlist,
     SchedulingTables,
 )
+from clinic_core.testing.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookEndpoints, WebhookTables
 from clinic_core.testing.working_time import InMemoryBusyTimes, InMemoryWorkingTime, WorkingTimeTables
 
 E = TypeVar("E")
@@ -142,6 +143,7 @@ class _Tables:
     consents: dict[UUID, ConsentRecord] = field(default_factory=dict)
     privacy_settings: dict[UUID, PrivacySettings] = field(default_factory=dict)
     scheduling: SchedulingTables = field(default_factory=SchedulingTables)
+    webhooks: WebhookTables = field(default_factory=WebhookTables)
 
     def check_unique(self) -> None:
         _unique("uq_users_email", (u.email.value for u in self.users.values()))
@@ -811,6 +813,14 @@ class InMemoryUnitOfWork:
     @property
     def job_receipts(self) -> InMemoryJobReceipts:
         return InMemoryJobReceipts(self._tables.job_receipts, self._tables.outbox, self._tenant())
+
+    @property
+    def webhook_endpoints(self) -> InMemoryWebhookEndpoints:
+        return InMemoryWebhookEndpoints(self._tables.webhooks, self._seen, self._tenant())
+
+    @property
+    def webhook_deliveries(self) -> InMemoryWebhookDeliveries:
+        return InMemoryWebhookDeliveries(self._tables.webhooks, self._seen, self._tenant())
 
     def record(self, *events: DomainEvent) -> None:
         self._seen.append(_Recorded(list(events)))

@@ -408,6 +408,9 @@ TENANT_TABLES = (
     "time_off",
     "unit_closures",
     "unit_booking_rules",
+    # webhooks (clinic_infra.db.webhook_tables)
+    "webhook_endpoints",
+    "webhook_deliveries",
 )
 """Tables whose every row belongs to one tenant: the ones row-level security guards."""
 
@@ -422,4 +425,5 @@ from clinic_infra.db import job_tables as job_tables  # noqa: E402
 from clinic_infra.db import patient_tables as patient_tables  # noqa: E402
 from clinic_infra.db import privacy_tables as privacy_tables  # noqa: E402
 from clinic_infra.db import sweep_tables as sweep_tables  # noqa: E402
+from clinic_infra.db import webhook_tables as webhook_tables  # noqa: E402
 from clinic_infra.db import working_time_tables as working_time_tables  # noqa: E402

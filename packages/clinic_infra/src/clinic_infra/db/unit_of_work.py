@@ -79,6 +79,7 @@ from clinic_infra.db.repositories import (
     SqlUserMembershipDirectory,
     SqlUserRepository,
 )
+from clinic_infra.db.webhook_repositories import SqlWebhookDeliveryRepository, SqlWebhookEndpointRepository
 from clinic_infra.db.working_time_repositories import SqlBusyTimes, SqlWorkingTimeRepository
 
 _SQLITE_UNIQUE = re.compile(r"UNIQUE constraint failed: ([\w.]+(?:, [\w.]+)*)")
@@ -199,6 +200,8 @@ class SqlUnitOfWork:
         self._busy_times = SqlBusyTimes(self._db)
         self._job_receipts = SqlJobReceipts(self._db, postgres=self._postgres)
         self.expired_records = SqlExpiredRecords(self._db)
+        self._webhook_endpoints = SqlWebhookEndpointRepository(self._db)
+        self._webhook_deliveries = SqlWebhookDeliveryRepository(self._db)
         return self
 
     async def __aexit__(
@@ -414,6 +417,16 @@ class SqlUnitOfWork:
     def job_receipts(self) -> SqlJobReceipts:
         self._tenant_repo()
         return self._job_receipts
+
+    @property
+    def webhook_endpoints(self) -> SqlWebhookEndpointRepository:
+        self._tenant_repo()
+        return self._webhook_endpoints
+
+    @property
+    def webhook_deliveries(self) -> SqlWebhookDeliveryRepository:
+        self._tenant_repo()
+        return self._webhook_deliveries
 
     def record(self, *events: DomainEvent) -> None:
         self._db.saw(_Recorded(list(events)))

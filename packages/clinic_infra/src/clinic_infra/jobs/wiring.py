@@ -20,11 +20,15 @@ from clinic_core.scheduling.no_shows import MarkNoShows
 from clinic_core.scheduling.reminders import QueueDueReminders
 from clinic_core.scheduling.waitlist import ExpireWaitlistOffers
 from clinic_core.shared.clock import Clock
+from clinic_core.webhooks.delivery import DeliverWebhook, FanOutWebhooks
+from clinic_core.webhooks.model import WebhookPolicy
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.job_repositories import SqlOutboxSource, SqlTenantDirectory
 from clinic_infra.db.roles import assume_role_on_connect
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
+from clinic_infra.http_webhooks import HttpxWebhookSender
 from clinic_infra.mail.configured import mailroom_for
+from clinic_infra.security.secret_box import secret_box_for
 from clinic_infra.settings import Settings
 
 
@@ -59,7 +63,23 @@ class JobServices:
 
 def handlers_for(settings: Settings, uow: SqlUnitOfWorkFactory, clock: Clock) -> list[MessageHandler]:
     """Every handler of outbox messages this deployment runs."""
-    return [*email_handlers(mailroom_for(settings, clock))]
+    webhooks = webhook_policy(settings)
+    return [
+        *email_handlers(mailroom_for(settings, clock)),
+        FanOutWebhooks(),
+        DeliverWebhook(
+            HttpxWebhookSender(allow_private_hosts=webhooks.allow_private_hosts),
+            secret_box_for(settings),
+            webhooks,
+        ),
+    ]
+
+
+def webhook_policy(settings: Settings) -> WebhookPolicy:
+    return WebhookPolicy(
+        allow_private_hosts=settings.webhook_allow_private_hosts,
+        disable_after=settings.webhook_disable_after_failures,
+    )
 
 
 def recurring_for(

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from clinic_infra.security.jwt import publish
+from clinic_infra.settings import Settings
 
 KEY_BYTES = 32
 NONCE_BYTES = 12
@@ -66,3 +67,11 @@ class AesGcmSecretBox:
             return self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated.encode())
         except (binascii.Error, ValueError, InvalidTag) as error:
             raise ValueError("the value does not decrypt with this key for this owner") from error
+
+
+def secret_box_for(settings: Settings) -> AesGcmSecretBox:
+    """The box for stored secrets (TOTP seeds, webhook signing secrets): CLINIC_SECRET_KEY, or a key
+    generated once in the data directory. The API and the worker must open the same box."""
+    if settings.secret_key is not None:
+        return AesGcmSecretBox(parse_key(settings.secret_key.get_secret_value()))
+    return AesGcmSecretBox(load_or_create_key(settings.data_dir / "secret-box.key"))
