@@ -19,12 +19,18 @@ import pytest
 import redis
 from returns.result import Success
 
+from clinic_core.application.unit_of_work import Scope
 from clinic_core.scheduling.booking import BookAppointment
 from clinic_core.shared.clock import SystemClock
+from clinic_core.shared.values import Email
+from clinic_core.testing import a_person
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import PostgresDatabase
+from tests.integration.smtp_world import SmtpServerUnderTest, plain_smtp
 from tests.integration.test_booking_sql import SLOT, a_clinic, booking
+
+__all__ = ["plain_smtp"]
 
 WAIT_SECONDS = 60.0
 
@@ -100,7 +106,10 @@ class WorkerProcess:
 
 @pytest.fixture
 def worker(
-    own_postgres: PostgresDatabase, private_redis: RedisServer, tmp_path: Path
+    own_postgres: PostgresDatabase,
+    private_redis: RedisServer,
+    plain_smtp: SmtpServerUnderTest,
+    tmp_path: Path,
 ) -> Iterator[WorkerProcess]:
     effects = tmp_path / "effects"
     effects.mkdir()
@@ -110,6 +119,9 @@ def worker(
         "CLINIC_REDIS_URL": private_redis.url,
         "CLINIC_DATA_DIR": str(tmp_path / "data"),
         "CLINIC_TEST_EFFECTS_DIR": str(effects),
+        "CLINIC_SMTP_HOST": "127.0.0.1",
+        "CLINIC_SMTP_PORT": str(plain_smtp.port),
+        "CLINIC_SMTP_TLS": "none",
         "CLINIC_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
@@ -127,10 +139,19 @@ def worker(
 
 
 async def _book(uow: SqlUnitOfWorkFactory, count: int) -> list[str]:
-    clinic = await a_clinic(uow, patients=count)
+    """``count`` bookings, each for a patient with an email address (so each gets a confirmation)."""
+    clinic = await a_clinic(uow, patients=0)
+    patients = [
+        a_person(clinic.actor.tenant_id, f"Paciente {i}", emails=(Email(f"paciente{i}@example.com"),))
+        for i in range(count)
+    ]
+    async with uow(Scope(tenant_id=clinic.actor.tenant_id)) as tx:
+        for patient in patients:
+            await tx.patients.add(patient)
+        await tx.commit()
     book = BookAppointment(uow, SystemClock())
     ids = []
-    for i, patient in enumerate(clinic.patients):
+    for i, patient in enumerate(patients):
         booked = await book(booking(clinic, patient, SLOT.replace(day=12 + i)))
         assert isinstance(booked, Success), booked
         ids.append(str(booked.unwrap().id))
@@ -138,7 +159,10 @@ async def _book(uow: SqlUnitOfWorkFactory, count: int) -> list[str]:
 
 
 async def test_bookings_made_while_redis_is_down_are_delivered_once_it_is_back(
-    own_postgres: PostgresDatabase, private_redis: RedisServer, worker: WorkerProcess
+    own_postgres: PostgresDatabase,
+    private_redis: RedisServer,
+    plain_smtp: SmtpServerUnderTest,
+    worker: WorkerProcess,
 ) -> None:
     engine = create_engine(own_postgres.app_url)
     try:
@@ -148,8 +172,17 @@ async def test_bookings_made_while_redis_is_down_are_delivered_once_it_is_back(
         await asyncio.sleep(2)
         assert worker.effects() == []
         private_redis.start()
-        await asyncio.to_thread(_until, lambda: len(worker.effects()) >= 5, "the 5 confirmations")
-        await asyncio.sleep(2)  # nothing more arrives: each booking's effect happened once
+
+        def confirmations() -> list[str]:
+            return [
+                r.recipients[0]
+                for r in plain_smtp.inbox.received
+                if r.message["Subject"].startswith("Agendamento")
+            ]
+
+        await asyncio.to_thread(_until, lambda: len(confirmations()) >= 5, "the 5 confirmation emails")
+        await asyncio.sleep(2)  # nothing more arrives: each booking's confirmation was sent once
+        assert sorted(confirmations()) == [f"paciente{i}@example.com" for i in range(5)]
         assert len(worker.effects()) == len(set(worker.effects())) == 5
         assert worker.process.poll() is None, "the worker survived the outage"
     finally:
