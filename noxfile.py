@@ -64,3 +64,4 @@ def bench(session: nox.Session) -> None:
     _sync(session, dev=True)
     session.run("python", "-m", "benchmarks.http_api", *session.posargs)
     session.run("python", "-m", "benchmarks.fhir_import")
+    session.run("python", "-m", "benchmarks.jobs_throughput")

@@ -74,12 +74,17 @@ async def _paced(uow: SqlUnitOfWorkFactory, tenant: TenantId, rate: float, secon
 
 
 def _wait_for(redis: Redis, count: int, timeout: float) -> float:
+    """When the ``count``-th handler ran; fails if any event ran twice (checked a second later)."""
     deadline = time.monotonic() + timeout
     while redis.llen(LATENCIES) < count:
         if time.monotonic() > deadline:
             raise SystemExit(f"only {redis.llen(LATENCIES)} of {count} jobs ran in {timeout:.0f} s")
         time.sleep(0.02)
-    return time.time()
+    done = time.time()
+    time.sleep(1.0)
+    if redis.llen(LATENCIES) != count:
+        raise SystemExit(f"{redis.llen(LATENCIES)} handler runs for {count} events")
+    return done
 
 
 def _start(command: list[str], env: dict[str, str], count: int) -> list[subprocess.Popen[bytes]]:
