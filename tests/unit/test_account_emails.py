@@ -19,6 +19,7 @@ from clinic_core.identity.email_change import (
 )
 from clinic_core.jobs.handlers import HandlerRun
 from clinic_core.jobs.model import Outcome
+from clinic_core.notifications.mailroom import Links
 from clinic_core.notifications.ports import MailerUnavailable
 from clinic_core.shared.values import Email
 from clinic_core.tenancy.members import InviteMember, InviteMemberCommand
@@ -172,3 +173,14 @@ async def test_a_refused_address_is_skipped_and_an_outage_is_retried() -> None:
     # The receipt was rolled back with the failed attempt: the retry sends.
     assert [r.outcome for r in await world.handle(outbox_message(row))] == [Outcome.DONE]
     assert len(world.mailer.to("ana@example.com")) == 1
+
+
+def test_links_lead_to_the_web_app_when_one_is_configured() -> None:
+    links = Links("https://api.clinic.example.com", "https://app.clinic.example.com/")
+    assert links.verify_email("a b") == "https://app.clinic.example.com/verify-email?token=a+b"
+    assert links.accept_invitation("t") == "https://app.clinic.example.com/accept-invitation?token=t"
+    without_app = Links("https://api.clinic.example.com")
+    assert without_app.reset_password("t") == "https://api.clinic.example.com/v1/auth/reset-password?token=t"
+    assert without_app.confirm_email_change("t") == (
+        "https://api.clinic.example.com/v1/auth/confirm-email-change?token=t"
+    )

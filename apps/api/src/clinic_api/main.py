@@ -62,6 +62,12 @@ def main(argv: list[str] | None = None) -> None:
         f"  Clinic API on {url}  ({database}; {'Redis' if settings.redis_url else 'in-process'} limiter)",
         f"  Interactive docs: {url}/docs    OpenAPI: {url}/openapi.json",
     ]
+    if not settings.redis_url:
+        lines.append(
+            "  Jobs run in this process (no CLINIC_REDIS_URL): outbox relay, reminders, emails, webhooks"
+        )
+    if not settings.smtp_host:
+        lines.append(f"  Emails are written as .eml files to {settings.effective_mail_dir}")
     if args.seed_demo:
         lines.append("  Demo logins (POST /v1/auth/login):")
         lines += [f"    {d.email:<30} {d.password:<26} {d.what}" for d in DEMO_LOGINS]

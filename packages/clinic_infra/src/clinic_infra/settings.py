@@ -175,6 +175,12 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     public_url: str | None = Field(default=None, description="Base URL clients reach the API at.")
+    app_url: str | None = Field(
+        default=None,
+        description="Base URL of the web app whose pages take the links of emails (/verify-email, "
+        "/reset-password, /confirm-email-change, /accept-invitation, each with ?token=). Default: the API's "
+        "own token paths under the public URL.",
+    )
     jwt_private_key: SecretStr | None = Field(default=None, description="PEM of the RS256 signing key.")
     jwt_private_key_file: Path | None = Field(
         default=None,

@@ -26,25 +26,32 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Links:
-    """Links in emails: the API paths that consume each token, under the deployment's public URL (a
-    client app that owns the URL reads the token from the query and posts it to the same path)."""
+    """Links in emails to the pages that take each token.
+
+    With ``app_url`` (the clinic web app that serves those pages), links go to its ``/verify-email``,
+    ``/reset-password``, ``/confirm-email-change`` and ``/accept-invitation``, with ``?token=``: the page
+    posts the token to the API. Without it, they go to the API paths that consume each token, under the API's
+    public URL (``base_url``): a client, or a person with the interactive docs, posts the token there.
+    """
 
     base_url: str
+    app_url: str | None = None
 
     def verify_email(self, token: str) -> str:
-        return self._with_token("/v1/auth/verify-email", token)
+        return self._link("/verify-email", "/v1/auth/verify-email", token)
 
     def reset_password(self, token: str) -> str:
-        return self._with_token("/v1/auth/reset-password", token)
+        return self._link("/reset-password", "/v1/auth/reset-password", token)
 
     def confirm_email_change(self, token: str) -> str:
-        return self._with_token("/v1/auth/confirm-email-change", token)
+        return self._link("/confirm-email-change", "/v1/auth/confirm-email-change", token)
 
     def accept_invitation(self, token: str) -> str:
-        return self._with_token("/v1/invitations/accept", token)
+        return self._link("/accept-invitation", "/v1/invitations/accept", token)
 
-    def _with_token(self, path: str, token: str) -> str:
-        return f"{self.base_url.rstrip('/')}{path}?{urlencode({'token': token})}"
+    def _link(self, app_path: str, api_path: str, token: str) -> str:
+        base, path = (self.app_url, app_path) if self.app_url else (self.base_url, api_path)
+        return f"{base.rstrip('/')}{path}?{urlencode({'token': token})}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,6 @@ def mailroom_for(settings: Settings, clock: Clock, mailer: Mailer | None = None)
     return Mailroom(
         mailer=mailer or mailer_for(settings, clock),
         renderer=JinjaEmailRenderer(),
-        links=Links(settings.effective_public_url),
+        links=Links(settings.effective_public_url, settings.app_url),
         message_id_domain=settings.mail_domain,
     )
