@@ -99,3 +99,25 @@ async def test_without_an_smtp_server_the_email_is_an_eml_file_in_the_mail_direc
     message = read_eml(newest)
     assert message["To"] == signed.owner.email.value
     assert message["Subject"] == "Confirme seu e-mail para Clínica Arquivo"
+
+
+async def test_one_outbox_row_relayed_twice_sends_one_email(
+    job_db: JobDatabase, jobs_redis: Redis, worker_settings: Settings, plain_smtp: SmtpServerUnderTest
+) -> None:
+    """A relay that died after RQ took its jobs and before its commit hands the rows over again; once RQ
+    has forgotten the finished jobs too, only the receipts stand between the row and a second email."""
+    use_settings(
+        worker_settings.model_copy(
+            update={"smtp_host": "127.0.0.1", "smtp_port": plain_smtp.port, "smtp_tls": "none"}
+        )
+    )
+    signed = await sign_up(SqlUnitOfWorkFactory(job_db.engine), tenant_name="Clínica Uma Vez")
+    await relay_and_drain(job_db, jobs_redis)
+    for forget_jobs in (False, True):
+        if forget_jobs:
+            jobs_redis.flushdb()
+        await job_db.as_owner("UPDATE outbox SET published_at = NULL, handled_at = NULL")
+        await relay_and_drain(job_db, jobs_redis)
+
+    ours = [r for r in plain_smtp.inbox.received if r.recipients == [signed.owner.email.value]]
+    assert len(ours) == 1
