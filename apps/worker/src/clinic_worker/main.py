@@ -21,6 +21,7 @@ from rq.serializers import JSONSerializer
 
 from clinic_infra.jobs.operations import FAILURES_KEY, JobsCollector, JobsConsole, count
 from clinic_infra.jobs.rq_queue import OUTBOX_JOB
+from clinic_infra.mail.renderer import warm_up
 from clinic_infra.queues import DEFAULT_QUEUES, queue, sync_redis
 from clinic_infra.settings import Settings
 from clinic_worker import dispatcher, jobs
@@ -103,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         dispatcher.run(services=args.services)
         return 0
     connection = sync_redis(settings.redis_url)
+    # Work done once here rather than in every forked work horse: email templates compiled, locale data.
+    log.debug("%d email templates compiled", warm_up())
     worker_class = SimpleWorker if args.no_fork else Worker
     jobs.dispose_after_each_job = not args.no_fork
     prefix = settings.redis_key_prefix

@@ -9,7 +9,8 @@ already sent.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from babel.dates import format_date, format_datetime, format_timedelta
@@ -42,22 +43,37 @@ def duration(value: timedelta, locale: str) -> str:
     return format_timedelta(value, threshold=1.0, format="long", locale=locale)
 
 
+@cache
+def _environments(package: str, directory: str) -> tuple[Environment, Environment]:
+    """The (plain, HTML) environments of a template directory, one pair per process: their compiled
+    templates are cached with them, and a work horse forked after ``warm_up`` inherits them compiled."""
+    loader = PackageLoader(package, directory)
+    html = Environment(loader=loader, autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+    # Subjects and plain text are not HTML: escaping would show "&amp;" to the reader.
+    plain = Environment(
+        loader=loader,
+        autoescape=False,  # noqa: S701
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    return plain, html
+
+
+def warm_up(package: str = "clinic_infra.mail", directory: str = "templates") -> int:
+    """Compile every template and load the locales' data now (``clinic-worker`` does it before it forks
+    work horses, which then start with them ready). Returns how many templates were compiled."""
+    plain, html = _environments(package, directory)
+    names = plain.list_templates()
+    for name in names:
+        (html if name.endswith(".html") else plain).get_template(name)
+    for locale in _BABEL_LOCALES.values():
+        when(datetime.now(UTC), locale)
+    return len(names)
+
+
 class JinjaEmailRenderer:
     def __init__(self, package: str = "clinic_infra.mail", directory: str = "templates") -> None:
-        loader = PackageLoader(package, directory)
-        self._html = Environment(
-            loader=loader,
-            autoescape=True,
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-        )
-        # Subjects and plain text are not HTML: escaping would show "&amp;" to the reader.
-        self._plain = Environment(
-            loader=loader,
-            autoescape=False,  # noqa: S701
-            undefined=StrictUndefined,
-            keep_trailing_newline=True,
-        )
+        self._plain, self._html = _environments(package, directory)
 
     def render(self, template: str, locale: Locale, context: Mapping[str, Any]) -> RenderedEmail:
         babel_locale = _BABEL_LOCALES[locale]
