@@ -11,13 +11,16 @@ from redis import Redis
 
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.shared.clock import FixedClock, SystemClock
+from clinic_infra.db.engine import create_engine
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from clinic_infra.jobs.dispatcher import Dispatcher
 from clinic_infra.jobs.embedded import EmbeddedJobs
 from clinic_infra.jobs.rq_queue import RqJobQueue
+from clinic_infra.jobs.wake import wake_for
 from clinic_infra.jobs.wiring import job_services
 from clinic_infra.queues import queue
 from clinic_infra.settings import Settings
+from tests.conftest import PostgresDatabase
 from tests.integration.conftest import sign_up
 from tests.integration.job_world import JobDatabase, RecordingHandler, job_db, jobs_redis
 
@@ -97,3 +100,23 @@ async def test_a_recurring_run_starts_once_per_period_however_many_dispatchers_t
 
 def queue_ids(connection: Redis) -> list[str]:
     return queue("bulk", connection).get_job_ids()
+
+
+async def test_a_commit_that_writes_outbox_rows_wakes_a_listening_relay(
+    own_postgres: PostgresDatabase,
+) -> None:
+    wake = wake_for(own_postgres.app_url)
+    assert wake is not None
+    engine = create_engine(own_postgres.app_url)
+    try:
+        await wake.wait(0.01)  # listening from here on
+        waiting = asyncio.create_task(wake.wait(600))
+        await asyncio.sleep(0.1)
+        assert not waiting.done(), "nothing was committed yet"
+        await sign_up(SqlUnitOfWorkFactory(engine))
+        async with asyncio.timeout(30):  # far less than the 600 s it would otherwise wait
+            await waiting
+    finally:
+        await wake.close()
+        await engine.dispose()
+    assert wake_for("sqlite:///clinic.sqlite3") is None, "SQLite has no notifications: the relay polls"

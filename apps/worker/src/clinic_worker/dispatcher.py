@@ -17,6 +17,7 @@ from clinic_core.shared.clock import SystemClock
 from clinic_infra.jobs.dispatcher import Dispatcher
 from clinic_infra.jobs.operations import JobsConsole
 from clinic_infra.jobs.rq_queue import RqJobQueue
+from clinic_infra.jobs.wake import wake_for
 from clinic_infra.jobs.wiring import app_engine, job_services
 from clinic_infra.queues import sync_redis
 from clinic_infra.settings import Settings
@@ -37,7 +38,8 @@ async def _serve(settings: Settings, parent_pid: int | None, factory: str | None
     else:
         services = job_services(settings, app_engine(settings, pool_size=2), SystemClock())
     queue = RqJobQueue(sync_redis(settings.redis_url))
-    dispatcher = Dispatcher(services.relay(queue), services.recurring, queue, services.clock)
+    wake = wake_for(services.settings.effective_database_url)
+    dispatcher = Dispatcher(services.relay(queue), services.recurring, queue, services.clock, wake=wake)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -70,6 +72,8 @@ async def _serve(settings: Settings, parent_pid: int | None, factory: str | None
     finally:
         watcher.cancel()
         publisher.cancel()
+        if wake is not None:
+            await wake.close()
         await services.engine.dispose()
         log.info("dispatcher stopped after %d relay passes", dispatcher.passes)
 

@@ -16,8 +16,12 @@ from clinic_core.jobs.ports import QueueUnavailable
 from clinic_core.jobs.recurring import RecurringJob, RecurringRegistry
 from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.shared.clock import Clock
+from clinic_infra.jobs.wake import OutboxWake
 
 log = logging.getLogger(__name__)
+
+
+WAKE_WAIT_SECONDS = 1.0
 
 
 class RecurringQueue(Protocol):
@@ -37,6 +41,7 @@ class Dispatcher:
         idle_seconds: float = 0.2,
         tick_seconds: float = 5.0,
         max_backoff_seconds: float = 30.0,
+        wake: OutboxWake | None = None,
     ) -> None:
         self._relay = relay
         self._recurring = recurring
@@ -45,6 +50,8 @@ class Dispatcher:
         self._idle = idle_seconds
         self._tick = tick_seconds
         self._max_backoff = max_backoff_seconds
+        self._wake = wake
+        """With a wake (PostgreSQL's notifications), an idle relay waits for it, up to the tick."""
         self._last_runs: dict[str, str] = {}
         self.passes = 0
 
@@ -70,6 +77,10 @@ class Dispatcher:
                     backoff = 0.0
                     if outcome.full:
                         continue
+            if self._wake is not None and not backoff:
+                # Up to a second: the safety net for a lost notification, and how soon a stop is seen.
+                await self._wake.wait(max(0.01, min(WAKE_WAIT_SECONDS, next_tick - loop.time())))
+                continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff or self._idle)
 

@@ -4,7 +4,8 @@
 ago and never handled: its job was lost). ``job_receipts`` holds one row per (message, handler) that
 finished. On PostgreSQL the relay reads every tenant's outbox through three SECURITY DEFINER functions,
 owned by the table owner, which a policy lets see every row: the application role itself stays under
-row-level security and can reach other tenants' rows only through what these functions do.
+row-level security and can reach other tenants' rows only through what these functions do. A statement
+trigger notifies ``clinic_outbox`` when rows are written, so that a listening relay wakes at the commit.
 
 Revision ID: 0017
 Revises: 0016
@@ -69,6 +70,19 @@ AS $$
 $$
 """,
 )
+NOTIFY_TRIGGER = (
+    r"""
+CREATE FUNCTION clinic_outbox_notify() RETURNS trigger
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    PERFORM pg_notify('clinic_outbox', '');
+    RETURN NULL;
+END
+$$
+""",
+    "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION clinic_outbox_notify()",
+)
 FUNCTION_NAMES = (
     "clinic_outbox_claim(int, timestamptz)",
     "clinic_outbox_published(uuid[], timestamptz)",
@@ -107,10 +121,16 @@ def upgrade() -> None:
         op.execute("CREATE POLICY relay_owner ON tenants FOR SELECT TO CURRENT_USER USING (true)")
         for function in FUNCTIONS:
             op.execute(function)
+        # Wakes a waiting relay when a transaction that wrote outbox rows commits (NOTIFY is delivered at
+        # commit, once per transaction and payload): the relay need not poll to be prompt.
+        for statement in NOTIFY_TRIGGER:
+            op.execute(statement)
 
 
 def downgrade() -> None:
     if is_postgres():
+        op.execute("DROP TRIGGER IF EXISTS outbox_notify ON outbox")
+        op.execute("DROP FUNCTION IF EXISTS clinic_outbox_notify()")
         for name in FUNCTION_NAMES:
             op.execute(f"DROP FUNCTION IF EXISTS {name}")
         op.execute("DROP POLICY IF EXISTS relay_owner ON tenants")
