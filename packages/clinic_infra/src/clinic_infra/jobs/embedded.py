@@ -9,6 +9,7 @@ import logging
 
 from clinic_infra.jobs.dispatcher import Dispatcher
 from clinic_infra.jobs.in_process import InProcessJobQueue
+from clinic_infra.jobs.wake import wake_for
 from clinic_infra.jobs.wiring import JobServices
 
 log = logging.getLogger(__name__)
@@ -18,12 +19,14 @@ class EmbeddedJobs:
     def __init__(self, services: JobServices, *, idle_seconds: float = 0.5) -> None:
         self.services = services
         self.queue = InProcessJobQueue(services.handle)
+        self._wake = wake_for(services.settings.effective_database_url)
         self.dispatcher = Dispatcher(
             services.relay(self.queue),
             services.recurring,
             self.queue,
             services.clock,
             idle_seconds=idle_seconds,
+            wake=self._wake,
         )
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -48,3 +51,5 @@ class EmbeddedJobs:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
         self._tasks = []
+        if self._wake is not None:
+            await self._wake.close()
