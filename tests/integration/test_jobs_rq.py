@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from redis import Redis
+from rq.job import Job
 from rq.registry import FailedJobRegistry
+from rq.serializers import JSONSerializer
 
+from clinic_core.application.unit_of_work import Scope
 from clinic_core.jobs.relay import RelayOutbox
 from clinic_core.shared.clock import SystemClock
 from clinic_infra.db.job_repositories import SqlOutboxSource
@@ -82,3 +87,27 @@ async def test_a_failing_handler_waits_for_its_retry_with_backoff(
     failed = sum(len(FailedJobRegistry(name, connection=jobs_redis).get_job_ids()) for name in DEFAULT_QUEUES)
     assert failed == 0
     assert handler.handled == []
+
+
+async def test_an_account_token_never_reaches_redis(job_db: JobDatabase, jobs_redis: Redis) -> None:
+    """The token stays in the database (row-level security, scrubbed once sent): the job carries the rest,
+    and the handler reads the token from the row."""
+    uow = SqlUnitOfWorkFactory(job_db.engine)
+    signed = await sign_up(uow)
+    await RelayOutbox(SqlOutboxSource(job_db.engine), RqJobQueue(jobs_redis), SystemClock())()
+    jobs_found = [
+        Job.fetch(key.decode().removeprefix("rq:job:"), connection=jobs_redis, serializer=JSONSerializer)
+        for key in jobs_redis.scan_iter("rq:job:*")
+    ]
+    [mail] = [
+        j.kwargs["message"]
+        for j in jobs_found
+        if j.kwargs["message"]["topic"] == "identity.email_verification_requested"
+        and j.kwargs["message"]["tenant_id"] == str(signed.tenant.id)
+    ]
+    assert "token" not in mail["payload"]
+    assert mail["secret_withheld"] is True
+    async with uow(Scope(tenant_id=signed.tenant.id), read_only=True) as tx:
+        token = await tx.job_receipts.secret_of(UUID(mail["id"]))
+    assert token
+    assert all(token not in json.dumps(j.kwargs) for j in jobs_found), "in no job's arguments"

@@ -101,6 +101,9 @@ class HandleOutboxMessage:
                 await uow.job_receipts.message_handled(message.id, self._clock.now())
                 await uow.commit()
             return runs
+        if message.secret_withheld:
+            async with self._uow(scope, read_only=True) as uow:
+                message = message.with_secret(await uow.job_receipts.secret_of(message.id))
         for position, handler in enumerate(handlers, start=1):
             try:
                 async with self._uow(scope) as uow:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -25,15 +25,20 @@ class OutboxMessage:
     topic: str
     payload: Mapping[str, Any]
     occurred_at: datetime
+    secret_withheld: bool = False
+    """The payload's secret was left out of the job (``to_job``): the handler reads it from the row."""
 
     def to_job(self) -> dict[str, Any]:
-        """The message as JSON primitives: what a job queue stores."""
+        """The message as JSON primitives: what a job queue stores. Never the secret a payload carries
+        (an account token): a queue keeps jobs, failed ones for weeks, outside the database's protection."""
+        payload = {k: v for k, v in self.payload.items() if k != SECRET_PAYLOAD_KEY}
         return {
             "id": str(self.id),
             "tenant_id": str(self.tenant_id),
             "topic": self.topic,
-            "payload": dict(self.payload),
+            "payload": payload,
             "occurred_at": self.occurred_at.isoformat(),
+            "secret_withheld": self.secret_withheld or SECRET_PAYLOAD_KEY in self.payload,
         }
 
     @classmethod
@@ -44,7 +49,14 @@ class OutboxMessage:
             topic=str(data["topic"]),
             payload=dict(data["payload"]),
             occurred_at=datetime.fromisoformat(str(data["occurred_at"])),
+            secret_withheld=bool(data.get("secret_withheld", False)),
         )
+
+    def with_secret(self, secret: str | None) -> OutboxMessage:
+        """The message with its payload's secret back (from the outbox row), if the row still has one."""
+        if secret is None:
+            return self
+        return replace(self, payload={**self.payload, SECRET_PAYLOAD_KEY: secret}, secret_withheld=False)
 
 
 class Outcome(StrEnum):

@@ -71,6 +71,10 @@ class JobReceipts(Protocol):
         """Record what the handler did, on the receipt claimed in this transaction."""
         ...
 
+    async def secret_of(self, message_id: UUID) -> str | None:
+        """The secret the outbox row's payload carries (``SECRET_PAYLOAD_KEY``), None once it was handled."""
+        ...
+
     async def message_handled(self, message_id: UUID, at: datetime) -> None:
         """Mark the outbox row as finished by every handler: the relay will not dispatch it again."""
         ...

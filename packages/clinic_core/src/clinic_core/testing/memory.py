@@ -878,6 +878,13 @@ class InMemoryJobReceipts:
     async def settle(self, message_id: UUID, handler: str, outcome: Outcome) -> None:
         self._receipts[(self._tenant, message_id, handler)] = outcome.value
 
+    async def secret_of(self, message_id: UUID) -> str | None:
+        for row in self._outbox:
+            if row.id == message_id and row.tenant_id == self._tenant and row.handled_at is None:
+                secret = row.payload.get(SECRET_PAYLOAD_KEY)
+                return str(secret) if secret is not None else None
+        return None
+
     async def message_handled(self, message_id: UUID, at: datetime) -> None:
         for row in self._outbox:
             if row.id == message_id and row.tenant_id == self._tenant and row.handled_at is None:

@@ -57,6 +57,19 @@ class SqlJobReceipts(_Repository):
             .values(outcome=outcome.value)
         )
 
+    async def secret_of(self, message_id: UUID) -> str | None:
+        payload = (
+            await self._db.execute(
+                select(tables.outbox.c.payload).where(
+                    tables.outbox.c.tenant_id == self._db.tenant_id(),
+                    tables.outbox.c.id == message_id,
+                    tables.outbox.c.handled_at.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+        secret = payload.get(SECRET_PAYLOAD_KEY) if isinstance(payload, dict) else None
+        return str(secret) if secret is not None else None
+
     async def message_handled(self, message_id: UUID, at: datetime) -> None:
         # The account token a message carried to its email has no reason to stay once it was sent.
         payload = tables.outbox.c.payload

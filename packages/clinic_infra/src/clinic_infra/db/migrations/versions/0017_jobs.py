@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from clinic_infra.db.migrations.rls import guard_tenant_table, is_postgres, unguard_tenant_table
+from clinic_infra.db.migrations.rls import APP_ROLE, guard_tenant_table, is_postgres, unguard_tenant_table
 
 revision: str = "0017"
 down_revision: str | None = "0016"
@@ -102,8 +102,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("handled_at IS NULL"),
         sqlite_where=sa.text("handled_at IS NULL"),
     )
-    # Rows written before this revision were never delivered by anyone: they stay pending, and the relay
-    # delivers them (account emails and appointment notices that nobody sent).
+    # Rows written before this revision were never delivered, and now they would be late: an appointment
+    # notice for a past visit, a link that expired. They are closed, and their tokens dropped.
+    op.execute("UPDATE outbox SET handled_at = CURRENT_TIMESTAMP WHERE handled_at IS NULL")
+    if is_postgres():
+        op.execute("UPDATE outbox SET payload = payload - 'token' WHERE payload ? 'token'")
+    else:
+        op.execute("UPDATE outbox SET payload = json_remove(payload, '$.token')")
     op.create_table(
         "job_receipts",
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
@@ -121,6 +126,10 @@ def upgrade() -> None:
         op.execute("CREATE POLICY relay_owner ON tenants FOR SELECT TO CURRENT_USER USING (true)")
         for function in FUNCTIONS:
             op.execute(function)
+        # PostgreSQL lets every role run a new function: only the application role may run these.
+        for name in FUNCTION_NAMES:
+            op.execute(f"REVOKE ALL ON FUNCTION {name} FROM PUBLIC")
+            op.execute(f"GRANT EXECUTE ON FUNCTION {name} TO {APP_ROLE}")
         # Wakes a waiting relay when a transaction that wrote outbox rows commits (NOTIFY is delivered at
         # commit, once per transaction and payload): the relay need not poll to be prompt.
         for statement in NOTIFY_TRIGGER:
