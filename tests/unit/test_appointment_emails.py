@@ -308,6 +308,21 @@ async def test_a_reminder_is_sent_only_while_the_appointment_is_upcoming_at_the_
     )
 
 
+async def test_notices_delivered_too_late_are_not_sent() -> None:
+    """After an outage or hours of retries: a 24 h reminder once the 2 h one is due, or any notice once the
+    appointment has started, would only confuse."""
+    clinic = await a_clinic(Locale.EN)
+    patient = bia(clinic)
+    await clinic.add(patient)
+    booked = await clinic.booked(patient)
+    await clinic.reminder(booked)  # the 24 h one
+    clinic.world.clock.advance(booked.start - timedelta(hours=2) - clinic.world.clock.now())
+    assert [r.outcome for r in await clinic.world.deliver("appointment.reminder_due")] == [Outcome.SKIPPED]
+    clinic.world.clock.advance(timedelta(hours=2, minutes=1))
+    assert [r.outcome for r in await clinic.world.deliver("appointment.created")] == [Outcome.SKIPPED]
+    assert clinic.world.mailer.sent == []
+
+
 async def test_a_waitlist_offer_is_mailed_while_it_is_open() -> None:
     clinic = await a_clinic()
     patient = bia(clinic)

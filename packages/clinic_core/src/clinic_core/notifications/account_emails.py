@@ -53,6 +53,8 @@ class AccountLinkEmail:
 
     async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
         payload = message.payload
+        if "token" not in payload:  # handled already (the row was scrubbed): nothing left to send
+            return Outcome.SKIPPED
         token = await uow.account_tokens.get_by_hash(digest(str(payload["token"])))
         if token is None or not token.is_usable(self._purpose, now):
             return Outcome.SKIPPED
@@ -62,7 +64,7 @@ class AccountLinkEmail:
             "clinic": _clinic(tenant, payload),
             "link": self._link(self._mailroom.links, str(payload["token"])),
             "token": payload["token"],
-            "valid_for": _when(payload, "expires_at") - message.occurred_at,
+            "valid_for": _when(payload, "expires_at") - now,  # what is left of it, after any retries
         }
         return await self._mailroom.send(
             message,
@@ -108,7 +110,7 @@ class InvitationEmail:
         payload = message.payload
         invitation = await uow.invitations.get(InvitationId(UUID(str(payload["invitation_id"]))))
         tenant = await uow.tenants.get(message.tenant_id)
-        if invitation is None or not invitation.is_usable(now) or tenant is None:
+        if invitation is None or not invitation.is_usable(now) or tenant is None or "token" not in payload:
             return Outcome.SKIPPED
         inviter = await uow.users.get(UserId(UUID(str(payload["invited_by"]))))
         clinic = ClinicDetails.of(tenant)
@@ -117,7 +119,7 @@ class InvitationEmail:
             "inviter": inviter.name.value if inviter else clinic.name,
             "link": self._mailroom.links.accept_invitation(str(payload["token"])),
             "token": payload["token"],
-            "valid_for": invitation.expires_at - message.occurred_at,
+            "valid_for": invitation.expires_at - now,
         }
         return await self._mailroom.send(
             message,

@@ -29,7 +29,8 @@ from clinic_core.scheduling.appointments import (
     AppointmentRescheduled,
     AppointmentStatus,
 )
-from clinic_core.scheduling.reminder_events import AppointmentReminderDue
+from clinic_core.scheduling.reminder_events import AppointmentReminderDue, ReminderKind
+from clinic_core.scheduling.reminders import stale_at
 from clinic_core.scheduling.waitlist_model import OfferId, WaitlistOfferMade
 from clinic_core.shared.ids import UnitId
 from clinic_core.tenancy.model import Locale
@@ -37,16 +38,29 @@ from clinic_core.tenancy.model import Locale
 UPCOMING = frozenset({AppointmentStatus.PENDING, AppointmentStatus.CONFIRMED})
 """The statuses in which the patient is still expected at the appointment's time."""
 
-StillDue = Callable[[Appointment, datetime], bool]
-"""Whether the appointment, as it is now, still matches the event (given the event's ``start``)."""
+StillDue = Callable[[Appointment, Mapping[str, Any], datetime], bool]
+"""Whether the appointment, as it is now, still matches the event (its payload) at ``now``. Every notice
+of an appointment that has started is late (a job retried for hours, a backlog after an outage): none."""
 
 
-def _upcoming_at_same_time(appointment: Appointment, start: datetime) -> bool:
-    return appointment.status in UPCOMING and appointment.start == start
+def _upcoming_at_same_time(appointment: Appointment, payload: Mapping[str, Any], now: datetime) -> bool:
+    return (
+        appointment.status in UPCOMING
+        and appointment.start == _when(payload, "start")
+        and now < appointment.start
+    )
 
 
-def _cancelled(appointment: Appointment, start: datetime) -> bool:
-    return appointment.status is AppointmentStatus.CANCELLED
+def _cancelled(appointment: Appointment, payload: Mapping[str, Any], now: datetime) -> bool:
+    return appointment.status is AppointmentStatus.CANCELLED and now < appointment.start
+
+
+def _reminder_in_time(appointment: Appointment, payload: Mapping[str, Any], now: datetime) -> bool:
+    """Upcoming at the same time, and the next reminder (or the start) has not come: a 24 h reminder
+    delivered after the 2 h one would be noise."""
+    start = _when(payload, "start")
+    kind = ReminderKind(str(payload["kind"]))
+    return _upcoming_at_same_time(appointment, payload, now) and now < stale_at(start, kind)
 
 
 def _when(payload: Mapping[str, Any], key: str) -> datetime:
@@ -125,7 +139,7 @@ class AppointmentEmail:
     async def __call__(self, uow: UnitOfWork, message: OutboxMessage, now: datetime) -> Outcome:
         payload = message.payload
         appointment = await uow.appointments.get(AppointmentId(UUID(str(payload["appointment_id"]))))
-        if appointment is None or not self._still_due(appointment, _when(payload, "start")):
+        if appointment is None or not self._still_due(appointment, payload, now):
             return Outcome.SKIPPED
         visit = await _visit(
             uow,
@@ -201,7 +215,7 @@ def appointment_email_handlers(mailroom: Mailroom) -> list[AppointmentEmail | Wa
             mailroom,
             topic=AppointmentReminderDue.topic,
             template="appointment_reminder",
-            still_due=_upcoming_at_same_time,
+            still_due=_reminder_in_time,
         ),
         WaitlistOfferEmail(mailroom),
     ]
