@@ -103,6 +103,12 @@ def test_public_addresses() -> None:
         is_public_address(a)
         for a in ("10.0.0.1", "::1", "fe80::1%eth0", "::ffff:127.0.0.1", "224.0.0.1", "x")
     )
+    # IPv4 inside IPv6 counts as that IPv4: NAT64 to the metadata service, 6to4 and IPv4-compatible forms.
+    assert not any(
+        is_public_address(a)
+        for a in ("64:ff9b::a9fe:a9fe", "64:ff9b::7f00:1", "2002:a9fe:a9fe::", "::127.0.0.1")
+    )
+    assert is_public_address("64:ff9b::808:808") is True  # NAT64 to 8.8.8.8
 
 
 def test_event_types_must_be_listed_and_subscribable() -> None:
@@ -373,3 +379,19 @@ async def test_the_sender_refuses_private_destinations_when_it_connects(host: st
     assert response.status_code is None
     assert response.error is not None
     assert response.error.endswith("resolves to a private address")
+
+
+@pytest.mark.parametrize("url", ["https://💩.example.com/hooks", "https://xn--a.com/hooks"])
+async def test_a_url_the_http_client_refuses_is_a_failed_attempt_not_a_crash(url: str) -> None:
+    """Otherwise the job would fail without counting an attempt, and the delivery stay pending forever."""
+    response = await HttpxWebhookSender().send(
+        WebhookRequest(
+            url,
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            WebhookDeliveryId(new_uuid()),
+            "{}",
+            datetime.now(UTC),
+        )
+    )
+    assert response.status_code is None
+    assert response.error

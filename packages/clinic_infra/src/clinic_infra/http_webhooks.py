@@ -46,53 +46,65 @@ class HttpxWebhookSender:
         self._timeout = timeout
 
     async def send(self, request: WebhookRequest) -> WebhookResponse:
-        url = httpx.URL(request.url)
         headers = {
             "content-type": "application/json",
             "user-agent": USER_AGENT,
             **signature_headers(request.secret, str(request.delivery_id), request.sent_at, request.body),
         }
         try:
-            address = await self._address_of(url)
-            async with (
-                httpx.AsyncClient(timeout=self._timeout, follow_redirects=False, trust_env=False) as client,
-                client.stream(
-                    "POST",
-                    url.copy_with(host=address),
-                    content=request.body.encode(),
-                    headers={**headers, "host": _host_header(url)},
-                    extensions={"sni_hostname": url.host},
-                ) as response,
-            ):
-                status = response.status_code
+            url = httpx.URL(request.url)
+            host = url.raw_host.decode("ascii")  # IDNA: what DNS, the Host header and SNI carry
+            # One deadline for the whole exchange: httpx's timeout is per read, and an endpoint that
+            # trickles its answer must not hold a worker (or, embedded on SQLite, the write lock).
+            async with asyncio.timeout(self._timeout):
+                address = await self._address_of(url, host)
+                async with (
+                    httpx.AsyncClient(
+                        timeout=self._timeout, follow_redirects=False, trust_env=False
+                    ) as client,
+                    client.stream(
+                        "POST",
+                        url.copy_with(host=address),
+                        content=request.body.encode(),
+                        headers={**headers, "host": _host_header(url, host)},
+                        extensions={"sni_hostname": host},
+                    ) as response,
+                ):
+                    status = response.status_code
         except DestinationRefused as refused:
             return WebhookResponse(None, str(refused))
-        except httpx.TimeoutException:
+        except (TimeoutError, httpx.TimeoutException):
             return WebhookResponse(None, f"no response within {self._timeout:g} seconds")
         except httpx.HTTPError as error:
             return WebhookResponse(
                 None, f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
             )
+        except (
+            httpx.InvalidURL,
+            ValueError,
+            UnicodeError,
+        ) as error:  # a URL httpx or IDNA refuses: a failed attempt
+            return WebhookResponse(None, f"the URL cannot be used: {type(error).__name__}")
         if 200 <= status < 300:
             return WebhookResponse(status)
         return WebhookResponse(status, f"the endpoint answered HTTP {status}")
 
-    async def _address_of(self, url: httpx.URL) -> str:
+    async def _address_of(self, url: httpx.URL, host: str) -> str:
         """The address to connect to: the first one the host resolves to, once every one was checked."""
         port = url.port or (443 if url.scheme == "https" else 80)
         try:
-            found = await asyncio.get_running_loop().getaddrinfo(url.host, port, type=socket.SOCK_STREAM)
+            found = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as error:
-            raise DestinationRefused(f"the host {url.host} does not resolve") from error
+            raise DestinationRefused(f"the host {host} does not resolve") from error
         addresses = [str(info[4][0]) for info in found]
         if not addresses:
-            raise DestinationRefused(f"the host {url.host} does not resolve")
+            raise DestinationRefused(f"the host {host} does not resolve")
         if not self._allow_private and not all(is_public_address(a) for a in addresses):
-            raise DestinationRefused(f"the host {url.host} resolves to a private address")
+            raise DestinationRefused(f"the host {host} resolves to a private address")
         return addresses[0]
 
 
-def _host_header(url: httpx.URL) -> str:
+def _host_header(url: httpx.URL, host: str) -> str:
     default = 443 if url.scheme == "https" else 80
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    return host if url.port in (None, default) else f"{host}:{url.port}"
+    shown = f"[{host}]" if ":" in host else host
+    return shown if url.port in (None, default) else f"{shown}:{url.port}"

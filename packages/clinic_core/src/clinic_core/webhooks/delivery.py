@@ -86,10 +86,17 @@ class DeliverWebhook:
         if delivery.exhausted():  # its attempts were spent by runs that ended without settling it
             return await self._failed_for_good(uow, delivery, now)
 
-        secret = self._box.decrypt(endpoint.sealed_secret, associated=str(endpoint.id)).decode()
-        response = await self._sender.send(
-            WebhookRequest(endpoint.url, secret, delivery.id, delivery.body, now)
-        )
+        try:
+            secret = self._box.decrypt(endpoint.sealed_secret, associated=str(endpoint.id)).decode()
+        except ValueError:
+            # A worker whose CLINIC_SECRET_KEY is not the API's: an attempt that failed, counted like any.
+            response = WebhookResponse(
+                None, "the signing secret does not open with this worker's CLINIC_SECRET_KEY"
+            )
+        else:
+            response = await self._sender.send(
+                WebhookRequest(endpoint.url, secret, delivery.id, delivery.body, now)
+            )
         delivery.attempted(now, response.status_code, response.error)
         if response.succeeded:
             await uow.webhook_deliveries.save(delivery)
