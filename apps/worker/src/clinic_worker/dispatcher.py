@@ -26,6 +26,7 @@ from clinic_worker import jobs
 log = logging.getLogger("clinic_worker.dispatcher")
 
 PARENT_CHECK_SECONDS = 2.0
+REDIS_REPLY_SECONDS = 10.0
 BACKLOG_SECONDS = 15.0
 """How often the outbox backlog is read for the metrics and ``clinic-admin jobs stats``."""
 
@@ -37,7 +38,7 @@ async def _serve(settings: Settings, parent_pid: int | None, factory: str | None
         services = jobs.load_factory(factory)()
     else:
         services = job_services(settings, app_engine(settings, pool_size=2), SystemClock())
-    queue = RqJobQueue(sync_redis(settings.redis_url))
+    queue = RqJobQueue(sync_redis(settings.redis_url, socket_timeout=REDIS_REPLY_SECONDS))
     wake = wake_for(services.settings.effective_database_url)
     dispatcher = Dispatcher(services.relay(queue), services.recurring, queue, services.clock, wake=wake)
     stop = asyncio.Event()
@@ -52,7 +53,9 @@ async def _serve(settings: Settings, parent_pid: int | None, factory: str | None
                 stop.set()
             await asyncio.sleep(PARENT_CHECK_SECONDS)
 
-    console = JobsConsole(sync_redis(settings.redis_url), prefix=settings.redis_key_prefix)
+    console = JobsConsole(
+        sync_redis(settings.redis_url, socket_timeout=REDIS_REPLY_SECONDS), prefix=settings.redis_key_prefix
+    )
 
     async def publish_backlog() -> None:
         while not stop.is_set():

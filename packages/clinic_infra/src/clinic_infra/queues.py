@@ -10,9 +10,14 @@ DEFAULT_QUEUES = ("critical", "default", "bulk")
 """Drained in this order: a worker takes a bulk job only when nothing more urgent waits."""
 
 
-def sync_redis(url: str) -> Redis:
-    """RQ works with the blocking client; timeouts keep a dead Redis from hanging a worker forever."""
-    return Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)
+def sync_redis(url: str, *, socket_timeout: float | None = None) -> Redis:
+    """RQ works with the blocking client; timeouts keep a dead Redis from hanging a worker forever.
+
+    ``socket_timeout`` bounds every reply; the RQ worker's own client has none (it blocks on the queues
+    for minutes on purpose), the relay's has one (a half-open connection must not hold its transaction)."""
+    return Redis.from_url(
+        url, socket_connect_timeout=5, socket_timeout=socket_timeout, health_check_interval=30
+    )
 
 
 def queue(name: str, connection: Redis) -> Queue:

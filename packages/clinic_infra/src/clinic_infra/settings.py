@@ -161,7 +161,10 @@ class Settings(BaseSettings):
         "port 465) or `none`.",
     )
     smtp_timeout_seconds: float = Field(
-        default=30.0, gt=0, le=600, description="How long one SMTP exchange may wait for the server."
+        default=10.0,
+        gt=0,
+        le=600,
+        description="How long a whole SMTP exchange (connect, TLS, send) may take before the job is retried.",
     )
     mail_from: str = Field(
         default="Clinic <no-reply@localhost>",

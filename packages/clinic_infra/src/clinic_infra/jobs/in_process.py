@@ -27,8 +27,11 @@ class InProcessJobQueue:
     ) -> None:
         self._handle = handle
         self._backoff = tuple(backoff)
-        self._pending: asyncio.Queue[OutboxMessage] = asyncio.Queue()
+        self._pending: asyncio.Queue[tuple[OutboxMessage, int]] = asyncio.Queue()
         self._queued: set[str] = set()
+        """Messages dispatched and not finished (queued, running, or waiting for a retry)."""
+        self._finished = asyncio.Event()
+        self._finished.set()
         self._last_runs: dict[str, str] = {}
         self.failures = 0
 
@@ -36,7 +39,8 @@ class InProcessJobQueue:
         for message in messages:
             if str(message.id) not in self._queued:  # like RQ refusing a job id it holds
                 self._queued.add(str(message.id))
-                self._pending.put_nowait(message)
+                self._finished.clear()
+                self._pending.put_nowait((message, 0))
 
     async def enqueue_recurring(self, job: RecurringJob, run_id: str) -> bool:
         if self._last_runs.get(job.name) == run_id:
@@ -52,30 +56,33 @@ class InProcessJobQueue:
         return True
 
     async def drain(self) -> None:
-        """Handle what was dispatched, until cancelled."""
+        """Handle what was dispatched, until cancelled. A failed message waits for its retry off the line,
+        so one tenant's unreachable endpoint does not hold everybody's emails."""
         while True:
-            message = await self._pending.get()
+            message, attempt = await self._pending.get()
             try:
-                await self._run(message)
+                await self._run(message, attempt)
             finally:
-                self._queued.discard(str(message.id))
                 self._pending.task_done()
 
     async def idle(self) -> None:
-        """Wait until everything dispatched so far was handled (tests, shutdown)."""
-        await self._pending.join()
+        """Wait until everything dispatched so far was handled or gave up (tests, shutdown)."""
+        await self._finished.wait()
 
-    async def _run(self, message: OutboxMessage) -> None:
-        for attempt, wait in enumerate((*self._backoff, None)):
-            try:
-                await self._handle(message)
-            except Exception:
-                log.exception(
-                    "outbox message %s (%s) failed, attempt %d", message.id, message.topic, attempt + 1
+    async def _run(self, message: OutboxMessage, attempt: int) -> None:
+        try:
+            await self._handle(message)
+        except Exception:
+            log.exception("outbox message %s (%s) failed, attempt %d", message.id, message.topic, attempt + 1)
+            if attempt < len(self._backoff):
+                asyncio.get_running_loop().call_later(
+                    self._backoff[attempt], self._pending.put_nowait, (message, attempt + 1)
                 )
-                if wait is None:
-                    self.failures += 1
-                    return
-                await asyncio.sleep(wait)
-            else:
                 return
+            self.failures += 1  # left unhandled in the outbox: the relay hands it over again later
+        self._done(message)
+
+    def _done(self, message: OutboxMessage) -> None:
+        self._queued.discard(str(message.id))
+        if not self._queued:
+            self._finished.set()

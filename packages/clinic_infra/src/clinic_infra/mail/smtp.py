@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from dataclasses import dataclass
+from typing import Any
 
 import aiosmtplib
 
@@ -35,6 +37,16 @@ class SmtpMailer:
     async def send(self, message: EmailMessage) -> None:
         server = self._server
         mime = to_mime(message, self._sender, self._clock.now())
+        try:
+            # aiosmtplib's timeout is per command; the deadline bounds the whole conversation, so a server
+            # that answers slowly at every step cannot hold a worker (or, embedded, the write lock) longer.
+            async with asyncio.timeout(server.timeout_seconds):
+                await self._send(mime)
+        except TimeoutError:
+            raise MailerUnavailable(f"the SMTP exchange took over {server.timeout_seconds:g} s") from None
+
+    async def _send(self, mime: Any) -> None:
+        server = self._server
         try:
             await aiosmtplib.send(
                 mime,
