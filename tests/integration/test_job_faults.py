@@ -229,3 +229,40 @@ async def test_sigterm_lets_the_job_in_progress_finish(
         assert len(worker.effects()) == 1
     finally:
         await engine.dispose()
+
+
+def _dispatcher_pids(worker_pid: int) -> list[int]:
+    """The worker's spawned dispatcher processes (not its work horses, nor multiprocessing's helpers)."""
+    children = [
+        c
+        for task in Path(f"/proc/{worker_pid}/task").iterdir()
+        for c in (task / "children").read_text().split()
+    ]
+    found = []
+    for child in children:
+        try:
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in command and b"resource_tracker" not in command:
+            found.append(int(child))
+    return found
+
+
+async def test_a_dead_dispatcher_is_started_again_and_the_outbox_keeps_flowing(
+    own_postgres: PostgresDatabase, worker: WorkerProcess
+) -> None:
+    await asyncio.to_thread(_until, lambda: bool(_dispatcher_pids(worker.process.pid)), "the dispatcher")
+    [first] = _dispatcher_pids(worker.process.pid)
+    os.kill(first, signal.SIGKILL)
+    await asyncio.to_thread(
+        _until,
+        lambda: [p for p in _dispatcher_pids(worker.process.pid) if p != first] != [],
+        "a new dispatcher",
+    )
+    engine = create_engine(own_postgres.app_url)
+    try:
+        await _book(SqlUnitOfWorkFactory(engine), 1)
+        await asyncio.to_thread(_until, lambda: len(worker.effects()) == 1, "the booking's effect")
+    finally:
+        await engine.dispose()

@@ -13,6 +13,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import threading
 
 from prometheus_client import CollectorRegistry, start_http_server
 from rq import SimpleWorker, Worker
@@ -29,6 +30,7 @@ from clinic_worker import dispatcher, jobs
 log = logging.getLogger("clinic_worker")
 
 DISPATCHER_STOP_SECONDS = 30.0
+DISPATCHER_CHECK_SECONDS = 5.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,16 +71,39 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _start_dispatcher(services: str | None) -> multiprocessing.process.BaseProcess:
-    context = multiprocessing.get_context("spawn")
-    process = context.Process(
-        target=dispatcher.run,
-        kwargs={"parent_pid": os.getpid(), "services": services},
-        name="clinic-dispatcher",
-        daemon=False,
-    )
-    process.start()
-    return process
+class DispatcherKeeper:
+    """Runs the dispatcher process beside the worker and starts it again if it dies (a crash, the OOM
+    killer): a worker draining queues that nobody fills would look healthy and deliver nothing."""
+
+    def __init__(self, services: str | None) -> None:
+        self._services = services
+        self._stopping = threading.Event()
+        self.restarts = 0
+        self.process = self._start()
+        self._watch = threading.Thread(target=self._keep, name="clinic-dispatcher-keeper", daemon=True)
+        self._watch.start()
+
+    def _start(self) -> multiprocessing.process.BaseProcess:
+        process = multiprocessing.get_context("spawn").Process(
+            target=dispatcher.run,
+            kwargs={"parent_pid": os.getpid(), "services": self._services},
+            name="clinic-dispatcher",
+            daemon=False,
+        )
+        process.start()
+        return process
+
+    def _keep(self) -> None:
+        while not self._stopping.wait(DISPATCHER_CHECK_SECONDS):
+            if not self.process.is_alive() and not self._stopping.is_set():
+                log.error("the dispatcher exited (code %s): starting it again", self.process.exitcode)
+                self.restarts += 1
+                self.process = self._start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watch.join()
+        _stop(self.process)
 
 
 def _stop(process: multiprocessing.process.BaseProcess) -> None:
@@ -127,13 +152,13 @@ def main(argv: list[str] | None = None) -> int:
         registry.register(JobsCollector(JobsConsole(connection, prefix=prefix, queues=args.queues)))
         start_http_server(args.metrics_port, registry=registry)
         log.info("metrics on :%d/metrics", args.metrics_port)
-    relay = None if (args.burst or args.no_dispatcher) else _start_dispatcher(args.services)
+    keeper = None if (args.burst or args.no_dispatcher) else DispatcherKeeper(args.services)
     log.info("worker %s draining %s", worker.name, ", ".join(args.queues))
     try:
         worker.work(burst=args.burst, with_scheduler=True, logging_level=settings.log_level)
     finally:
-        if relay is not None:
-            _stop(relay)
+        if keeper is not None:
+            keeper.stop()
     return 0
 
 
