@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from returns.result import Success
@@ -95,6 +96,7 @@ def private_redis() -> Iterator[RedisServer]:
 class WorkerProcess:
     effects_dir: Path
     process: subprocess.Popen[bytes]
+    metrics_port: int
 
     def effects(self) -> list[str]:
         path = self.effects_dir / "effects"
@@ -113,6 +115,7 @@ def worker(
 ) -> Iterator[WorkerProcess]:
     effects = tmp_path / "effects"
     effects.mkdir()
+    metrics_port = _free_port()
     env = {
         **os.environ,
         "CLINIC_DATABASE_URL": own_postgres.app_url,
@@ -125,10 +128,18 @@ def worker(
         "CLINIC_LOG_LEVEL": "WARNING",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "clinic_worker.main", "--services", "tests.integration.fault_jobs:services"],
+        [
+            sys.executable,
+            "-m",
+            "clinic_worker.main",
+            "--services",
+            "tests.integration.fault_jobs:services",
+            "--metrics-port",
+            str(metrics_port),
+        ],
         env=env,
     )
-    yield WorkerProcess(effects, process)
+    yield WorkerProcess(effects, process, metrics_port)
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -266,3 +277,29 @@ async def test_a_dead_dispatcher_is_started_again_and_the_outbox_keeps_flowing(
         await asyncio.to_thread(_until, lambda: len(worker.effects()) == 1, "the booking's effect")
     finally:
         await engine.dispose()
+
+
+def _scrape(port: int) -> str:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+    except httpx.TransportError:
+        return ""
+
+
+async def test_the_worker_serves_its_metrics(own_postgres: PostgresDatabase, worker: WorkerProcess) -> None:
+    engine = create_engine(own_postgres.app_url)
+    try:
+        await _book(SqlUnitOfWorkFactory(engine), 1)
+        await asyncio.to_thread(_until, lambda: len(worker.effects()) == 1, "the booking's effect")
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(
+        _until, lambda: "appointment.created" in _scrape(worker.metrics_port), "the outcome in the metrics"
+    )
+    text = _scrape(worker.metrics_port)
+    assert "clinic_workers 1.0" in text
+    assert 'clinic_jobs{queue="default",state="failed"} 0.0' in text
+    assert (
+        'clinic_job_handler_outcomes_total{handler="test.file-effect",outcome="done",topic="appointment.created"} 1.0'
+        in text
+    )
