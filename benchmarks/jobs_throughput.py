@@ -29,6 +29,7 @@ import time
 
 from redis import Redis
 
+from benchmarks.availability_engine import percentile
 from benchmarks.http_api import _database
 from benchmarks.jobs_services import LATENCIES, Ping
 from clinic_core.application.unit_of_work import Scope
@@ -43,11 +44,6 @@ REDIS_URL = os.environ.get("CLINIC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/11"
 BIN = os.path.dirname(sys.executable)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The repository: the workers import benchmarks.jobs_services from it."""
-
-
-def _percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 async def _commit_pings(uow: SqlUnitOfWorkFactory, tenant: TenantId, count: int, concurrency: int) -> None:
@@ -169,8 +165,8 @@ async def main() -> None:
     )
     print(
         f"delay commit -> handler at {args.rate:.0f} events/s for {args.seconds:.0f} s ({sent} events): "
-        f"p50 {_percentile(delays, 50):.0f} ms, p95 {_percentile(delays, 95):.0f} ms, "
-        f"p99 {_percentile(delays, 99):.0f} ms, max {max(delays):.0f} ms"
+        f"p50 {percentile(delays, 0.50):.0f} ms, p95 {percentile(delays, 0.95):.0f} ms, "
+        f"p99 {percentile(delays, 0.99):.0f} ms, max {max(delays):.0f} ms"
     )
 
 

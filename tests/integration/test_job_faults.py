@@ -7,7 +7,6 @@ import asyncio
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from clinic_core.testing import a_person
 from clinic_infra.db.engine import create_engine
 from clinic_infra.db.unit_of_work import SqlUnitOfWorkFactory
 from tests.conftest import PostgresDatabase
-from tests.integration.smtp_world import SmtpServerUnderTest, plain_smtp
+from tests.integration.smtp_world import SmtpServerUnderTest, free_port, plain_smtp
 from tests.integration.test_booking_sql import SLOT, a_clinic, booking
 
 __all__ = ["plain_smtp"]
@@ -36,18 +35,11 @@ __all__ = ["plain_smtp"]
 WAIT_SECONDS = 60.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @dataclass
 class RedisServer:
     """A redis-server process of the test's own: stopping it is a real outage for whoever uses it."""
 
-    port: int = field(default_factory=_free_port)
+    port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -115,7 +107,7 @@ def worker(
 ) -> Iterator[WorkerProcess]:
     effects = tmp_path / "effects"
     effects.mkdir()
-    metrics_port = _free_port()
+    metrics_port = free_port()
     env = {
         **os.environ,
         "CLINIC_DATABASE_URL": own_postgres.app_url,

@@ -75,6 +75,14 @@ def narrow(current: Scope, wanted: Scope) -> Scope:
     return Scope(current.tenant_id or wanted.tenant_id, current.user_id or wanted.user_id)
 
 
+class RecordedEvents:
+    """Events recorded on a unit of work itself (``UnitOfWork.record``), kept among the aggregates it saw
+    so that ``collect_events`` takes them at commit like an aggregate's."""
+
+    def __init__(self, events: Iterable[DomainEvent]) -> None:
+        self.events = list(events)
+
+
 def collect_events(aggregates: Iterable[object]) -> list[DomainEvent]:
     """Take the pending events of every aggregate a unit of work saw (each aggregate once)."""
     events: list[DomainEvent] = []

@@ -16,6 +16,7 @@ from clinic_core.application.pagination import Page, PageRequest
 from clinic_core.application.unit_of_work import (
     NoTenantInScope,
     ReadOnlyUnitOfWork,
+    RecordedEvents,
     Scope,
     UniqueViolation,
     collect_events,
@@ -823,7 +824,7 @@ class InMemoryUnitOfWork:
         return InMemoryWebhookDeliveries(self._tables.webhooks, self._seen, self._tenant())
 
     def record(self, *events: DomainEvent) -> None:
-        self._seen.append(_Recorded(list(events)))
+        self._seen.append(RecordedEvents(events))
 
     async def bind(self, scope: Scope) -> None:
         self.scope = narrow(self.scope, scope)
@@ -855,11 +856,6 @@ class InMemoryUnitOfWork:
     ) -> None:
         self._store.holder = None
         self._store.lock.release()
-
-
-class _Recorded:
-    def __init__(self, events: list[DomainEvent]) -> None:
-        self.events = events
 
 
 class InMemoryJobReceipts:

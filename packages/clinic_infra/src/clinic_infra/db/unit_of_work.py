@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransactio
 from clinic_core.application.unit_of_work import (
     NoTenantInScope,
     ReadOnlyUnitOfWork,
+    RecordedEvents,
     Scope,
     UniqueViolation,
     collect_events,
@@ -128,13 +129,6 @@ class SqlSession:
 
     def saw(self, *aggregates: object) -> None:
         self.seen.extend(aggregates)
-
-
-class _Recorded:
-    """Events recorded on the unit of work itself: collected at commit like an aggregate's."""
-
-    def __init__(self, events: list[DomainEvent]) -> None:
-        self.events = events
 
 
 class SqlUnitOfWork:
@@ -429,7 +423,7 @@ class SqlUnitOfWork:
         return self._webhook_deliveries
 
     def record(self, *events: DomainEvent) -> None:
-        self._db.saw(_Recorded(list(events)))
+        self._db.saw(RecordedEvents(events))
 
     async def bind(self, scope: Scope) -> None:
         narrowed = narrow(self.scope, scope)
