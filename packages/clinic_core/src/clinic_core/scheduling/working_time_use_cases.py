@@ -5,10 +5,10 @@ id of another tenant, are 404."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -59,6 +59,8 @@ from clinic_core.tenancy.permissions import Permission
 MAX_AVAILABILITY_RANGE = timedelta(days=31)
 MAX_LIST_RANGE = timedelta(days=366)
 MAX_PROCEDURES = 10
+
+T = TypeVar("T")
 Spans = Sequence[tuple[str, str]]
 
 
@@ -120,6 +122,29 @@ async def _at_unit(
     return Success((professional.unwrap(), unit.unwrap()))
 
 
+async def _at_unit_then(
+    uow_factory: UnitOfWorkFactory,
+    actor: Actor,
+    permission: Permission,
+    professional_id: ProfessionalId,
+    unit_id: UnitId,
+    work: Callable[[UnitOfWork], Awaitable[Result[T, NotFound | InvalidInput]]],
+    *,
+    read_only: bool = False,
+) -> Result[T, Forbidden | NotFound | InvalidInput]:
+    """What the use cases of one professional's time at one unit share: the permission, one unit of work,
+    the professional and the unit visible to the caller (404 first) and related (422); then ``work`` in that
+    unit of work (which commits, if it writes)."""
+    allowed = actor.authorize(permission)
+    if isinstance(allowed, Failure):
+        return allowed
+    async with uow_factory(_scope(actor), read_only=read_only) as uow:
+        found = await _at_unit(uow, actor, professional_id, unit_id)
+        if isinstance(found, Failure):
+            return found
+        return await work(uow)
+
+
 def _reason(raw: str, field: str = "reason") -> Result[str, InvalidInput]:
     reason = " ".join(raw.split())
     if len(reason) > 200:
@@ -147,15 +172,13 @@ class GetWeeklyHours:
     async def __call__(
         self, actor: Actor, professional_id: ProfessionalId, unit_id: UnitId
     ) -> Result[WeeklySchedule, Forbidden | NotFound | InvalidInput]:
-        allowed = actor.authorize(Permission.CATALOG_READ)
-        if isinstance(allowed, Failure):
-            return allowed
-        async with self._uow(_scope(actor), read_only=True) as uow:
-            found = await _at_unit(uow, actor, professional_id, unit_id)
-            if isinstance(found, Failure):
-                return found
+        async def read(uow: UnitOfWork) -> Result[WeeklySchedule, NotFound | InvalidInput]:
             hours = await uow.working_time.get_week(professional_id, unit_id)
-        return Success(hours.schedule if hours is not None else WeeklySchedule())
+            return Success(hours.schedule if hours is not None else WeeklySchedule())
+
+        return await _at_unit_then(
+            self._uow, actor, Permission.CATALOG_READ, professional_id, unit_id, read, read_only=True
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,14 +197,9 @@ class SetWeeklyHours:
     async def __call__(
         self, cmd: SetWeeklyHoursCommand
     ) -> Result[WeeklySchedule, Forbidden | NotFound | InvalidInput]:
-        allowed = cmd.actor.authorize(Permission.CATALOG_WRITE)
-        if isinstance(allowed, Failure):
-            return allowed
         schedule = WeeklySchedule.parse(cmd.days)
-        async with self._uow(_scope(cmd.actor)) as uow:
-            found = await _at_unit(uow, cmd.actor, cmd.professional_id, cmd.unit_id)
-            if isinstance(found, Failure):
-                return found
+
+        async def write(uow: UnitOfWork) -> Result[WeeklySchedule, NotFound | InvalidInput]:
             if isinstance(schedule, Failure):
                 return schedule
             now = self._clock.now()
@@ -205,7 +223,11 @@ class SetWeeklyHours:
                 weekdays=len(schedule.unwrap().days),
             )
             await uow.commit()
-        return Success(schedule.unwrap())
+            return schedule
+
+        return await _at_unit_then(
+            self._uow, cmd.actor, Permission.CATALOG_WRITE, cmd.professional_id, cmd.unit_id, write
+        )
 
 
 # -- date overrides ----------------------------------------------------------------------------------------
@@ -218,18 +240,16 @@ class ListOverrides:
     async def __call__(
         self, actor: Actor, professional_id: ProfessionalId, unit_id: UnitId, first: date, last: date
     ) -> Result[list[DateOverride], Forbidden | NotFound | InvalidInput]:
-        allowed = actor.authorize(Permission.CATALOG_READ)
-        if isinstance(allowed, Failure):
-            return allowed
-        bad_range = _date_range(first, last)
-        async with self._uow(_scope(actor), read_only=True) as uow:
-            found = await _at_unit(uow, actor, professional_id, unit_id)
-            if isinstance(found, Failure):
-                return found
+        async def read(uow: UnitOfWork) -> Result[list[DateOverride], NotFound | InvalidInput]:
+            bad_range = _date_range(first, last)
             if bad_range is not None:
                 return Failure(bad_range)
             rows = await uow.working_time.overrides(unit_id, [professional_id], first, last)
-        return Success([row.override for row in rows])
+            return Success([row.override for row in rows])
+
+        return await _at_unit_then(
+            self._uow, actor, Permission.CATALOG_READ, professional_id, unit_id, read, read_only=True
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,14 +270,9 @@ class PutOverride:
     async def __call__(
         self, cmd: PutOverrideCommand
     ) -> Result[DateOverride, Forbidden | NotFound | InvalidInput]:
-        allowed = cmd.actor.authorize(Permission.CATALOG_WRITE)
-        if isinstance(allowed, Failure):
-            return allowed
         override = DateOverride.parse(cmd.day, cmd.kind, cmd.spans)
-        async with self._uow(_scope(cmd.actor)) as uow:
-            found = await _at_unit(uow, cmd.actor, cmd.professional_id, cmd.unit_id)
-            if isinstance(found, Failure):
-                return found
+
+        async def write(uow: UnitOfWork) -> Result[DateOverride, NotFound | InvalidInput]:
             if isinstance(override, Failure):
                 return override
             now = self._clock.now()
@@ -282,7 +297,11 @@ class PutOverride:
                 kind=override.unwrap().kind.value,
             )
             await uow.commit()
-        return Success(override.unwrap())
+            return override
+
+        return await _at_unit_then(
+            self._uow, cmd.actor, Permission.CATALOG_WRITE, cmd.professional_id, cmd.unit_id, write
+        )
 
 
 class DeleteOverride:
@@ -297,13 +316,7 @@ class DeleteOverride:
         day: date,
         context: RequestContext = NO_CONTEXT,
     ) -> Result[None, Forbidden | NotFound | InvalidInput]:
-        allowed = actor.authorize(Permission.CATALOG_WRITE)
-        if isinstance(allowed, Failure):
-            return allowed
-        async with self._uow(_scope(actor)) as uow:
-            found = await _at_unit(uow, actor, professional_id, unit_id)
-            if isinstance(found, Failure):
-                return found
+        async def delete(uow: UnitOfWork) -> Result[None, NotFound | InvalidInput]:
             if not await uow.working_time.delete_override(professional_id, unit_id, day):
                 return Failure(NotFound("override", day.isoformat()))
             await _audit(
@@ -317,7 +330,11 @@ class DeleteOverride:
                 date=day.isoformat(),
             )
             await uow.commit()
-        return Success(None)
+            return Success(None)
+
+        return await _at_unit_then(
+            self._uow, actor, Permission.CATALOG_WRITE, professional_id, unit_id, delete
+        )
 
 
 # -- time off ------------------------------------------------------------------------------------------------
